@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* ingestd's options: getopt_long into struct ctl_config, with a message for every bad value. */
+#include "ctl_config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: ingestd [OPTIONS]\n"
+	"\n"
+	"Runs the ingest appliance: opens and recovers every shard log under the data directory,\n"
+	"enforces retention, and stays in the foreground until SIGINT or SIGTERM, then closes\n"
+	"every shard cleanly.\n"
+	"\n"
+	"  --data-dir DIR          data directory (default /var/lib/ingestd); shard logs live in\n"
+	"                          DIR/streams/<stream>/<shardId-NNNNNNNNNNNN>/\n"
+	"  --durability MODE       when a record is acknowledged: durable (default, after\n"
+	"                          fdatasync), written (after the write), none (when staged)\n"
+	"  --segment-size SIZE     segment file size, preallocated (default 64M; K, M, G suffixes)\n"
+	"  --buffer-size SIZE      per-shard staging buffer, two per shard (default 4M, >= 1M+4K)\n"
+	"  --index-interval SIZE   bytes of log between sparse index entries (default 64K)\n"
+	"  --retention-hours N     default retention, 24..8760 (default 24)\n"
+	"  --retention-check SECS  seconds between retention passes (default 60)\n"
+	"  --log-level LEVEL       error, warn, info (default) or debug\n"
+	"  -h, --help              this text\n"
+	"  -V, --version           version\n";
+
+const char *ctl_config_usage(void)
+{
+	return usage;
+}
+
+int ctl_parse_size(const char *s, unsigned long long *out)
+{
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || errno == ERANGE)
+		return end == s ? -EINVAL : -ERANGE;
+	unsigned shift = 0;
+	if (*end) {
+		switch (*end) {
+		case 'K': case 'k': shift = 10; break;
+		case 'M': case 'm': shift = 20; break;
+		case 'G': case 'g': shift = 30; break;
+		default: return -EINVAL;
+		}
+		if (end[1] && !(end[1] == 'i' && end[2] == 'B' && !end[3]) &&
+		    !((end[1] == 'B') && !end[2]))
+			return -EINVAL;
+	}
+	if (shift && v > (ULLONG_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
+       OPT_RETENTION_CHECK, OPT_LOG_LEVEL };
+
+static const struct option long_opts[] = {
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "durability", required_argument, NULL, OPT_DURABILITY },
+	{ "segment-size", required_argument, NULL, OPT_SEGMENT },
+	{ "buffer-size", required_argument, NULL, OPT_BUFFER },
+	{ "index-interval", required_argument, NULL, OPT_INDEX },
+	{ "retention-hours", required_argument, NULL, OPT_RETENTION },
+	{ "retention-check", required_argument, NULL, OPT_RETENTION_CHECK },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, unsigned errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->data_dir = "/var/lib/ingestd";
+	dp_log_config_default(&cfg->log);
+	cfg->log_level = CTL_LOG_INFO;
+	cfg->retention_check_s = 60;
+
+	int opt;
+	unsigned long long v;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_DATA_DIR:
+			if (!*optarg)
+				goto bad;
+			cfg->data_dir = optarg;
+			break;
+		case OPT_DURABILITY:
+			if (dp_durability_parse(optarg, &cfg->log.durability) < 0) {
+				snprintf(err, errlen, "--durability %s: expected durable, written or none",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SEGMENT:
+		case OPT_BUFFER:
+		case OPT_INDEX:
+			if (ctl_parse_size(optarg, &v) < 0 || v == 0 ||
+			    (opt != OPT_SEGMENT && v > UINT32_MAX)) {
+				snprintf(err, errlen, "%s %s: expected a size such as 65536, 64K, 4M or 1G",
+					 argv[optind - 2], optarg);
+				return -EINVAL;
+			}
+			if (opt == OPT_SEGMENT)
+				cfg->log.segment_bytes = v;
+			else if (opt == OPT_BUFFER)
+				cfg->log.buffer_bytes = (uint32_t)v;
+			else
+				cfg->log.index_interval = (uint32_t)v;
+			break;
+		case OPT_RETENTION:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 24 || v > 8760) {
+				snprintf(err, errlen, "--retention-hours %s: expected 24..8760", optarg);
+				return -EINVAL;
+			}
+			cfg->log.retention_hours = (uint32_t)v;
+			break;
+		case OPT_RETENTION_CHECK:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > 86400) {
+				snprintf(err, errlen, "--retention-check %s: expected 1..86400 seconds", optarg);
+				return -EINVAL;
+			}
+			cfg->retention_check_s = (unsigned)v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (ctl_log_parse_level(optarg, &cfg->log_level) < 0) {
+				snprintf(err, errlen, "--log-level %s: expected error, warn, info or debug",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			cfg->help = true;
+			break;
+		case 'V':
+			cfg->version = true;
+			break;
+		case '?':
+		default:
+			goto bad;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see ingestd --help)", argv[optind]);
+		return -EINVAL;
+	}
+	const char *why;
+	if (dp_log_config_check(&cfg->log, &why) < 0) {
+		snprintf(err, errlen, "bad shard log settings: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "unknown or incomplete option '%s' (see ingestd --help)",
+		 argv[optind - 1]);
+	return -EINVAL;
+}

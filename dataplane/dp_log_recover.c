@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recovery at open: verify every batch of every segment, rebuild the sparse indexes, and decide
+ * what to do with the first invalid batch (protocol-aware recovery):
+ *
+ *  - If nothing anywhere claims it durable (no valid batch, before or after it, carries a
+ *    durable_seq above its sequence number), it is a torn tail: the bytes from there on were
+ *    never fdatasync'ed, so none of them was acked. They are zeroed (so that stale batches never
+ *    reappear behind later appends) and later, empty segments are removed.
+ *  - Otherwise it is corruption of acknowledged data: the shard is QUARANTINED, nothing is cut,
+ *    the valid prefix stays readable and the operator gets the exact place in rep->detail.
+ *
+ * After an unclean stop a SKIP batch is written and synced before any append, moving the next
+ * sequence number past everything the previous run could have handed out (two staging buffers
+ * of the smallest records), so numbers are never reused even for records that were lost unacked.
+ */
+#include "dp_log_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dp_crc32c.h"
+
+/* Smallest record frame: header plus a one-byte key and no data. */
+#define DP_MIN_REC_BYTES (DP_REC_HDR_BYTES + 1u)
+
+struct seg_file {
+	uint64_t base;
+	char name[DP_SEG_NAME_LEN + 1];
+};
+
+static int cmp_seg_file(const void *a, const void *b)
+{
+	const struct seg_file *x = a, *y = b;
+	return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* List `%020llu.log` files of the shard directory, sorted by base sequence number. */
+static int list_segments(int dirfd, struct seg_file **out, unsigned *n_out)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	struct seg_file *v = NULL;
+	unsigned n = 0, cap = 0;
+	struct dirent *e;
+	int r = 0;
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		if (strlen(s) != DP_SEG_NAME_LEN || strcmp(s + 20, ".log") != 0 ||
+		    strspn(s, "0123456789") != 20)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct seg_file *nv = realloc(v, cap * sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n].base = strtoull(s, NULL, 10);
+		memcpy(v[n].name, s, DP_SEG_NAME_LEN + 1);
+		n++;
+	}
+	closedir(d);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	qsort(v, n, sizeof(*v), cmp_seg_file);
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/* A segment file mapped for the scan. */
+struct scan_seg {
+	struct dp_seg *seg;
+	const uint8_t *map;
+	uint64_t size;
+	uint32_t buffer_bytes; /* staging size of the writer that created it */
+	bool header_ok;
+};
+
+static int map_segment(struct dp_shard *sh, const struct seg_file *f, struct scan_seg *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	int fd = sh->io->open(sh->io->arg, sh->dirfd, f->name, O_RDWR, 0);
+	if (fd < 0)
+		return fd;
+	struct stat stt;
+	if (fstat(fd, &stt) < 0) {
+		int r = -errno;
+		sh->io->close(sh->io->arg, fd);
+		return r;
+	}
+	uint64_t size = (uint64_t)stt.st_size;
+	int r = dp_seg_alloc(sh, f->base, size < DP_SEG_HDR_BYTES ? DP_SEG_HDR_BYTES : size, &ss->seg);
+	if (r < 0) {
+		sh->io->close(sh->io->arg, fd);
+		return r;
+	}
+	ss->seg->fd = fd;
+	ss->size = size;
+	if (size) {
+		void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED) {
+			r = -errno;
+			dp_seg_unref(ss->seg);
+			ss->seg = NULL;
+			return r;
+		}
+		madvise(m, size, MADV_SEQUENTIAL);
+		ss->map = m;
+	}
+	if (size >= DP_SEG_HDR_BYTES) {
+		struct dp_seg_hdr h;
+		memcpy(&h, ss->map, sizeof(h));
+		uint32_t crc = h.crc;
+		h.crc = 0;
+		ss->header_ok = memcmp(h.magic, DP_SEG_MAGIC, 8) == 0 && h.version == DP_SEG_VERSION &&
+				dp_crc32c(0, &h, sizeof(h)) == crc && h.base_seq == f->base &&
+				h.seg_bytes == size;
+		if (ss->header_ok) {
+			if (sh->nsegs == 0 && h.shard_index != sh->info.shard_index)
+				return -ESTALE;
+			sh->info.created_ms = h.shard_created_ms;
+			ss->buffer_bytes = h.buffer_bytes;
+		}
+	}
+	return 0;
+}
+
+static void unmap_segment(struct scan_seg *ss)
+{
+	if (ss->map)
+		munmap((void *)ss->map, ss->size);
+	ss->map = NULL;
+}
+
+/* What lies past a point of the log: the largest durable claim of anything that still parses
+ * as a batch, whether any does, and the end of the last non-zero word of the first segment. */
+struct tail_info {
+	uint64_t claim;
+	uint64_t valid;
+	uint64_t nz_end;
+};
+
+static void scan_one(const struct scan_seg *ss, uint64_t off, struct tail_info *t, bool first)
+{
+	for (uint64_t o = off & ~7ull; o + 8 <= ss->size; o += 8) {
+		uint64_t w;
+		memcpy(&w, ss->map + o, 8);
+		if (!w)
+			continue;
+		if (first)
+			t->nz_end = o + 8;
+		if ((uint32_t)w != DP_BATCH_MAGIC)
+			continue;
+		struct dp_batch_hdr h;
+		if (dp_batch_check(ss->map + o, ss->size - o, &h) == 0) {
+			t->valid++;
+			if (h.durable_seq > t->claim)
+				t->claim = h.durable_seq;
+		}
+	}
+}
+
+/* Scan segment i from off, and every later segment whole. */
+static struct tail_info scan_tail(const struct scan_seg *ss, unsigned i, unsigned n, uint64_t off)
+{
+	struct tail_info t = { 0, 0, 0 };
+	scan_one(&ss[i], off, &t, true);
+	for (unsigned j = i + 1; j < n; j++)
+		scan_one(&ss[j], DP_SEG_HDR_BYTES, &t, false);
+	return t;
+}
+
+/* Zero [from, to) of a segment and make that durable, so stale bytes never reappear. */
+static int zero_range(struct dp_shard *sh, int fd, uint64_t from, uint64_t to)
+{
+	if (to <= from)
+		return 0;
+	int r = sh->io->fallocate(sh->io->arg, fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)from, (off_t)(to - from));
+	if (r == -EOPNOTSUPP || r == -EINVAL) {
+		static const uint8_t zeros[65536];
+		for (uint64_t o = from; o < to; o += sizeof(zeros)) {
+			uint64_t n = to - o < sizeof(zeros) ? to - o : sizeof(zeros);
+			r = dp_io_pwrite_all(sh->io, fd, zeros, n, (off_t)o);
+			if (r < 0)
+				return r;
+		}
+		r = 0;
+	}
+	if (r < 0)
+		return r;
+	return sh->io->fdatasync(sh->io->arg, fd);
+}
+
+static void quarantine(struct dp_shard_recovery *rep, uint64_t seq, const char *seg, uint64_t off,
+		       uint64_t claim, const char *what)
+{
+	rep->quarantined = true;
+	rep->corrupt_seq = seq;
+	snprintf(rep->detail, sizeof(rep->detail),
+		 "%s at %s offset %" PRIu64 " (sequence %" PRIu64 ") below the durable mark %" PRIu64
+		 "; nothing was cut, restore the shard from a replica or backup",
+		 what, seg, off, seq, claim);
+}
+
+int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
+{
+	struct seg_file *files = NULL;
+	unsigned nfiles = 0;
+	int r = list_segments(sh->dirfd, &files, &nfiles);
+	if (r < 0)
+		return r;
+
+	struct scan_seg *ss = calloc(nfiles ? nfiles : 1, sizeof(*ss));
+	if (!ss) {
+		free(files);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < nfiles; i++) {
+		r = map_segment(sh, &files[i], &ss[i]);
+		if (r < 0)
+			goto out;
+	}
+
+	uint64_t expected = nfiles ? files[0].base : 1;
+	uint64_t max_claim = 0, buf_hint = sh->cfg.buffer_bytes;
+	int64_t last_ts = INT64_MIN;
+	bool clean = false, stopped = false;
+	unsigned keep = nfiles; /* segments kept */
+
+	for (unsigned i = 0; i < nfiles && !stopped; i++) {
+		struct scan_seg *s = &ss[i];
+		struct dp_seg *seg = s->seg;
+		if (s->buffer_bytes > buf_hint)
+			buf_hint = s->buffer_bytes;
+		if (!s->header_ok || files[i].base != expected) {
+			/* Only an empty leftover of a roll that never became durable is acceptable
+			 * here: a header that is not all zeros, or any batch in it or after it, means
+			 * damage to data that was (or may have been) acknowledged. */
+			struct tail_info t = scan_tail(ss, i, nfiles, s->header_ok ? DP_SEG_HDR_BYTES : 0);
+			if (t.valid || (!s->header_ok && t.nz_end) || max_claim > expected) {
+				quarantine(rep, expected, files[i].name, 0, t.claim,
+					   s->header_ok ? "segment does not continue the log"
+							: "corrupt segment header");
+				keep = nfiles;
+			} else {
+				keep = i;
+			}
+			stopped = true;
+			break;
+		}
+		uint64_t off = DP_SEG_HDR_BYTES;
+		for (;;) {
+			struct dp_batch_hdr h;
+			int v = off < s->size ? dp_batch_check(s->map + off, s->size - off, &h) : -ENODATA;
+			if (v == 0 && ((h.kind == DP_BATCH_SKIP && h.first_seq >= expected) ||
+				       h.first_seq == expected)) {
+				if (h.kind == DP_BATCH_DATA)
+					dp_seg_index_add(seg, sh->cfg.index_interval, h.first_seq, h.ts_ms, off);
+				if (h.kind == DP_BATCH_DATA && h.ts_ms > last_ts)
+					last_ts = h.ts_ms;
+				if (h.kind == DP_BATCH_DATA && h.ts_ms > atomic_load(&seg->max_ts))
+					atomic_store(&seg->max_ts, h.ts_ms);
+				if (h.durable_seq > max_claim)
+					max_claim = h.durable_seq;
+				expected = h.first_seq + h.count;
+				clean = h.kind == DP_BATCH_CLOSE;
+				rep->batches++;
+				rep->records += h.count;
+				rep->bytes_scanned += h.len;
+				off += h.len;
+				continue;
+			}
+			/* End of this segment's batches: zeros, garbage, or a batch out of order. */
+			bool next_continues = i + 1 < nfiles && ss[i + 1].header_ok &&
+					      files[i + 1].base == expected;
+			if (v == -ENODATA && next_continues) {
+				seg->end = off;
+				break; /* sealed segment, the next one carries on */
+			}
+			struct tail_info t = scan_tail(ss, i, nfiles, off + 8);
+			uint64_t nz_end = t.nz_end, claim = t.claim;
+			if (v == -ENODATA && nz_end <= off && claim <= expected) {
+				/* Clean end of the log (possibly followed by empty segments). */
+				seg->end = off;
+				keep = i + 1;
+				stopped = true;
+				break;
+			}
+			if (claim > expected) {
+				quarantine(rep, expected, files[i].name, off, claim,
+					   "invalid batch");
+				seg->end = off;
+				keep = nfiles; /* keep everything: nothing is cut */
+				stopped = true;
+				break;
+			}
+			/* Torn tail: never durable, never acked. Zero it so it stays gone. */
+			if (nz_end > off) {
+				rep->torn_bytes += nz_end - off;
+				r = zero_range(sh, seg->fd, off, nz_end);
+				if (r < 0)
+					goto out;
+			}
+			snprintf(rep->detail, sizeof(rep->detail),
+				 "torn tail cut at %s offset %" PRIu64 " (%" PRIu64
+				 " bytes, sequence %" PRIu64 " onwards was never acknowledged)",
+				 files[i].name, off, rep->torn_bytes, expected);
+			seg->end = off;
+			keep = i + 1;
+			stopped = true;
+			break;
+		}
+	}
+
+	/* Remove trailing segments past the end of the log (they hold nothing durable). */
+	if (!rep->quarantined) {
+		for (unsigned i = keep; i < nfiles; i++) {
+			unmap_segment(&ss[i]);
+			r = sh->io->unlink(sh->io->arg, sh->dirfd, files[i].name);
+			if (r < 0)
+				goto out;
+			rep->segments_removed++;
+			dp_seg_unref(ss[i].seg);
+			ss[i].seg = NULL;
+		}
+		if (keep < nfiles) {
+			r = dp_io_fsync_dir(sh->io, sh->dirfd);
+			if (r < 0)
+				goto out;
+		}
+		nfiles = keep;
+	}
+
+	for (unsigned i = 0; i < nfiles; i++) {
+		unmap_segment(&ss[i]);
+		if (i + 1 < nfiles)
+			atomic_store(&ss[i].seg->next_base, files[i + 1].base);
+		r = dp_shard_segs_push(sh, ss[i].seg);
+		if (r < 0)
+			goto out;
+		ss[i].seg = NULL;
+	}
+	rep->segments = sh->nsegs;
+	rep->clean = clean;
+	sh->last_ts = last_ts;
+
+	uint64_t next = expected;
+	if (sh->nsegs == 0) {
+		struct dp_seg *seg;
+		r = dp_seg_create(sh, next, &seg);
+		if (r < 0)
+			goto out;
+		r = dp_shard_segs_push(sh, seg);
+		if (r < 0) {
+			dp_seg_unref(seg);
+			goto out;
+		}
+		rep->segments = 1;
+		rep->clean = true;
+	} else if (!clean && !rep->quarantined) {
+		/* Unclean stop: jump past every number the last run may have handed out. */
+		uint64_t gap = 2 * (buf_hint / DP_MIN_REC_BYTES) + 1;
+		next = expected + gap;
+		struct dp_seg *seg = sh->segs[sh->nsegs - 1];
+		uint8_t b[DP_BATCH_HDR_BYTES];
+		if (seg->end + sizeof(b) > seg->size) {
+			/* No room for the marker: start a fresh segment at the new number instead. */
+			struct dp_seg *nseg;
+			r = dp_seg_create(sh, next, &nseg);
+			if (r < 0)
+				goto out;
+			r = dp_shard_segs_push(sh, nseg);
+			if (r < 0) {
+				dp_seg_unref(nseg);
+				goto out;
+			}
+			atomic_store(&seg->next_base, next);
+		} else {
+			dp_batch_encode(b, DP_BATCH_SKIP, NULL, 0, 0, next,
+					last_ts == INT64_MIN ? 0 : last_ts, expected);
+			r = dp_io_pwrite_all(sh->io, seg->fd, b, sizeof(b), (off_t)seg->end);
+			if (r == 0)
+				r = sh->io->fdatasync(sh->io->arg, seg->fd);
+			if (r < 0)
+				goto out;
+			seg->end += sizeof(b);
+		}
+	}
+	atomic_store(&sh->next_seq, next);
+	atomic_store(&sh->ack_next, next);
+	atomic_store(&sh->durable_next, next);
+	atomic_store(&sh->readable_next, rep->quarantined ? rep->corrupt_seq : next);
+	atomic_store(&sh->trim_seq, sh->segs[0]->base_seq);
+	r = 0;
+out:
+	for (unsigned i = 0; i < nfiles; i++) {
+		unmap_segment(&ss[i]);
+		dp_seg_unref(ss[i].seg);
+	}
+	free(ss);
+	free(files);
+	return r;
+}

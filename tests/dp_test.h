@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_test: the assertions and TAP output shared by the C unit, crash and integration tests.
+ *
+ * A test file defines `static void test_x(void)` functions and lists them in main() with
+ * DP_TEST_RUN(test_x). Each prints one TAP line ("ok N - test_x" / "not ok N - test_x"); failed
+ * checks print file:line and the values. main() ends with `return dp_test_done();`, which prints
+ * the plan and returns 1 when anything failed. Exit code 77 (DP_TEST_SKIP) means skipped.
+ * Header-only on purpose: every test binary is one .c file plus this header.
+ */
+#ifndef DP_TEST_H
+#define DP_TEST_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DP_TEST_SKIP 77
+
+static int dp_test_n, dp_test_failed_total, dp_test_cur_failed;
+
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		dp_test_cur_failed++; \
+		printf("# %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+	} } while (0)
+
+#define CHECK_EQ(a, b) do { \
+	long long _a = (long long)(a), _b = (long long)(b); \
+	if (_a != _b) { \
+		dp_test_cur_failed++; \
+		printf("# %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, _a, #b, _b); \
+	} } while (0)
+
+#define CHECK_EQ_U64(a, b) do { \
+	uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b); \
+	if (_a != _b) { \
+		dp_test_cur_failed++; \
+		printf("# %s:%d: %s == %" PRIu64 ", expected %s == %" PRIu64 "\n", __FILE__, __LINE__, \
+		       #a, _a, #b, _b); \
+	} } while (0)
+
+#define CHECK_STR(a, b) do { \
+	const char *_a = (a), *_b = (b); \
+	if (!_a || !_b || strcmp(_a, _b) != 0) { \
+		dp_test_cur_failed++; \
+		printf("# %s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
+		       _a ? _a : "(null)", _b ? _b : "(null)"); \
+	} } while (0)
+
+/* Abort the current test function when a precondition fails. */
+#define REQUIRE(cond) do { \
+	if (!(cond)) { \
+		dp_test_cur_failed++; \
+		printf("# %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #cond); \
+		return; \
+	} } while (0)
+
+#define DP_TEST_RUN(fn) do { \
+	dp_test_cur_failed = 0; \
+	fn(); \
+	dp_test_n++; \
+	if (dp_test_cur_failed) dp_test_failed_total++; \
+	printf("%s %d - %s\n", dp_test_cur_failed ? "not ok" : "ok", dp_test_n, #fn); \
+	fflush(stdout); \
+	} while (0)
+
+static inline int dp_test_done(void)
+{
+	printf("1..%d\n", dp_test_n);
+	return dp_test_failed_total ? 1 : 0;
+}
+
+#endif
