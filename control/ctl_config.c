@@ -88,7 +88,7 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 
 	int opt;
 	unsigned long long v;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then also resets its state inside grouped short options */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		switch (opt) {

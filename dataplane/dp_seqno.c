@@ -3,9 +3,9 @@
  * dp_seqno: Kinesis-style sequence number strings (layout and contract in dp_seqno.h).
  *
  * The 188-bit value is held as three 64-bit limbs, least significant first. Decimal conversion
- * splits it into base-10^19 chunks (10^19 is the largest power of ten below 2^64): two long
- * divisions of the limbs by 10^19, each step a 128-by-64-bit division whose quotient fits in 64
- * bits, then plain 64-bit digit loops. No allocation and no bignum library, since formatting
+ * splits it into base-10^19 chunks (10^19 is the largest power of ten below 2^64) with three
+ * 128-by-64-bit divisions whose quotients fit in 64 bits (one divq each on x86-64), then 64-bit
+ * digit loops that emit two digits per step. No allocation and no bignum library, since formatting
  * runs once per acknowledged record (BM_SeqnoFormat in bench/bench_hash.cc).
  */
 #include "dp_seqno.h"
@@ -33,20 +33,26 @@ __extension__ typedef unsigned __int128 u128;
 
 #define MASK36 ((UINT64_C(1) << 36) - 1)
 
-/* l[] /= d; returns the remainder. */
-static uint64_t div_limbs(uint64_t l[3], uint64_t d)
+/*
+ * (hi:lo) / d with hi < d, so the quotient fits in 64 bits. On x86-64 that is one divq; the
+ * generic u128 division goes through __udivti3, which checks for that case at run time.
+ */
+static inline uint64_t div_2by1(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
 {
-	uint64_t rem = 0;
+#if defined(__x86_64__)
+	uint64_t q, r;
 
-	for (int i = 2; i >= 0; i--) {
-		/* rem < d, so the quotient of this step fits in 64 bits. */
-		u128 cur = (u128)rem << 64 | l[i];
+	__asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+	*rem = r;
+	return q;
+#else
+	u128 cur = (u128)hi << 64 | lo;
 
-		l[i] = (uint64_t)(cur / d);
-		rem = (uint64_t)(cur % d);
-	}
-	return rem;
+	*rem = (uint64_t)(cur % d);
+	return (uint64_t)(cur / d);
+#endif
 }
+
 
 /* l[] = l[] * m + a; returns the carry out of the top limb. */
 static uint64_t mul_add_limbs(uint64_t l[3], uint64_t m, uint64_t a)
@@ -62,13 +68,32 @@ static uint64_t mul_add_limbs(uint64_t l[3], uint64_t m, uint64_t a)
 	return carry;
 }
 
-/* Write v as exactly `width` digits, zero-padded, ending just before `end`. */
-static void put_digits(char *end, uint64_t v, int width)
+/* "00" .. "99": two digits per step halves the dependent divide-by-constant chain. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Write v (< 10^width) as exactly `width` digits, zero-padded, ending just before `end`. */
+static inline void put_digits(char *end, uint64_t v, int width)
 {
-	while (width-- > 0) {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
+	for (; width >= 2; width -= 2) {
+		unsigned pair = (unsigned)(v % 100);
+
+		v /= 100;
+		end -= 2;
+		end[0] = digit_pairs[2 * pair];
+		end[1] = digit_pairs[2 * pair + 1];
 	}
+	if (width)
+		*--end = (char)('0' + v);
+}
+
+/* A 19-digit chunk as two independent halves of 10 and 9 digits, so both chains overlap. */
+static inline void put_chunk19(char *end, uint64_t v)
+{
+	put_digits(end, v % UINT64_C(10000000000), 10);
+	put_digits(end - 10, v / UINT64_C(10000000000), 9);
 }
 
 /* Value of `width` decimal digits at s; false if one is not a digit. */
@@ -92,7 +117,7 @@ static bool time_ok(int64_t t)
 
 int dp_seqno_format(const struct dp_seqno *s, char out[DP_SEQNO_LEN + 1])
 {
-	uint64_t l[3], c0, c1;
+	uint64_t l[3], c0, c1, q_hi, q_lo, top;
 
 	if (s->counter > DP_SEQNO_COUNTER_MAX || !time_ok(s->shard_created_s) ||
 	    !time_ok(s->arrival_s))
@@ -109,15 +134,19 @@ int dp_seqno_format(const struct dp_seqno *s, char out[DP_SEQNO_LEN + 1])
 	       (uint64_t)s->shard_created_s << (BIT_CREATED - 128) |
 	       UINT64_C(2) << (BIT_HEAD - 128);
 
-	c0 = div_limbs(l, POW10_19);
-	c1 = div_limbs(l, POW10_19);
 	/*
-	 * What is left is value / 10^38 with value in [2 * 16^46, 3 * 16^46), i.e. in
-	 * [4.9e17, 7.4e17): one limb, exactly TOP_DIGITS digits, the first one non-zero.
+	 * value = top * 10^38 + c1 * 10^19 + c0 in three 2-by-1 divisions, each with its high word
+	 * below 10^19 as divq requires: l[2] < 2^58; value / 10^19 < 7.4e36 has a high word below
+	 * 2^59; and value lies in [2 * 16^46, 3 * 16^46), so top = value / 10^38 is in
+	 * [4.9e17, 7.4e17): exactly TOP_DIGITS digits, the first one non-zero.
 	 */
-	put_digits(out + TOP_DIGITS, l[0], TOP_DIGITS);
-	put_digits(out + TOP_DIGITS + CHUNK_DIGITS, c1, CHUNK_DIGITS);
-	put_digits(out + DP_SEQNO_LEN, c0, CHUNK_DIGITS);
+	q_hi = div_2by1(l[2], l[1], POW10_19, &c1);
+	q_lo = div_2by1(c1, l[0], POW10_19, &c0);
+	top = div_2by1(q_hi, q_lo, POW10_19, &c1);
+	put_digits(out + TOP_DIGITS - 9, top / 1000000000, 9);
+	put_digits(out + TOP_DIGITS, top % 1000000000, 9);
+	put_chunk19(out + TOP_DIGITS + CHUNK_DIGITS, c1);
+	put_chunk19(out + DP_SEQNO_LEN, c0);
 	out[DP_SEQNO_LEN] = '\0';
 	return DP_SEQNO_LEN;
 }

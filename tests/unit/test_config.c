@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* ingestd's option parser: defaults, every option, and the exact refusal of bad values. */
+#include <errno.h>
+#include <string.h>
+
+#include "ctl_config.h"
+#include "dp_test.h"
+
+static int parse(struct ctl_config *cfg, char *err, int argc, char **argv)
+{
+	return ctl_config_parse(argc, argv, cfg, err, 256);
+}
+
+#define ARGV(...) ((char *[]){ "ingestd", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "ingestd", __VA_ARGS__ }) / sizeof(char *)))
+
+static void test_defaults(void)
+{
+	struct ctl_config cfg;
+	char err[256] = "";
+	char *argv[] = { "ingestd", NULL };
+	CHECK_EQ(parse(&cfg, err, 1, argv), 0);
+	CHECK_STR(cfg.data_dir, "/var/lib/ingestd");
+	CHECK_EQ(cfg.log.durability, DP_DUR_DURABLE);
+	CHECK_EQ_U64(cfg.log.segment_bytes, 64ull << 20);
+	CHECK_EQ(cfg.log.buffer_bytes, 4u << 20);
+	CHECK_EQ(cfg.log.retention_hours, 24);
+	CHECK_EQ(cfg.retention_check_s, 60);
+	CHECK(!cfg.help && !cfg.version);
+}
+
+static void test_every_option(void)
+{
+	struct ctl_config cfg;
+	char err[256] = "";
+	CHECK_EQ(parse(&cfg, err, ARGC("--data-dir", "/d", "--durability", "written", "--segment-size",
+				       "1G", "--buffer-size", "8M", "--index-interval", "4K",
+				       "--retention-hours", "8760", "--retention-check", "5",
+				       "--log-level", "debug"),
+		       ARGV("--data-dir", "/d", "--durability", "written", "--segment-size", "1G",
+			    "--buffer-size", "8M", "--index-interval", "4K", "--retention-hours", "8760",
+			    "--retention-check", "5", "--log-level", "debug")), 0);
+	CHECK_STR(cfg.data_dir, "/d");
+	CHECK_EQ(cfg.log.durability, DP_DUR_WRITTEN);
+	CHECK_EQ_U64(cfg.log.segment_bytes, 1ull << 30);
+	CHECK_EQ(cfg.log.buffer_bytes, 8u << 20);
+	CHECK_EQ(cfg.log.index_interval, 4096);
+	CHECK_EQ(cfg.log.retention_hours, 8760);
+	CHECK_EQ(cfg.retention_check_s, 5);
+	CHECK_EQ(cfg.log_level, CTL_LOG_DEBUG);
+	CHECK_EQ(parse(&cfg, err, ARGC("-h", "-V"), ARGV("-h", "-V")), 0);
+	CHECK(cfg.help && cfg.version);
+}
+
+static void expect_refused(int argc, char **argv, const char *msg)
+{
+	struct ctl_config cfg;
+	char err[256] = "";
+	CHECK_EQ(parse(&cfg, err, argc, argv), -EINVAL);
+	if (!strstr(err, msg)) {
+		printf("# message \"%s\" lacks \"%s\"\n", err, msg);
+		CHECK(0);
+	}
+}
+
+static void test_bad_values(void)
+{
+	expect_refused(ARGC("--durability", "fsync"), ARGV("--durability", "fsync"),
+		       "expected durable, written or none");
+	expect_refused(ARGC("--retention-hours", "23"), ARGV("--retention-hours", "23"), "24..8760");
+	expect_refused(ARGC("--retention-hours", "8761"), ARGV("--retention-hours", "8761"), "24..8760");
+	expect_refused(ARGC("--retention-hours", "24h"), ARGV("--retention-hours", "24h"), "24..8760");
+	expect_refused(ARGC("--segment-size", "-1"), ARGV("--segment-size", "-1"), "expected a size");
+	expect_refused(ARGC("--segment-size", "12Q"), ARGV("--segment-size", "12Q"), "expected a size");
+	expect_refused(ARGC("--segment-size", ""), ARGV("--segment-size", ""), "expected a size");
+	expect_refused(ARGC("--buffer-size", "8G"), ARGV("--buffer-size", "8G"), "expected a size");
+	expect_refused(ARGC("--buffer-size", "64K"), ARGV("--buffer-size", "64K"),
+		       "buffer_bytes must be at least");
+	expect_refused(ARGC("--segment-size", "1M"), ARGV("--segment-size", "1M"),
+		       "segment_bytes must be at least");
+	expect_refused(ARGC("--log-level", "loud"), ARGV("--log-level", "loud"), "expected error, warn");
+	expect_refused(ARGC("--retention-check", "0"), ARGV("--retention-check", "0"), "1..86400");
+	expect_refused(ARGC("--bogus"), ARGV("--bogus"), "unknown or incomplete option '--bogus'");
+	expect_refused(ARGC("--data-dir"), ARGV("--data-dir"), "unknown or incomplete option");
+	expect_refused(ARGC("extra"), ARGV("extra"), "unexpected argument 'extra'");
+}
+
+static void test_parse_size(void)
+{
+	unsigned long long v;
+	CHECK_EQ(ctl_parse_size("65536", &v), 0);
+	CHECK_EQ_U64(v, 65536);
+	CHECK_EQ(ctl_parse_size("64K", &v), 0);
+	CHECK_EQ_U64(v, 65536);
+	CHECK_EQ(ctl_parse_size("4MiB", &v), 0);
+	CHECK_EQ_U64(v, 4ull << 20);
+	CHECK_EQ(ctl_parse_size("2GB", &v), 0);
+	CHECK_EQ_U64(v, 2ull << 30);
+	CHECK_EQ(ctl_parse_size("", &v), -EINVAL);
+	CHECK_EQ(ctl_parse_size("K", &v), -EINVAL);
+	CHECK_EQ(ctl_parse_size("1KB2", &v), -EINVAL);
+	CHECK_EQ(ctl_parse_size("1T", &v), -EINVAL);
+	CHECK_EQ(ctl_parse_size("-5", &v), -EINVAL);
+	CHECK_EQ(ctl_parse_size("99999999999999999999999", &v), -ERANGE);
+	CHECK_EQ(ctl_parse_size("17179869184G", &v), -ERANGE);
+}
+
+int main(void)
+{
+	DP_TEST_RUN(test_defaults);
+	DP_TEST_RUN(test_every_option);
+	DP_TEST_RUN(test_bad_values);
+	DP_TEST_RUN(test_parse_size);
+	return dp_test_done();
+}
