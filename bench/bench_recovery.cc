@@ -190,6 +190,7 @@ static int rlog_get(const struct recovery_log **ret)
 	std::vector<uint8_t> buf(READ_CHUNK);
 	std::error_code ec;
 	int64_t n;
+	int fd;
 
 	if (rl->built) {
 		*ret = rl;
@@ -206,6 +207,12 @@ static int rlog_get(const struct recovery_log **ret)
 	rl->err = rlog_write(rl);
 	if (rl->err < 0)
 		goto out;
+	/* Finish the writeback now, not during a timed scan. */
+	fd = open(rl->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
 	rl->err = dp_committer_new(COMMITTER_ENTRIES, NULL, NULL, &c);
 	if (rl->err < 0)
 		goto out;

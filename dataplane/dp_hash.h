@@ -38,9 +38,8 @@ __extension__ typedef unsigned __int128 dp_u128;
 struct dp_hasher;
 
 /*
- * Create a hasher: fetches the MD5 implementation once and allocates one digest context that
- * every dp_hasher_md5() call reuses.
- * Returns 0, -ENOMEM, or -ENOTSUP when libcrypto offers no MD5 (e.g. a FIPS-only provider).
+ * Create a hasher: one MD5 context that every dp_hasher_md5() call on this thread reuses.
+ * Returns 0 or -ENOMEM.
  */
 int dp_hasher_new(struct dp_hasher **ret);
 
