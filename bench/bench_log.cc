@@ -234,7 +234,7 @@ static int log_drain(struct log_shard *ls)
 
 		if (dp_shard_state(ls->sh) != DP_SHARD_OPEN) {
 			rc = dp_shard_error(ls->sh, NULL);
-			return rc < 0 ? rc : -EIO;
+			return rc > 0 ? -rc : rc < 0 ? rc : -EIO;
 		}
 		rc = dp_committer_poll(ls->c, true);
 		if (rc < 0)
@@ -252,7 +252,8 @@ static int log_drain(struct log_shard *ls)
 /*
  * The fsync cadence the baseline copies, per record size: what the last BM_LogAppendDurable run
  * of that size measured. Registration order runs the log benchmark first; when a filter selects
- * the baseline alone, it measures the cadence with a short untimed log run (log_calibrate()).
+ * the baseline alone, or random interleaving (bench/run's full runs) puts it first, it measures
+ * the cadence with a short untimed log run (log_calibrate()).
  * Records per fsync rather than a fixed bytes-per-fsync parameter, because group commit sets the
  * cadence by itself (whatever was staged while the previous fdatasync ran) and the point of the
  * baseline is the same number of fdatasyncs for the same bytes.

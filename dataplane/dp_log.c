@@ -97,7 +97,7 @@ int dp_log_config_check(const struct dp_log_config *cfg, const char **why)
 		w = "buffer_bytes must be at least 1 MiB + 4 KiB so that a maximal record fits";
 	else if (cfg->buffer_bytes > (1u << 30))
 		w = "buffer_bytes must be at most 1 GiB";
-	else if (cfg->segment_bytes < (64u << 10) ||
+	else if (cfg->segment_bytes < DP_SEG_MIN_BYTES ||
 		 cfg->segment_bytes < (uint64_t)cfg->buffer_bytes + 4096u)
 		w = "segment_bytes must be at least 64 KiB and at least buffer_bytes + 4 KiB";
 	else if (cfg->index_interval < 512 || cfg->index_interval > cfg->segment_bytes)
@@ -148,13 +148,14 @@ uint32_t dp_batch_encode(uint8_t *p, enum dp_batch_kind kind, const struct dp_re
 
 int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h)
 {
+	static const uint8_t zero[DP_BATCH_HDR_BYTES];
+	/* A segment rolls when the next batch does not fit, so a sealed one may end with fewer
+	 * zero bytes than a header: that is its end, not damage. */
 	if (avail < DP_BATCH_HDR_BYTES)
-		return -EBADMSG;
+		return memcmp(p, zero, (size_t)avail) == 0 ? -ENODATA : -EBADMSG;
 	memcpy(h, p, sizeof(*h));
-	if (h->magic != DP_BATCH_MAGIC) {
-		static const uint8_t zero[DP_BATCH_HDR_BYTES];
+	if (h->magic != DP_BATCH_MAGIC)
 		return memcmp(p, zero, sizeof(zero)) == 0 ? -ENODATA : -EBADMSG;
-	}
 	if (h->len < DP_BATCH_HDR_BYTES || h->len % 8 || h->len > avail ||
 	    h->payload_len > h->len - DP_BATCH_HDR_BYTES ||
 	    dp_align8(DP_BATCH_HDR_BYTES + h->payload_len) != h->len)
@@ -369,6 +370,22 @@ void dp_shard_fail(struct dp_shard *sh, int err, const char *what)
 	atomic_store(&sh->state, DP_SHARD_FAILED);
 	/* Whatever was staged is never acked. */
 	sh->stage[0].len = sh->stage[1].len = 0;
+	/* The owner learns of the failure through the ack callback: from flush_done() when a flush
+	 * is in flight, otherwise (a failed segment roll) from the next poll. Without this, waiters
+	 * on records staged before a failed roll would never hear back. */
+	if (!sh->fl.active)
+		dirty_push(sh);
+}
+
+/* Tell the owner, once, that the shard failed; the ack mark is the unchanged one. */
+static void notify_failed(struct dp_shard *sh)
+{
+	struct dp_committer *c = sh->c;
+	if (sh->fail_notified)
+		return;
+	sh->fail_notified = true;
+	if (c->cb)
+		c->cb(c->cb_arg, sh, atomic_load(&sh->ack_next));
 }
 
 /* Queue the write (and, in durable mode, its linked fdatasync) for the rest of the flush. */
@@ -445,8 +462,7 @@ static void flush_done(struct dp_shard *sh)
 	fl->active = false;
 	c->inflight--;
 	if (atomic_load(&sh->state) != DP_SHARD_OPEN) {
-		if (c->cb)
-			c->cb(c->cb_arg, sh, atomic_load(&sh->ack_next));
+		notify_failed(sh);
 		return;
 	}
 	uint64_t end = st->end_seq;
@@ -474,8 +490,10 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 		while (sh) {
 			struct dp_shard *next = sh->dirty_next;
 			sh->dirty = false;
-			if (atomic_load(&sh->state) == DP_SHARD_OPEN && !sh->fl.active &&
-			    sh->stage[sh->fill].len && flush_start(sh) < 0)
+			if (atomic_load(&sh->state) == DP_SHARD_FAILED && !sh->fl.active)
+				notify_failed(sh);
+			else if (atomic_load(&sh->state) == DP_SHARD_OPEN && !sh->fl.active &&
+				 sh->stage[sh->fill].len && flush_start(sh) < 0)
 				dirty_push(sh); /* ring full: next poll */
 			sh = next;
 		}
@@ -675,8 +693,10 @@ int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsign
 	sh->last_ts = ts_ms;
 
 	bool was_empty = st->len == 0;
-	/* Claim what may be acked so far: recovery tells torn from corrupt by it. */
-	uint64_t durable = atomic_load_explicit(&sh->ack_next, memory_order_relaxed);
+	/* Claim what is fdatasync'ed so far: recovery tells torn from corrupt by it. Not the ack
+	 * mark: in written and none modes that covers bytes no fdatasync ever reached, and a torn
+	 * tail after power loss would then look like corruption. */
+	uint64_t durable = atomic_load_explicit(&sh->durable_next, memory_order_relaxed);
 	uint64_t off = st->off + st->len;
 	dp_batch_encode(st->buf + st->len, DP_BATCH_DATA, recs, n, (uint32_t)payload, seq, ts_ms,
 			durable);
@@ -711,7 +731,7 @@ static int stage_marker(struct dp_shard *sh, enum dp_batch_kind kind)
 	bool was_empty = st->len == 0;
 	st->len += dp_batch_encode(st->buf + st->len, kind, NULL, 0, 0, seq,
 				   sh->last_ts == INT64_MIN ? 0 : sh->last_ts,
-				   atomic_load_explicit(&sh->ack_next, memory_order_relaxed));
+				   atomic_load_explicit(&sh->durable_next, memory_order_relaxed));
 	st->end_seq = seq;
 	st->seg->end = off + DP_BATCH_HDR_BYTES;
 	if (was_empty && !sh->fl.active)
@@ -840,6 +860,9 @@ int dp_shard_retention_run(struct dp_shard *sh, int64_t now)
 {
 	int64_t cutoff = now - (int64_t)sh->cfg.retention_hours * 3600 * 1000;
 	int deleted = 0, rc = 0;
+	/* A quarantined shard is evidence for the operator: nothing is cut, not even by age. */
+	if (atomic_load(&sh->state) == DP_SHARD_QUARANTINED)
+		return 0;
 	while (sh->nsegs > 1) {
 		struct dp_seg *seg = sh->segs[0];
 		/* A segment being flushed is never old enough to go, but check anyway. */

@@ -54,6 +54,8 @@
 #define DP_BATCH_HDR_BYTES 48u
 #define DP_REC_HDR_BYTES 6u
 #define DP_SEG_NAME_LEN 24 /* 20 digits + ".log" */
+/* Smallest segment a valid config makes; a header claiming less was not written by the log. */
+#define DP_SEG_MIN_BYTES (64u << 10)
 
 enum dp_batch_kind {
 	DP_BATCH_DATA = 1,
@@ -153,6 +155,7 @@ struct dp_shard {
 	struct dp_flush fl;
 	struct dp_shard *dirty_next;
 	bool dirty;
+	bool fail_notified;        /* the ack callback has seen the shard FAILED (exactly once) */
 
 	/* Segment list: mutated by the owner under seg_lock (roll, retention); readers lock too. */
 	pthread_mutex_t seg_lock;
@@ -164,7 +167,8 @@ struct dp_shard {
 };
 
 /* Validate the batch at p (avail bytes readable from p). Returns 0 and fills *h when valid,
- * -ENODATA for an all-zero header (end of log), -EBADMSG otherwise. Does not check first_seq. */
+ * -ENODATA for an all-zero header (end of log; also fewer than a header's bytes left, all zero:
+ * the unused end of a sealed segment), -EBADMSG otherwise. Does not check first_seq. */
 int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h);
 
 /* Index capacity for a segment of `size` bytes with the shard's interval. */

@@ -173,6 +173,8 @@ static const uint8_t *reader_load(struct dp_reader *r, uint64_t off, uint32_t ne
 		return r->buf + (off - r->buf_off);
 	if (!may_refill)
 		return NULL;
+	if (off >= r->seg->size)
+		return NULL;
 	uint64_t want = need > READ_CHUNK ? need : READ_CHUNK;
 	if (want > r->cap)
 		want = r->cap;
@@ -223,7 +225,7 @@ int dp_reader_read(struct dp_reader *r, struct dp_record_out *out, unsigned max,
 		}
 		struct dp_batch_hdr h;
 		memcpy(&h, p, sizeof(h));
-		if (h.magic != DP_BATCH_MAGIC || h.len < DP_BATCH_HDR_BYTES || h.len > r->cap) {
+		if (h.magic != DP_BATCH_MAGIC || h.len < DP_BATCH_HDR_BYTES) {
 			/* Stale bytes read before the batch was written: read it again once. */
 			if (r->buf_mark <= r->pos && may_refill) {
 				r->buf_len = 0;
@@ -231,8 +233,24 @@ int dp_reader_read(struct dp_reader *r, struct dp_record_out *out, unsigned max,
 				if (p)
 					memcpy(&h, p, sizeof(h));
 			}
-			if (!p || h.magic != DP_BATCH_MAGIC || h.len < DP_BATCH_HDR_BYTES || h.len > r->cap)
+			if (!p || h.magic != DP_BATCH_MAGIC || h.len < DP_BATCH_HDR_BYTES)
 				return err ? err : -EBADMSG;
+		}
+		if (h.len > r->cap) {
+			/* Written by a run with larger staging buffers than this shard's: grow, which
+			 * moves the buffer, so only before any record of this call was handed out. */
+			if (!may_refill)
+				break;
+			if (h.len > r->seg->size - r->off)
+				return -EBADMSG;
+			uint8_t *grown = realloc(r->buf, h.len);
+			if (!grown)
+				return -ENOMEM;
+			r->buf = grown;
+			r->cap = h.len;
+			r->buf_len = 0;
+			r->checked_off = UINT64_MAX;
+			continue;
 		}
 		p = reader_load(r, r->off, h.len, mark, may_refill, &err);
 		if (!p) {
@@ -244,15 +262,20 @@ int dp_reader_read(struct dp_reader *r, struct dp_record_out *out, unsigned max,
 		}
 		if (r->checked_off != r->off) {
 			if (dp_batch_check(p, h.len, &h) < 0) {
-				if (r->buf_mark <= h.first_seq && may_refill) {
-					r->buf_len = 0; /* stale: read again */
+				/* Stale when the buffer was filled before pos was readable: read again,
+				 * once (the refill's mark is above pos). Judged by pos, not by the
+				 * damaged header's first_seq, which could send us round forever. */
+				if (r->buf_mark <= r->pos && may_refill) {
+					r->buf_len = 0;
 					continue;
 				}
 				return -EBADMSG;
 			}
 			r->checked_off = r->off;
 		}
-		if (h.first_seq >= mark)
+		/* A marker at the mark (the SKIP of this run's open) is passed, so that the position
+		 * says where the next record will be. */
+		if (h.kind == DP_BATCH_DATA ? h.first_seq >= mark : h.first_seq > mark)
 			break;
 		uint64_t end = h.first_seq + h.count;
 		if (h.kind != DP_BATCH_DATA || end <= r->pos || h.ts_ms < r->min_ts) {

@@ -10,9 +10,10 @@
  *  - Otherwise it is corruption of acknowledged data: the shard is QUARANTINED, nothing is cut,
  *    the valid prefix stays readable and the operator gets the exact place in rep->detail.
  *
- * After an unclean stop a SKIP batch is written and synced before any append, moving the next
- * sequence number past everything the previous run could have handed out (two staging buffers
- * of the smallest records), so numbers are never reused even for records that were lost unacked.
+ * Every open of an existing log then writes and syncs a SKIP batch before any append (see
+ * start_run()): after an unclean stop it moves the next sequence number past everything the
+ * previous run could have handed out (two staging buffers of the smallest records), so numbers
+ * are never reused even for records that were lost unacked.
  */
 #include "dp_log_internal.h"
 
@@ -82,7 +83,8 @@ static int list_segments(int dirfd, struct seg_file **out, unsigned *n_out)
 		free(v);
 		return r;
 	}
-	qsort(v, n, sizeof(*v), cmp_seg_file);
+	if (n) /* qsort's base must not be NULL, even for zero elements */
+		qsort(v, n, sizeof(*v), cmp_seg_file);
 	*out = v;
 	*n_out = n;
 	return 0;
@@ -92,7 +94,8 @@ static int list_segments(int dirfd, struct seg_file **out, unsigned *n_out)
 struct scan_seg {
 	struct dp_seg *seg;
 	const uint8_t *map;
-	uint64_t size;
+	uint64_t size;         /* file size: what the scan may look at */
+	uint64_t seg_bytes;    /* size the header records (>= size when the header is valid) */
 	uint32_t buffer_bytes; /* staging size of the writer that created it */
 	bool header_ok;
 };
@@ -133,16 +136,49 @@ static int map_segment(struct dp_shard *sh, const struct seg_file *f, struct sca
 		memcpy(&h, ss->map, sizeof(h));
 		uint32_t crc = h.crc;
 		h.crc = 0;
+		/*
+		 * A file shorter than its header says lost its end (truncated by a tool, a copy or a
+		 * file system that never persisted the preallocated size): the missing bytes count as
+		 * zeros, i.e. like an unwritten tail, and whether anything acknowledged went with them
+		 * is decided like for any other tail, by the durable claims of what remains. A file
+		 * longer than its header says, or a size no config makes, was not written by the
+		 * log: damage.
+		 */
 		ss->header_ok = memcmp(h.magic, DP_SEG_MAGIC, 8) == 0 && h.version == DP_SEG_VERSION &&
 				dp_crc32c(0, &h, sizeof(h)) == crc && h.base_seq == f->base &&
-				h.seg_bytes == size;
+				h.seg_bytes >= size && h.seg_bytes >= DP_SEG_MIN_BYTES;
 		if (ss->header_ok) {
-			if (sh->nsegs == 0 && h.shard_index != sh->info.shard_index)
+			if (h.shard_index != sh->info.shard_index)
 				return -ESTALE;
 			sh->info.created_ms = h.shard_created_ms;
 			ss->buffer_bytes = h.buffer_bytes;
+			ss->seg_bytes = h.seg_bytes;
 		}
 	}
+	return 0;
+}
+
+/* Give a short last segment back its recorded size (preallocated, reads as zeros), so that the
+ * writer rolls where the header says and the file matches its header again. */
+static int restore_size(struct dp_shard *sh, struct scan_seg *ss)
+{
+	struct dp_seg *seg = ss->seg;
+	/* Never beyond the configured size: the header's word alone must not make us allocate. */
+	if (!ss->header_ok || ss->seg_bytes <= seg->size || ss->seg_bytes > sh->cfg.segment_bytes)
+		return 0;
+	uint32_t cap = dp_seg_idx_cap(ss->seg_bytes, sh->cfg.index_interval);
+	struct dp_idx_entry *idx = realloc(seg->idx, (size_t)cap * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	seg->idx = idx;
+	seg->idx_cap = cap;
+	int r = sh->io->fallocate(sh->io->arg, seg->fd, 0, 0, (off_t)ss->seg_bytes);
+	if (r < 0)
+		return r;
+	r = sh->io->fdatasync(sh->io->arg, seg->fd);
+	if (r < 0)
+		return r;
+	seg->size = ss->seg_bytes;
 	return 0;
 }
 
@@ -163,13 +199,14 @@ struct tail_info {
 
 static void scan_one(const struct scan_seg *ss, uint64_t off, struct tail_info *t, bool first)
 {
-	for (uint64_t o = off & ~7ull; o + 8 <= ss->size; o += 8) {
-		uint64_t w;
-		memcpy(&w, ss->map + o, 8);
+	for (uint64_t o = off & ~7ull; o < ss->size; o += 8) {
+		/* A short file may end inside a word: its last bytes count too. */
+		uint64_t w = 0, n = ss->size - o < 8 ? ss->size - o : 8;
+		memcpy(&w, ss->map + o, n);
 		if (!w)
 			continue;
 		if (first)
-			t->nz_end = o + 8;
+			t->nz_end = o + n;
 		if ((uint32_t)w != DP_BATCH_MAGIC)
 			continue;
 		struct dp_batch_hdr h;
@@ -222,6 +259,79 @@ static void quarantine(struct dp_shard_recovery *rep, uint64_t seq, const char *
 		 "%s at %s offset %" PRIu64 " (sequence %" PRIu64 ") below the durable mark %" PRIu64
 		 "; nothing was cut, restore the shard from a replica or backup",
 		 what, seg, off, seq, claim);
+}
+
+/*
+ * Begin a new run on a recovered log: a SKIP marker, written and synced before the first append.
+ * After an unclean stop (the log does not end with CLOSE) it jumps past every number the last
+ * run may have handed out (two staging buffers of the smallest records). After a clean stop it
+ * jumps nothing, but the log no longer ends with CLOSE, so a crash of this run before its first
+ * flush is seen as unclean and the numbers it handed out are skipped too.
+ *
+ * The marker claims every kept record durable, so first fdatasync the segments that hold
+ * records no claim covers: written and none modes never sync, and a crash can leave a flush's
+ * write in the page cache without its fdatasync. A segment already covered costs nothing.
+ *
+ * The marker goes at the end of the last segment, or when it does not fit there at the start of
+ * a new segment whose base is `expected`, so that the segment chain stays contiguous.
+ * Returns 0 and the next sequence number in *next_out, or a negative errno.
+ */
+static int start_run(struct dp_shard *sh, bool clean, uint64_t expected, uint64_t max_claim,
+		     uint64_t buf_hint, int64_t last_ts, uint64_t *next_out)
+{
+	const struct dp_io_ops *io = sh->io;
+	uint64_t gap = clean ? 0 : 2 * (buf_hint / DP_MIN_REC_BYTES) + 1;
+	uint64_t next = gap > DP_SEQ_MAX - expected ? DP_SEQ_MAX : expected + gap;
+	struct dp_seg *last = sh->segs[sh->nsegs - 1];
+	bool room = last->end + DP_BATCH_HDR_BYTES <= last->size;
+	int r;
+
+	for (uint32_t i = 0; i < sh->nsegs; i++) {
+		uint64_t upper = i + 1 < sh->nsegs ? sh->segs[i + 1]->base_seq : expected;
+		if (upper <= max_claim || (room && i + 1 == sh->nsegs))
+			continue; /* covered, or synced with the marker below */
+		r = io->fdatasync(io->arg, sh->segs[i]->fd);
+		if (r < 0)
+			return r;
+	}
+	struct dp_seg *seg = last;
+	if (!room && last->base_seq == expected) {
+		/*
+		 * The last segment holds no record, only markers, and has no room for one more (or is
+		 * smaller than a header and a batch, which the log never makes: refuse). A new one
+		 * would need its name, so reuse it: zero everything after the header, then the marker
+		 * goes first. A crash in between leaves an empty segment without CLOSE, an unclean
+		 * stop: the next open still jumps.
+		 */
+		if (last->size < DP_SEG_HDR_BYTES + DP_BATCH_HDR_BYTES)
+			return -ENOSPC;
+		r = zero_range(sh, last->fd, DP_SEG_HDR_BYTES, last->end);
+		if (r < 0)
+			return r;
+		last->end = DP_SEG_HDR_BYTES;
+	} else if (!room) {
+		r = dp_seg_create(sh, expected, &seg);
+		if (r < 0)
+			return r;
+		r = dp_shard_segs_push(sh, seg);
+		if (r < 0) {
+			dp_seg_unref(seg);
+			return r;
+		}
+		atomic_store(&seg->max_ts, atomic_load(&last->max_ts));
+		atomic_store(&last->next_base, expected);
+	}
+	uint8_t b[DP_BATCH_HDR_BYTES];
+	dp_batch_encode(b, DP_BATCH_SKIP, NULL, 0, 0, next, last_ts == INT64_MIN ? 0 : last_ts,
+			expected);
+	r = dp_io_pwrite_all(io, seg->fd, b, sizeof(b), (off_t)seg->end);
+	if (r == 0)
+		r = io->fdatasync(io->arg, seg->fd);
+	if (r < 0)
+		return r;
+	seg->end += sizeof(b);
+	*next_out = next;
+	return 0;
 }
 
 int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
@@ -293,14 +403,19 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 				continue;
 			}
 			/* End of this segment's batches: zeros, garbage, or a batch out of order. */
-			bool next_continues = i + 1 < nfiles && ss[i + 1].header_ok &&
-					      files[i + 1].base == expected;
-			if (v == -ENODATA && next_continues) {
-				seg->end = off;
-				break; /* sealed segment, the next one carries on */
+			if (v == -ENODATA && i + 1 < nfiles) {
+				struct tail_info z = { 0, 0, 0 };
+				scan_one(s, off, &z, true);
+				if (z.nz_end <= off) {
+					/* Sealed: the next file carries on, or is judged as a leftover
+					 * (removed only when it holds nothing) at the top of the loop. */
+					seg->end = off;
+					break;
+				}
 			}
-			struct tail_info t = scan_tail(ss, i, nfiles, off + 8);
-			uint64_t nz_end = t.nz_end, claim = t.claim;
+			/* From off itself: the first word of a torn batch is part of the torn tail. */
+			struct tail_info t = scan_tail(ss, i, nfiles, off);
+			uint64_t nz_end = t.nz_end, claim = t.claim > max_claim ? t.claim : max_claim;
 			if (v == -ENODATA && nz_end <= off && claim <= expected) {
 				/* Clean end of the log (possibly followed by empty segments). */
 				seg->end = off;
@@ -353,10 +468,22 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 		nfiles = keep;
 	}
 
+	/* A short last segment gets its preallocated size back before anything is appended. */
+	if (!rep->quarantined && nfiles) {
+		r = restore_size(sh, &ss[nfiles - 1]);
+		if (r < 0)
+			goto out;
+	}
+	int64_t run_ts = INT64_MIN;
 	for (unsigned i = 0; i < nfiles; i++) {
 		unmap_segment(&ss[i]);
 		if (i + 1 < nfiles)
 			atomic_store(&ss[i].seg->next_base, files[i + 1].base);
+		/* Readers binary-search segments by newest arrival time: one without records (only
+		 * markers) takes its predecessor's, so that the times stay sorted. */
+		if (atomic_load(&ss[i].seg->max_ts) == INT64_MIN)
+			atomic_store(&ss[i].seg->max_ts, run_ts);
+		run_ts = atomic_load(&ss[i].seg->max_ts);
 		r = dp_shard_segs_push(sh, ss[i].seg);
 		if (r < 0)
 			goto out;
@@ -368,6 +495,8 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 
 	uint64_t next = expected;
 	if (sh->nsegs == 0) {
+		/* A new log: a crash before the first flush leaves it without CLOSE, which the next
+		 * open treats as unclean, so nothing handed out now can be handed out again. */
 		struct dp_seg *seg;
 		r = dp_seg_create(sh, next, &seg);
 		if (r < 0)
@@ -379,34 +508,10 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 		}
 		rep->segments = 1;
 		rep->clean = true;
-	} else if (!clean && !rep->quarantined) {
-		/* Unclean stop: jump past every number the last run may have handed out. */
-		uint64_t gap = 2 * (buf_hint / DP_MIN_REC_BYTES) + 1;
-		next = expected + gap;
-		struct dp_seg *seg = sh->segs[sh->nsegs - 1];
-		uint8_t b[DP_BATCH_HDR_BYTES];
-		if (seg->end + sizeof(b) > seg->size) {
-			/* No room for the marker: start a fresh segment at the new number instead. */
-			struct dp_seg *nseg;
-			r = dp_seg_create(sh, next, &nseg);
-			if (r < 0)
-				goto out;
-			r = dp_shard_segs_push(sh, nseg);
-			if (r < 0) {
-				dp_seg_unref(nseg);
-				goto out;
-			}
-			atomic_store(&seg->next_base, next);
-		} else {
-			dp_batch_encode(b, DP_BATCH_SKIP, NULL, 0, 0, next,
-					last_ts == INT64_MIN ? 0 : last_ts, expected);
-			r = dp_io_pwrite_all(sh->io, seg->fd, b, sizeof(b), (off_t)seg->end);
-			if (r == 0)
-				r = sh->io->fdatasync(sh->io->arg, seg->fd);
-			if (r < 0)
-				goto out;
-			seg->end += sizeof(b);
-		}
+	} else if (!rep->quarantined) {
+		r = start_run(sh, clean, expected, max_claim, buf_hint, last_ts, &next);
+		if (r < 0)
+			goto out;
 	}
 	atomic_store(&sh->next_seq, next);
 	atomic_store(&sh->ack_next, next);
