@@ -8,7 +8,8 @@
  *
  * A shard directory holds segment files named by the first sequence number they may hold,
  * `%020llu.log`. Each is preallocated to segment_bytes with fallocate, so everything past the
- * last batch reads as zeros.
+ * last batch reads as zeros. A file shorter than its header's seg_bytes (truncated) reads as if
+ * the missing end were zeros; recovery gives the last one its size back.
  *
  *   offset 0:  struct dp_seg_hdr (64 bytes), written and fdatasync'ed, and the directory
  *              fsync'ed, before the segment holds any batch.
@@ -22,7 +23,8 @@
  * A batch at offset o is valid when: magic matches, 48 <= len, len % 8 == 0, o + len fits the
  * segment, crc matches, the records parse exactly into payload_len, count matches, kind is known,
  * and first_seq equals the sequence number the log expects next (a SKIP batch may only raise it).
- * A header of all zeros is the end of the log.
+ * A header of all zeros is the end of the log; so are fewer than 48 bytes, all zero, at the end of
+ * a segment (a segment rolls when the next batch does not fit).
  *
  * durable_seq in every batch is the writer's durable mark when the batch was staged: every record
  * below it had been fdatasync'ed. Recovery uses the largest durable_seq it can find anywhere to
@@ -30,8 +32,11 @@
  * quarantine, cut nothing).
  *
  * Batch kinds: DATA (records), CLOSE (count 0, written by a clean close), SKIP (count 0, written
- * and synced at open after an unclean stop: first_seq jumps past every number the previous run
- * could have handed out, so no sequence number is ever reused).
+ * and synced by every open of an existing log before the first append; after an unclean stop
+ * first_seq jumps past every number the previous run could have handed out, after a clean one it
+ * equals the next number, and either way the log no longer ends with CLOSE while the run lasts,
+ * so no sequence number is ever reused). When the last segment has no room for it, the SKIP
+ * starts a new segment named after the next expected number.
  */
 #ifndef DP_LOG_INTERNAL_H
 #define DP_LOG_INTERNAL_H

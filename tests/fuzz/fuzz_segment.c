@@ -5,8 +5,8 @@
  *
  * Input: byte 0 selects the mode. Odd: a valid segment header (base 1, this shard) is written
  * first, the rest of the input follows as batches, and the file is extended with zeros to the
- * configured segment size (as the log preallocates), so the fuzzer works on the batch parser and
- * the torn/corrupt decision. Even: the rest is the whole file, header included.
+ * smallest segment size a config makes (as the log preallocates; small, because recovery scans
+ * all of it), so the fuzzer works on the batch parser and the torn/corrupt decision. Even: the rest is the whole file, header included.
  *
  * Any open result is fine. A crash, a sanitizer report, or one of these is not (abort()):
  *  - a reader of a successfully opened shard gets an error, or sequence numbers that do not
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.buffer_bytes = BUF_MIN;
 	cfg.segment_bytes = BUF_MIN + 4096;
 	cfg.index_interval = 512;
-	if (write_segment(dir, data, size, cfg.segment_bytes) < 0)
+	if (write_segment(dir, data, size, DP_SEG_MIN_BYTES) < 0)
 		abort();
 
 	struct dp_shard *sh;
