@@ -81,6 +81,10 @@ static int open_stream(struct ctl_shards *s, const char *sdir, const char *strea
 		struct dp_shard_recovery rep;
 		struct dp_shard *sh;
 		r = dp_shard_open(c, path, &info, cfg, &rep, &sh);
+		if (r == -EUCLEAN) {
+			ctl_log(CTL_LOG_ERR, "shard log %s is damaged: %s", path, rep.detail);
+			break;
+		}
 		if (r < 0) {
 			ctl_log(CTL_LOG_ERR, "cannot open shard log %s: %s; fix the cause (permissions, "
 				"disk space) and restart", path, strerror(-r));

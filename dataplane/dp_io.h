@@ -2,7 +2,7 @@
 /*
  * dp_io: the table through which the shard log reaches the file system.
  *
- * Every synchronous call the log makes on its files (open, fallocate, pwrite, fdatasync, rename,
+ * Every synchronous call the log makes on its files (open, close, fallocate, pwrite, fdatasync,
  * unlink, directory fsync) goes through a struct dp_io_ops, and every io_uring completion the
  * log receives passes through its cqe_filter before it is acted on. Tests install their own table
  * to inject EIO, ENOSPC, short writes or cancelled links at a chosen call; production uses
@@ -44,7 +44,7 @@ struct dp_io_ops {
 /* The table of real system calls. Never NULL. */
 const struct dp_io_ops *dp_io_default(void);
 
-/* Open `name` under `dirfd` read-only as a directory and fsync it (after create/unlink/rename). */
+/* Open `name` under `dirfd` read-only as a directory and fsync it (after create or unlink). */
 int dp_io_fsync_dir(const struct dp_io_ops *io, int dirfd);
 
 /* pwrite all of buf, retrying short writes and EINTR. Returns 0 or a negative errno. */

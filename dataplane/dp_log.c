@@ -32,13 +32,15 @@ struct dp_committer {
 	struct io_uring ring;
 	dp_ack_cb cb;
 	void *cb_arg;
-	unsigned inflight;
+	unsigned inflight;        /* flushes */
+	unsigned marks_inflight;  /* durable-mark writes */
 	struct dp_shard *dirty_head, *dirty_tail;
 	struct dp_shard *all;
 };
 
 #define UD_WRITE 0u
 #define UD_FSYNC 1u
+#define UD_MARK 2u
 
 /* ---- names and config ------------------------------------------------------------------------ */
 
@@ -186,6 +188,30 @@ int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h)
 		q += DP_REC_HDR_BYTES + kl + dl;
 	}
 	if (q != end || h->first_seq > DP_SEQ_MAX || h->count > DP_SEQ_MAX - h->first_seq)
+		return -EBADMSG;
+	return 0;
+}
+
+/* ---- the durable-mark file (format in dp_log_internal.h) ----------------------------------- */
+
+void dp_mark_encode(struct dp_mark_rec *m, uint32_t shard_index, uint64_t durable_next,
+		    uint32_t buffer_bytes)
+{
+	*m = (struct dp_mark_rec){
+		.durable_next = durable_next,
+		.shard_index = shard_index,
+		.buffer_bytes = buffer_bytes,
+	};
+	memcpy(m->magic, DP_MARK_MAGIC, 8);
+	m->crc = dp_crc32c(0, m, sizeof(*m));
+}
+
+int dp_mark_check(const struct dp_mark_rec *m, uint32_t shard_index)
+{
+	struct dp_mark_rec c = *m;
+	c.crc = 0;
+	if (memcmp(m->magic, DP_MARK_MAGIC, 8) != 0 || dp_crc32c(0, &c, sizeof(c)) != m->crc ||
+	    m->shard_index != shard_index || m->durable_next > DP_SEQ_MAX)
 		return -EBADMSG;
 	return 0;
 }
@@ -435,6 +461,42 @@ static int flush_start(struct dp_shard *sh)
 	return 0;
 }
 
+/*
+ * Record the new durable mark in the mark file: a 32-byte write on the ring, unlinked, with no
+ * fdatasync of its own (the next flush's fdatasync covers nothing of it, nor needs to: the file
+ * is a lower bound that only has to survive a process crash to do its job, and a stale or torn
+ * record is harmless). One write in flight per shard; a newer mark waits for it.
+ */
+static void mark_write(struct dp_shard *sh)
+{
+	struct dp_markw *mw = &sh->mark;
+	struct dp_committer *c = sh->c;
+	if (mw->fd < 0)
+		return;
+	if (mw->inflight || io_uring_sq_space_left(&c->ring) < 1) {
+		mw->dirty = true;
+		return;
+	}
+	dp_mark_encode(&mw->rec, sh->info.shard_index, atomic_load(&sh->durable_next),
+		       sh->cfg.buffer_bytes);
+	struct io_uring_sqe *w = io_uring_get_sqe(&c->ring);
+	io_uring_prep_write(w, mw->fd, &mw->rec, sizeof(mw->rec), 0);
+	io_uring_sqe_set_data64(w, (uintptr_t)mw | UD_MARK);
+	mw->inflight = true;
+	mw->dirty = false;
+	c->marks_inflight++;
+}
+
+static void mark_done(struct dp_shard *sh, int res)
+{
+	sh->mark.inflight = false;
+	sh->c->marks_inflight--;
+	if (res != (int)sizeof(sh->mark.rec))
+		sh->st.mark_errors++;
+	if (sh->mark.dirty && atomic_load(&sh->state) == DP_SHARD_OPEN)
+		mark_write(sh);
+}
+
 static void flush_done(struct dp_shard *sh)
 {
 	struct dp_committer *c = sh->c;
@@ -466,8 +528,10 @@ static void flush_done(struct dp_shard *sh)
 		return;
 	}
 	uint64_t end = st->end_seq;
-	if (sh->cfg.durability == DP_DUR_DURABLE)
+	if (sh->cfg.durability == DP_DUR_DURABLE) {
 		atomic_store_explicit(&sh->durable_next, end, memory_order_release);
+		mark_write(sh);
+	}
 	atomic_store_explicit(&sh->readable_next, end, memory_order_release);
 	if (sh->cfg.durability != DP_DUR_NONE)
 		atomic_store_explicit(&sh->ack_next, end, memory_order_release);
@@ -497,7 +561,7 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 				dirty_push(sh); /* ring full: next poll */
 			sh = next;
 		}
-		if (c->inflight == 0)
+		if (c->inflight + c->marks_inflight == 0)
 			break;
 		int r = io_uring_submit(&c->ring);
 		if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR)
@@ -511,6 +575,13 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 		}
 		io_uring_for_each_cqe(&c->ring, head, cqe) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
+			seen++;
+			if ((ud & 7) == UD_MARK) {
+				struct dp_markw *mw = (struct dp_markw *)(uintptr_t)(ud & ~(uint64_t)7);
+				mark_done((struct dp_shard *)((char *)mw - offsetof(struct dp_shard, mark)),
+					  cqe->res);
+				continue;
+			}
 			struct dp_flush *fl = (struct dp_flush *)(uintptr_t)(ud & ~(uint64_t)7);
 			struct dp_shard *owner =
 				(struct dp_shard *)((char *)fl - offsetof(struct dp_shard, fl));
@@ -525,7 +596,6 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 			} else {
 				fl->sync_res = res;
 			}
-			seen++;
 			if (--fl->pending == 0) {
 				flush_done(owner);
 				done++;
@@ -563,6 +633,7 @@ int dp_shard_open(struct dp_committer *c, const char *dir, const struct dp_shard
 	sh->io = cfg->io ? cfg->io : dp_io_default();
 	sh->info = *info;
 	sh->dirfd = -1;
+	sh->mark.fd = -1;
 	sh->last_ts = INT64_MIN;
 	pthread_mutex_init(&sh->seg_lock, NULL);
 	for (int i = 0; i < 2; i++) {
@@ -593,6 +664,8 @@ err:
 	for (uint32_t i = 0; i < sh->nsegs; i++)
 		dp_seg_unref(sh->segs[i]);
 	free(sh->segs);
+	if (sh->mark.fd >= 0)
+		sh->io->close(sh->io->arg, sh->mark.fd);
 	if (sh->dirfd >= 0)
 		sh->io->close(sh->io->arg, sh->dirfd);
 	free(sh->stage[0].buf);
@@ -787,6 +860,11 @@ int dp_shard_close(struct dp_shard *sh)
 		if (atomic_load(&sh->state) == DP_SHARD_FAILED)
 			rc = -sh->err;
 	}
+	/* The ring still points at the mark buffer until its write completes. */
+	while (sh->mark.inflight && dp_committer_poll(sh->c, true) >= 0)
+		;
+	if (sh->mark.fd >= 0)
+		sh->io->close(sh->io->arg, sh->mark.fd);
 	atomic_store(&sh->state, DP_SHARD_CLOSED);
 	shard_unlink_from_committer(sh);
 	for (uint32_t i = 0; i < sh->nsegs; i++)

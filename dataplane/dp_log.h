@@ -4,7 +4,7 @@
  *
  * What it owns. A shard log is a directory of segment files `<base seq, 20 digits>.log`, each
  * preallocated to the configured size and filled with CRC32C-framed record batches (the format is
- * specified at the top of dp_log_format.h and in docs/log-format.md). Sequence numbers are 63-bit
+ * specified at the top of dp_log_internal.h and in docs/log-format.md). Sequence numbers are 63-bit
  * counters assigned at append, strictly increasing per shard and never handed out twice, also
  * across crashes; dp_seqno renders them as Kinesis-style 56-digit strings.
  *
@@ -188,6 +188,7 @@ struct dp_shard_stats {
 	uint64_t appends, records, bytes_staged;
 	uint64_t flushes, writes, fsyncs, short_writes, eagain;
 	uint64_t segments_rolled, segments_deleted;
+	uint64_t mark_errors;      /* durable-mark file writes that failed (advisory, not fatal) */
 	uint32_t segments_live;
 };
 void dp_shard_stats_get(const struct dp_shard *sh, struct dp_shard_stats *st);

@@ -118,6 +118,42 @@ struct dp_seg {
 	char name[DP_SEG_NAME_LEN + 1];
 };
 
+/*
+ * The durable-mark file, DIR/durable.mark: one 32-byte record rewritten in place (no fdatasync of
+ * its own) after every flush whose fdatasync succeeded in durable mode, and written and synced at
+ * every open. It closes the one gap batch claims leave: the newest acked batch is claimed by no
+ * later batch, so without the file damage to it would look like a torn tail. The value is only
+ * ever a lower bound of what is durable (it is written after the fdatasync completes), and a
+ * record that fails its CRC is ignored. It also records the staging-buffer size of the run that
+ * wrote it, which sizes the sequence jump after that run stops uncleanly.
+ */
+#define DP_MARK_NAME "durable.mark"
+#define DP_MARK_MAGIC "INGMRK01"
+
+struct dp_mark_rec {
+	char magic[8];
+	uint64_t durable_next;
+	uint32_t shard_index;
+	uint32_t buffer_bytes;
+	uint32_t crc; /* CRC32C of the record with this field zero */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct dp_mark_rec) == 32, "mark record is 32 bytes");
+
+/* The mark write in flight on the owner's ring; user_data is its address | UD_MARK. */
+struct dp_markw {
+	struct dp_mark_rec rec; /* the buffer the kernel reads while the write is in flight */
+	int fd;
+	bool inflight;
+	bool dirty; /* the mark moved while a write was in flight: write again on completion */
+} __attribute__((aligned(8)));
+
+/* Encode a mark record. */
+void dp_mark_encode(struct dp_mark_rec *m, uint32_t shard_index, uint64_t durable_next,
+		    uint32_t buffer_bytes);
+/* Decode: 0 when the record is valid for shard_index, -EBADMSG otherwise. */
+int dp_mark_check(const struct dp_mark_rec *m, uint32_t shard_index);
+
 /* A staging buffer: batches bound for [off, off + len) of one segment. */
 struct dp_stage {
 	uint8_t *buf;
@@ -161,6 +197,7 @@ struct dp_shard {
 	struct dp_shard *dirty_next;
 	bool dirty;
 	bool fail_notified;        /* the ack callback has seen the shard FAILED (exactly once) */
+	struct dp_markw mark;      /* fd -1 until recovery opened the mark file */
 
 	/* Segment list: mutated by the owner under seg_lock (roll, retention); readers lock too. */
 	pthread_mutex_t seg_lock;

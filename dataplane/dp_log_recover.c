@@ -255,10 +255,12 @@ static void quarantine(struct dp_shard_recovery *rep, uint64_t seq, const char *
 {
 	rep->quarantined = true;
 	rep->corrupt_seq = seq;
+	char acked[64] = "";
+	if (claim > seq)
+		snprintf(acked, sizeof(acked), ", below the durable mark %" PRIu64, claim);
 	snprintf(rep->detail, sizeof(rep->detail),
-		 "%s at %s offset %" PRIu64 " (sequence %" PRIu64 ") below the durable mark %" PRIu64
-		 "; nothing was cut, restore the shard from a replica or backup",
-		 what, seg, off, seq, claim);
+		 "%s at %s offset %" PRIu64 " (sequence %" PRIu64 "%s); nothing was cut, restore "
+		 "the shard from a replica or backup", what, seg, off, seq, acked);
 }
 
 /*
@@ -334,6 +336,42 @@ static int start_run(struct dp_shard *sh, bool clean, uint64_t expected, uint64_
 	return 0;
 }
 
+/* The durable-mark file's record, when present and valid for this shard (else zeros). */
+static struct dp_mark_rec read_mark(struct dp_shard *sh)
+{
+	struct dp_mark_rec m = { 0 };
+	int fd = openat(sh->dirfd, DP_MARK_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return m;
+	ssize_t n = pread(fd, &m, sizeof(m), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(m) || dp_mark_check(&m, sh->info.shard_index) < 0)
+		memset(&m, 0, sizeof(m));
+	return m;
+}
+
+/* Open the mark file for this run and record `next` and this run's buffer size, synced. */
+static int write_mark(struct dp_shard *sh, uint64_t next)
+{
+	const struct dp_io_ops *io = sh->io;
+	bool created = faccessat(sh->dirfd, DP_MARK_NAME, F_OK, 0) < 0;
+	int fd = io->open(io->arg, sh->dirfd, DP_MARK_NAME, O_RDWR | O_CREAT, 0644);
+	if (fd < 0)
+		return fd;
+	dp_mark_encode(&sh->mark.rec, sh->info.shard_index, next, sh->cfg.buffer_bytes);
+	int r = dp_io_pwrite_all(io, fd, &sh->mark.rec, sizeof(sh->mark.rec), 0);
+	if (r == 0)
+		r = io->fdatasync(io->arg, fd);
+	if (r == 0 && created)
+		r = dp_io_fsync_dir(io, sh->dirfd);
+	if (r < 0) {
+		io->close(io->arg, fd);
+		return r;
+	}
+	sh->mark.fd = fd;
+	return 0;
+}
+
 int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 {
 	struct seg_file *files = NULL;
@@ -354,7 +392,22 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 	}
 
 	uint64_t expected = nfiles ? files[0].base : 1;
-	uint64_t max_claim = 0, buf_hint = sh->cfg.buffer_bytes;
+	/* The mark file claims what the last run saw durable, including its newest batch, which no
+	 * batch claim covers; and its staging size bounds what it may have handed out. */
+	struct dp_mark_rec mark = read_mark(sh);
+	uint64_t max_claim = mark.durable_next, buf_hint = sh->cfg.buffer_bytes;
+	if (mark.buffer_bytes > buf_hint)
+		buf_hint = mark.buffer_bytes;
+	if (nfiles == 0 && max_claim > 1) {
+		rep->quarantined = true;
+		rep->corrupt_seq = 1;
+		snprintf(rep->detail, sizeof(rep->detail),
+			 "every segment file is missing but %s records sequence numbers up to %" PRIu64
+			 " as durable; restore the segments, or remove the shard directory to start "
+			 "it empty", DP_MARK_NAME, max_claim - 1);
+		r = -EUCLEAN;
+		goto out;
+	}
 	int64_t last_ts = INT64_MIN;
 	bool clean = false, stopped = false;
 	unsigned keep = nfiles; /* segments kept */
@@ -370,7 +423,8 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 			 * damage to data that was (or may have been) acknowledged. */
 			struct tail_info t = scan_tail(ss, i, nfiles, s->header_ok ? DP_SEG_HDR_BYTES : 0);
 			if (t.valid || (!s->header_ok && t.nz_end) || max_claim > expected) {
-				quarantine(rep, expected, files[i].name, 0, t.claim,
+				quarantine(rep, expected, files[i].name, 0,
+					   t.claim > max_claim ? t.claim : max_claim,
 					   s->header_ok ? "segment does not continue the log"
 							: "corrupt segment header");
 				keep = nfiles;
@@ -510,6 +564,11 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 		rep->clean = true;
 	} else if (!rep->quarantined) {
 		r = start_run(sh, clean, expected, max_claim, buf_hint, last_ts, &next);
+		if (r < 0)
+			goto out;
+	}
+	if (!rep->quarantined) {
+		r = write_mark(sh, next);
 		if (r < 0)
 			goto out;
 	}
