@@ -199,21 +199,38 @@ struct tail_info {
 
 static void scan_one(const struct scan_seg *ss, uint64_t off, struct tail_info *t, bool first)
 {
-	for (uint64_t o = off & ~7ull; o < ss->size; o += 8) {
-		/* A short file may end inside a word: its last bytes count too. */
-		uint64_t w = 0, n = ss->size - o < 8 ? ss->size - o : 8;
-		memcpy(&w, ss->map + o, n);
-		if (!w)
-			continue;
-		if (first)
-			t->nz_end = o + n;
-		if ((uint32_t)w != DP_BATCH_MAGIC)
-			continue;
-		struct dp_batch_hdr h;
-		if (dp_batch_check(ss->map + o, ss->size - o, &h) == 0) {
-			t->valid++;
-			if (h.durable_seq > t->claim)
-				t->claim = h.durable_seq;
+	uint64_t o = off & ~7ull;
+	while (o < ss->size) {
+		/* Only data extents can hold anything: the preallocated rest of a segment is unwritten
+		 * extents that read as zeros, which SEEK_DATA skips without touching a page. Where the
+		 * file system cannot say, everything is scanned. */
+		uint64_t end = ss->size;
+		off_t d = lseek(ss->seg->fd, (off_t)o, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d >= 0) {
+			if (((uint64_t)d & ~7ull) > o)
+				o = (uint64_t)d & ~7ull;
+			off_t hole = lseek(ss->seg->fd, (off_t)o, SEEK_HOLE);
+			if (hole >= 0 && (uint64_t)hole < end)
+				end = (uint64_t)hole;
+		}
+		for (; o < end; o += 8) {
+			/* A short file may end inside a word: its last bytes count too. */
+			uint64_t w = 0, n = ss->size - o < 8 ? ss->size - o : 8;
+			memcpy(&w, ss->map + o, n);
+			if (!w)
+				continue;
+			if (first)
+				t->nz_end = o + n;
+			if ((uint32_t)w != DP_BATCH_MAGIC)
+				continue;
+			struct dp_batch_hdr h;
+			if (dp_batch_check(ss->map + o, ss->size - o, &h) == 0) {
+				t->valid++;
+				if (h.durable_seq > t->claim)
+					t->claim = h.durable_seq;
+			}
 		}
 	}
 }
