@@ -54,7 +54,7 @@ extern "C" {
 #define COMMITTER_ENTRIES 64u               /* one shard: one write + one fdatasync in flight */
 #define CALIBRATE_PAYLOAD (64ull << 20)     /* log run used when the baseline runs alone */
 
-/* ---- data directory --------------------------------------------------------------------------- */
+/* ---- data directory -------------------------------------------------------------------------- */
 
 static std::string g_base_dir;
 static bool g_base_created;
@@ -131,7 +131,7 @@ static void bench_fail(benchmark::State &state, const char *op, int err)
 	state.SkipWithError(msg.c_str());
 }
 
-/* ---- the workload: one burst of records, identical on both sides ------------------------------ */
+/* ---- the workload: one burst of records, identical on both sides ----------------------------- */
 
 struct burst {
 	std::vector<uint8_t> data;          /* one record's data, shared by every record of the burst */
@@ -167,7 +167,7 @@ static void burst_init(struct burst *b, uint32_t record_bytes)
 	b->payload_bytes = (uint64_t)n * (record_bytes + KEY_BYTES);
 }
 
-/* ---- the log side ----------------------------------------------------------------------------- */
+/* ---- the log side ---------------------------------------------------------------------------- */
 
 struct log_shard {
 	std::string dir;
@@ -371,7 +371,7 @@ static void BM_LogAppendNone(benchmark::State &state)
 	log_append_bench(state, DP_DUR_NONE);
 }
 
-/* ---- the baseline: one io_uring, write linked to fdatasync, one flush in flight --------------- */
+/* ---- the baseline: one io_uring, write linked to fdatasync, one flush in flight -------------- */
 
 enum { RAW_WRITE = 1, RAW_FSYNC = 2 };
 

@@ -43,7 +43,7 @@ extern "C" {
 #define READ_CHUNK (1u << 20)       /* read() size of the baseline: a typical streaming buffer */
 #define COMMITTER_ENTRIES 64u
 
-/* ---- data directory --------------------------------------------------------------------------- */
+/* ---- data directory -------------------------------------------------------------------------- */
 
 static std::string g_base_dir;
 static bool g_base_created;
@@ -82,7 +82,7 @@ static void bench_fail(benchmark::State &state, const char *op, int err)
 	state.SkipWithError(msg.c_str());
 }
 
-/* ---- the log under test, built once per process ----------------------------------------------- */
+/* ---- the log under test, built once per process ---------------------------------------------- */
 
 struct recovery_log {
 	std::string dir;
@@ -253,7 +253,7 @@ out:
 	return rl->err;
 }
 
-/* ---- benchmarks ------------------------------------------------------------------------------- */
+/* ---- benchmarks ------------------------------------------------------------------------------ */
 
 static void BM_LogRecoveryScan(benchmark::State &state)
 {
