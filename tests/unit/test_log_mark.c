@@ -93,7 +93,7 @@ static int flip(const char *dir, uint64_t off)
 	char p[256];
 	snprintf(p, sizeof(p), "%s/%s", dir, SEG_NAME);
 	int fd = open(p, O_RDWR);
-	uint8_t b;
+	uint8_t b = 0;
 	int rc = fd >= 0 && pread(fd, &b, 1, (off_t)off) == 1 ? 0 : -1;
 	b ^= 0x10;
 	if (rc == 0 && pwrite(fd, &b, 1, (off_t)off) != 1)
