@@ -12,10 +12,12 @@
 #define DP_TEST_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DP_TEST_SKIP 77
 
@@ -66,6 +68,45 @@ static int dp_test_n, dp_test_failed_total, dp_test_cur_failed;
 	printf("%s %d - %s\n", dp_test_cur_failed ? "not ok" : "ok", dp_test_n, #fn); \
 	fflush(stdout); \
 	} while (0)
+
+/* xorshift64*: a fixed, reproducible sequence for randomized checks; each file keeps its state. */
+static inline uint64_t dp_test_rng(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * UINT64_C(2685821657736338717);
+}
+
+/* splitmix64: a stateless hash of x, for bytes that can be regenerated from an identity. */
+static inline uint64_t dp_test_splitmix(uint64_t x)
+{
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+/* Fill p[0..n) with bytes determined by seed alone. */
+static inline void dp_test_fill(uint64_t seed, uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = dp_test_splitmix(seed + i);
+		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
+static inline int dp_test_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* Remove a directory tree (the test's own temp directory). */
+static inline void dp_test_rm_tree(const char *dir)
+{
+	nftw(dir, dp_test_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static inline int dp_test_done(void)
 {

@@ -48,25 +48,17 @@ struct msg {
 };
 _Static_assert(sizeof(struct msg) == 24, "one pipe message is 24 bytes");
 
-static uint64_t splitmix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
-
 static uint64_t seed;
 
 /* The bytes of record (cycle, counter) of length len: a pure function, parent and child agree. */
 static void make_data(uint32_t cycle, uint32_t counter, uint32_t len, uint8_t *p)
 {
-	uint64_t s = splitmix(seed ^ ((uint64_t)cycle << 32 | counter));
+	uint64_t s = dp_test_splitmix(seed ^ ((uint64_t)cycle << 32 | counter));
 	uint64_t cy = cycle, co = counter;
 	memcpy(p, &cy, 8);
 	memcpy(p + 8, &co, 8);
 	for (uint32_t i = HDR; i < len; i += 8) {
-		uint64_t v = splitmix(s + i);
+		uint64_t v = dp_test_splitmix(s + i);
 		memcpy(p + i, &v, len - i < 8 ? len - i : 8);
 	}
 	uint32_t crc = dp_crc32c(0, p + HDR, len - HDR);
@@ -129,7 +121,7 @@ static void child_main(const char *dir, uint32_t cycle, int fd)
 {
 	struct child ch = { .fd = fd, .cycle = cycle, .cap = 1u << 16 };
 	ch.q = malloc(ch.cap * sizeof(*ch.q));
-	child_rng_state = splitmix(seed + cycle) | 1;
+	child_rng_state = dp_test_splitmix(seed + cycle) | 1;
 	struct dp_committer *c;
 	struct dp_shard *sh;
 	struct dp_log_config cfg;
@@ -185,12 +177,6 @@ static void child_main(const char *dir, uint32_t cycle, int fd)
 
 static struct msg *acked;
 static size_t nacked, acked_cap;
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static int64_t now_ms(void)
 {
@@ -389,7 +375,7 @@ int main(void)
 	seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	printf("# crash_log: seed %" PRIu64 ", %lu cycles (replay: CRASH_SEED=%" PRIu64
 	       " CRASH_CYCLES=%lu)\n", seed, cycles, seed, cycles);
-	uint64_t rs = splitmix(seed) | 1;
+	uint64_t rs = dp_test_splitmix(seed) | 1;
 
 	char root[] = "/tmp/crash_log.XXXXXX", dir[64];
 	if (!mkdtemp(root)) {
@@ -441,7 +427,7 @@ int main(void)
 	dp_committer_free(c);
 	free(acked);
 	if (!getenv("CRASH_KEEP"))
-		nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		dp_test_rm_tree(root);
 	else
 		printf("# kept %s\n", root);
 	return dp_test_done();

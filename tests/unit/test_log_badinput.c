@@ -29,16 +29,7 @@ static uint64_t rng_state = UINT64_C(0x3c6ef372fe94f82b);
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	return dp_test_rng(&rng_state);
 }
 
 static char tmp[64];
@@ -452,6 +443,6 @@ int main(void)
 	DP_TEST_RUN(test_other_files_ignored);
 	DP_TEST_RUN(test_extreme_records);
 	dp_committer_free(c);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }

@@ -33,37 +33,12 @@ static uint64_t rng_state = UINT64_C(0x853c49e6748fea9b);
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
-
-static void fill_bytes(uint64_t seed, uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = splitmix(seed + i);
-		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
-	}
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	return dp_test_rng(&rng_state);
 }
 
 static void tmpdir_rm(const char *dir)
 {
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(dir);
 }
 
 /* A fresh directory under /tmp for one test; the shard lives in <tmp>/<name>. */
@@ -246,11 +221,11 @@ static int append_batch(struct dp_committer *c, struct dp_shard *sh, struct mode
 	uint8_t *bytes = malloc(total ? total : 1), *p = bytes;
 	uint64_t payload = 0;
 	for (unsigned i = 0; i < n; i++) {
-		fill_bytes(rs[i].seed, p, rs[i].kl);
+		dp_test_fill(rs[i].seed, p, rs[i].kl);
 		in[i].key = p;
 		in[i].key_len = rs[i].kl;
 		p += rs[i].kl;
-		fill_bytes(rs[i].seed + DP_KEY_MAX + 8, p, rs[i].dl);
+		dp_test_fill(rs[i].seed + DP_KEY_MAX + 8, p, rs[i].dl);
 		in[i].data = rs[i].dl ? p : NULL;
 		in[i].data_len = rs[i].dl;
 		p += rs[i].dl;
@@ -280,10 +255,10 @@ static bool rec_matches(const struct dp_record_out *o, const struct rec *e)
 {
 	if (o->seq != e->seq || o->ts_ms != e->ts || o->key_len != e->kl || o->data_len != e->dl)
 		return false;
-	fill_bytes(e->seed, scratch, e->kl);
+	dp_test_fill(e->seed, scratch, e->kl);
 	if (memcmp(o->key, scratch, e->kl) != 0)
 		return false;
-	fill_bytes(e->seed + DP_KEY_MAX + 8, scratch, e->dl);
+	dp_test_fill(e->seed + DP_KEY_MAX + 8, scratch, e->dl);
 	return e->dl == 0 || memcmp(o->data, scratch, e->dl) == 0;
 }
 

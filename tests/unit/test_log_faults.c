@@ -30,32 +30,7 @@ static uint64_t rng_state = UINT64_C(0xbb67ae8584caa73b);
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
-
-static void fill_bytes(uint64_t seed, uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = splitmix(seed + i);
-		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
-	}
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	return dp_test_rng(&rng_state);
 }
 
 static char tmp[64];
@@ -155,10 +130,10 @@ static int stage_sized(struct dp_shard *sh, unsigned n, uint16_t kl, uint32_t dl
 		r->dl = kl ? dl : (uint32_t)(rng() % (max_data + 1));
 		r->seed = rng();
 		r->ts = ts;
-		fill_bytes(r->seed, p, r->kl);
+		dp_test_fill(r->seed, p, r->kl);
 		in[i] = (struct dp_record_in){ .key = p, .key_len = r->kl, .data = p + r->kl,
 					       .data_len = r->dl };
-		fill_bytes(~r->seed, p + r->kl, r->dl);
+		dp_test_fill(~r->seed, p + r->kl, r->dl);
 		p += r->kl + r->dl;
 	}
 	uint64_t first;
@@ -192,10 +167,10 @@ static bool rec_matches(const struct dp_record_out *o, const struct rec *e)
 	static uint8_t buf[64 + 40000];
 	if (o->seq != e->seq || o->ts_ms != e->ts || o->key_len != e->kl || o->data_len != e->dl)
 		return false;
-	fill_bytes(e->seed, buf, e->kl);
+	dp_test_fill(e->seed, buf, e->kl);
 	if (memcmp(o->key, buf, e->kl) != 0)
 		return false;
-	fill_bytes(~e->seed, buf, e->dl);
+	dp_test_fill(~e->seed, buf, e->dl);
 	return e->dl == 0 || memcmp(o->data, buf, e->dl) == 0;
 }
 
@@ -501,6 +476,6 @@ int main(void)
 	DP_TEST_RUN(test_short_writes);
 	DP_TEST_RUN(test_roll_fallocate_fails);
 	DP_TEST_RUN(test_roll_fdatasync_fails);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }

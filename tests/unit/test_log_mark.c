@@ -22,12 +22,6 @@
 static const struct dp_shard_info info = { .shard_index = 3, .created_ms = 1700000000000 };
 static char tmp[64];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)flag, (void)f;
-	return remove(p);
-}
-
 static int copy_file(const char *from, const char *to)
 {
 	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -194,6 +188,6 @@ int main(void)
 	DP_TEST_RUN(test_damaged_newest_batch_quarantines);
 	DP_TEST_RUN(test_without_mark_file_it_is_a_torn_tail);
 	DP_TEST_RUN(test_missing_segments_refuse_to_start_empty);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }

@@ -48,32 +48,7 @@ static uint64_t rng_state = UINT64_C(0x6a09e667f3bcc909);
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-	x += UINT64_C(0x9e3779b97f4a7c15);
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
-
-static void fill_bytes(uint64_t seed, uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = splitmix(seed + i);
-		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
-	}
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	return dp_test_rng(&rng_state);
 }
 
 static char tmp[64];
@@ -127,11 +102,11 @@ static int append_one(struct dp_committer *c, struct dp_shard *sh, uint64_t off,
 		r->dl = rng() % 5 == 0 ? 0 : (uint32_t)(rng() % 2100);
 		r->seed = rng();
 		r->ts = ts;
-		fill_bytes(r->seed, p, r->kl);
+		dp_test_fill(r->seed, p, r->kl);
 		in[i].key = p;
 		in[i].key_len = r->kl;
 		p += r->kl;
-		fill_bytes(~r->seed, p, r->dl);
+		dp_test_fill(~r->seed, p, r->dl);
 		in[i].data = p;
 		in[i].data_len = r->dl;
 		p += r->dl;
@@ -155,10 +130,10 @@ static bool rec_matches(const struct dp_record_out *o, const struct rec *e)
 	static uint8_t buf[DP_KEY_MAX + 2100];
 	if (o->seq != e->seq || o->ts_ms != e->ts || o->key_len != e->kl || o->data_len != e->dl)
 		return false;
-	fill_bytes(e->seed, buf, e->kl);
+	dp_test_fill(e->seed, buf, e->kl);
 	if (memcmp(o->key, buf, e->kl) != 0)
 		return false;
-	fill_bytes(~e->seed, buf, e->dl);
+	dp_test_fill(~e->seed, buf, e->dl);
 	return e->dl == 0 || memcmp(o->data, buf, e->dl) == 0;
 }
 
@@ -204,8 +179,8 @@ static bool append_extra(struct dp_committer *c, struct dp_shard *sh, struct rec
 	e->dl = (uint32_t)(rng() % 128);
 	e->seed = rng();
 	e->ts = last_ts;
-	fill_bytes(e->seed, kb, e->kl);
-	fill_bytes(~e->seed, db, e->dl);
+	dp_test_fill(e->seed, kb, e->kl);
+	dp_test_fill(~e->seed, db, e->dl);
 	struct dp_record_in in = { .key = kb, .key_len = e->kl, .data = db, .data_len = e->dl };
 	if (dp_shard_append(sh, &in, 1, 0, &e->seq) != 1)
 		return false;
@@ -412,7 +387,7 @@ static void test_torn_tails(void)
 			       " (expected %zu): %s\n", cs, mode, x, k, cut, r, rep.quarantined,
 			       rep.torn_bytes, torn, rep.records, kept, rep.detail);
 		}
-		nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		dp_test_rm_tree(dir);
 	}
 	printf("# %d cases (truncate %u, random %u, zeros %u; %u at a batch boundary): %u with a torn "
 	       "tail, %" PRIu64 " torn bytes\n", TORN_CASES, modes[0], modes[1], modes[2], at_boundary,
@@ -472,7 +447,7 @@ static void test_cut_then_append(void)
 	CHECK_EQ_U64(rep.torn_bytes, 0);
 	CHECK(read_exact(sh, p1_recs, p1_recs, tail[30].rec0, &extra));
 	CHECK_EQ(dp_shard_close(sh), 0);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(dir);
 	dp_committer_free(c);
 }
 
@@ -532,7 +507,7 @@ static void test_corruption_quarantines(void)
 			dp_shard_close(sh);
 		if (!ok)
 			failed++;
-		nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		dp_test_rm_tree(dir);
 	}
 	CHECK_EQ(failed, 0);
 	dp_committer_free(c);
@@ -555,6 +530,6 @@ int main(void)
 		DP_TEST_RUN(test_corruption_quarantines);
 	}
 	free(tmpl);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }

@@ -18,10 +18,7 @@ static uint64_t rng_state = UINT64_C(0x2545f4914f6cdd1d);
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
+	return dp_test_rng(&rng_state);
 }
 
 static struct dp_seqno random_seqno(void)
