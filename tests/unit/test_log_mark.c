@@ -38,6 +38,14 @@ static int copy_file(const char *from, const char *to)
 	return rc;
 }
 
+/* The small log every case uses: the smallest staging buffer, 4 MiB segments. */
+static void mark_cfg(struct dp_log_config *cfg)
+{
+	dp_log_config_default(cfg);
+	cfg->buffer_bytes = 1024 * 1024 + 4096;
+	cfg->segment_bytes = 4 << 20;
+}
+
 /* Build a log of BATCHES acked batches, copy it (an unclean stop), return the last batch's
  * offset and first sequence number. */
 static int build(const char *live, const char *copy, uint64_t *last_off, uint64_t *last_seq)
@@ -45,9 +53,7 @@ static int build(const char *live, const char *copy, uint64_t *last_off, uint64_
 	struct dp_committer *c;
 	struct dp_shard *sh;
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = 1024 * 1024 + 4096;
-	cfg.segment_bytes = 4 << 20;
+	mark_cfg(&cfg);
 	if (dp_committer_new(64, NULL, NULL, &c) < 0 || dp_shard_open(c, live, &info, &cfg, NULL, &sh) < 0)
 		return -1;
 	char data[100];
@@ -110,9 +116,7 @@ static void test_damaged_newest_batch_quarantines(void)
 	struct dp_shard *sh;
 	struct dp_shard_recovery rep;
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = 1024 * 1024 + 4096;
-	cfg.segment_bytes = 4 << 20;
+	mark_cfg(&cfg);
 	REQUIRE(dp_committer_new(64, NULL, NULL, &c) == 0);
 	REQUIRE(dp_shard_open(c, copy, &info, &cfg, &rep, &sh) == 0);
 	CHECK(rep.quarantined);
@@ -142,9 +146,7 @@ static void test_without_mark_file_it_is_a_torn_tail(void)
 	struct dp_shard *sh;
 	struct dp_shard_recovery rep;
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = 1024 * 1024 + 4096;
-	cfg.segment_bytes = 4 << 20;
+	mark_cfg(&cfg);
 	REQUIRE(dp_committer_new(64, NULL, NULL, &c) == 0);
 	REQUIRE(dp_shard_open(c, copy, &info, &cfg, &rep, &sh) == 0);
 	CHECK(!rep.quarantined);
@@ -169,9 +171,7 @@ static void test_missing_segments_refuse_to_start_empty(void)
 	struct dp_shard *sh = NULL;
 	struct dp_shard_recovery rep;
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = 1024 * 1024 + 4096;
-	cfg.segment_bytes = 4 << 20;
+	mark_cfg(&cfg);
 	REQUIRE(dp_committer_new(64, NULL, NULL, &c) == 0);
 	CHECK_EQ(dp_shard_open(c, copy, &info, &cfg, &rep, &sh), -EUCLEAN);
 	CHECK(strstr(rep.detail, "every segment file is missing") != NULL);
