@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct dp_committer {
 	unsigned marks_inflight;  /* durable-mark writes */
 	struct dp_shard *dirty_head, *dirty_tail;
 	struct dp_shard *all;
+	int event_fd;             /* -1 until dp_committer_event_fd() */
 };
 
 #define UD_WRITE 0u
@@ -354,8 +356,25 @@ int dp_committer_new(unsigned entries, dp_ack_cb cb, void *cb_arg, struct dp_com
 	}
 	c->cb = cb;
 	c->cb_arg = cb_arg;
+	c->event_fd = -1;
 	*ret = c;
 	return 0;
+}
+
+int dp_committer_event_fd(struct dp_committer *c)
+{
+	if (c->event_fd >= 0)
+		return c->event_fd;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	int r = io_uring_register_eventfd(&c->ring, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	c->event_fd = fd;
+	return fd;
 }
 
 void dp_committer_free(struct dp_committer *c)
@@ -363,6 +382,8 @@ void dp_committer_free(struct dp_committer *c)
 	if (!c)
 		return;
 	io_uring_queue_exit(&c->ring);
+	if (c->event_fd >= 0)
+		close(c->event_fd);
 	free(c);
 }
 
@@ -913,6 +934,16 @@ int dp_shard_error(const struct dp_shard *sh, const char **detail)
 	if (detail)
 		*detail = sh->err_detail;
 	return sh->err;
+}
+
+void dp_shard_set_user(struct dp_shard *sh, void *user)
+{
+	sh->user = user;
+}
+
+void *dp_shard_user(const struct dp_shard *sh)
+{
+	return sh->user;
 }
 
 const struct dp_shard_info *dp_shard_info(const struct dp_shard *sh)

@@ -125,6 +125,14 @@ void dp_committer_free(struct dp_committer *c);
  */
 int dp_committer_poll(struct dp_committer *c, bool wait);
 
+/*
+ * An eventfd that becomes readable whenever a completion is posted on the committer's ring, so an
+ * event loop can sleep in poll()/epoll until a flush completes instead of spinning. Created and
+ * registered on the first call (later calls return the same fd; the committer closes it).
+ * Returns the fd or a negative errno.
+ */
+int dp_committer_event_fd(struct dp_committer *c);
+
 /* Number of flushes in flight on this committer. */
 unsigned dp_committer_inflight(const struct dp_committer *c);
 
@@ -183,6 +191,9 @@ enum dp_shard_state dp_shard_state(const struct dp_shard *sh);
 /* The errno that failed the shard (0 if none) and a description (empty if none). */
 int dp_shard_error(const struct dp_shard *sh, const char **detail);
 const struct dp_shard_info *dp_shard_info(const struct dp_shard *sh);
+/* One pointer the owner may attach to a shard (e.g. to find its own state from an ack callback). */
+void dp_shard_set_user(struct dp_shard *sh, void *user);
+void *dp_shard_user(const struct dp_shard *sh);
 
 struct dp_shard_stats {
 	uint64_t appends, records, bytes_staged;

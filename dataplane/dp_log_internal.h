@@ -176,6 +176,7 @@ struct dp_flush {
 
 struct dp_shard {
 	struct dp_committer *c;
+	void *user;                /* dp_shard_set_user() */
 	struct dp_log_config cfg;
 	const struct dp_io_ops *io;
 	struct dp_shard_info info;
