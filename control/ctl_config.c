@@ -13,6 +13,7 @@ static const char usage[] =
 	"usage: ingestd [OPTIONS]\n"
 	"\n"
 	"Runs the ingest appliance: opens and recovers every shard log under the data directory,\n"
+	"serves the AWS-compatible API (Kinesis) on TCP and the admin API on a unix socket,\n"
 	"enforces retention, and stays in the foreground until SIGINT or SIGTERM, then closes\n"
 	"every shard cleanly.\n"
 	"\n"
@@ -26,6 +27,14 @@ static const char usage[] =
 	"  --retention-hours N     default retention, 24..8760 (default 24)\n"
 	"  --retention-check SECS  seconds between retention passes (default 60)\n"
 	"  --log-level LEVEL       error, warn, info (default) or debug\n"
+	"  --api-listen HOST:PORT  AWS API listener (default 127.0.0.1:4566; 'none' to disable);\n"
+	"                          a non-loopback address is served with a warning\n"
+	"  --admin-socket PATH     admin API unix socket, mode 0600 (default DATA_DIR/ingestd.sock)\n"
+	"  --account-id ID         12-digit account id in ARNs (default 000000000000)\n"
+	"  --region REGION         region when a request's SigV4 scope names none (default\n"
+	"                          us-east-1)\n"
+	"  --shard-limit N         open shards over all streams (default 512)\n"
+	"  --max-body SIZE         largest request body accepted (default 16M)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -62,7 +71,8 @@ int ctl_parse_size(const char *s, unsigned long long *out)
 }
 
 enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
-       OPT_RETENTION_CHECK, OPT_LOG_LEVEL };
+       OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
+       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -73,6 +83,12 @@ static const struct option long_opts[] = {
 	{ "retention-hours", required_argument, NULL, OPT_RETENTION },
 	{ "retention-check", required_argument, NULL, OPT_RETENTION_CHECK },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "api-listen", required_argument, NULL, OPT_API_LISTEN },
+	{ "admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET },
+	{ "account-id", required_argument, NULL, OPT_ACCOUNT },
+	{ "region", required_argument, NULL, OPT_REGION },
+	{ "shard-limit", required_argument, NULL, OPT_SHARD_LIMIT },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -85,6 +101,11 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 	dp_log_config_default(&cfg->log);
 	cfg->log_level = CTL_LOG_INFO;
 	cfg->retention_check_s = 60;
+	cfg->api_listen = "127.0.0.1:4566";
+	cfg->account_id = "000000000000";
+	cfg->region = "us-east-1";
+	cfg->shard_limit = 512;
+	cfg->max_body = 16u << 20;
 
 	int opt;
 	unsigned long long v;
@@ -142,6 +163,51 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 					 optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_API_LISTEN:
+			cfg->api_listen = strcmp(optarg, "none") == 0 ? NULL : optarg;
+			if (cfg->api_listen && !strchr(optarg, ':')) {
+				snprintf(err, errlen, "--api-listen %s: expected HOST:PORT such as "
+					 "127.0.0.1:4566, or none", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_ADMIN_SOCKET:
+			if (!*optarg)
+				goto bad;
+			cfg->admin_socket = optarg;
+			break;
+		case OPT_ACCOUNT:
+			if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
+				snprintf(err, errlen, "--account-id %s: expected 12 digits", optarg);
+				return -EINVAL;
+			}
+			cfg->account_id = optarg;
+			break;
+		case OPT_REGION:
+			if (!*optarg || strlen(optarg) > 31 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(optarg)) {
+				snprintf(err, errlen, "--region %s: expected a region name such as "
+					 "us-east-1", optarg);
+				return -EINVAL;
+			}
+			cfg->region = optarg;
+			break;
+		case OPT_SHARD_LIMIT:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > 100000) {
+				snprintf(err, errlen, "--shard-limit %s: expected 1..100000", optarg);
+				return -EINVAL;
+			}
+			cfg->shard_limit = (unsigned)v;
+			break;
+		case OPT_MAX_BODY:
+			if (ctl_parse_size(optarg, &v) < 0 || v < 65536 || v > (1ull << 30)) {
+				snprintf(err, errlen, "--max-body %s: expected a size from 64K to 1G",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->max_body = (size_t)v;
 			break;
 		case 'h':
 			cfg->help = true;

@@ -7,6 +7,7 @@
 #define CTL_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ctl_log.h"
 #include "dp_log.h"
@@ -16,6 +17,12 @@ struct ctl_config {
 	struct dp_log_config log;      /* --durability, --segment-size, --retention-hours, ... */
 	enum ctl_log_level log_level;  /* --log-level */
 	unsigned retention_check_s;    /* --retention-check, seconds between retention passes */
+	const char *api_listen;        /* --api-listen, default 127.0.0.1:4566; NULL: none */
+	const char *admin_socket;      /* --admin-socket; NULL: DATA_DIR/ingestd.sock */
+	const char *account_id;        /* --account-id, default 000000000000 */
+	const char *region;            /* --region, default us-east-1 */
+	unsigned shard_limit;          /* --shard-limit, default 512 */
+	size_t max_body;               /* --max-body, default 16 MiB */
 	bool help, version;
 };
 

@@ -3,6 +3,8 @@
 #include "ctl_shards.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl_log.h"
 #include "dp_hash.h"
@@ -23,6 +26,9 @@ struct ctl_shard_ent {
 struct ctl_shards {
 	struct ctl_shard_ent *v;
 	unsigned n, cap;
+	char root[PATH_MAX];          /* DATA_DIR/streams */
+	struct dp_log_config cfg;
+	struct dp_committer *c;
 };
 
 static int64_t mono_ms(void)
@@ -37,6 +43,29 @@ static int path_join(char *out, size_t n, const char *a, const char *b)
 {
 	int w = snprintf(out, n, "%s/%s", a, b);
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static int rm_tree(const char *path)
+{
+	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
 }
 
 static int push(struct ctl_shards *s, struct dp_shard *sh, const char *name)
@@ -136,6 +165,9 @@ int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struc
 	struct ctl_shards *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	snprintf(s->root, sizeof(s->root), "%s", root);
+	s->cfg = *cfg;
+	s->c = c;
 	DIR *d = opendir(root);
 	if (!d) {
 		int r = -errno;
@@ -146,6 +178,13 @@ int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struc
 	struct dirent *e;
 	int r = 0;
 	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, ".deleted-", 9) == 0) {
+			/* A deletion that a stop interrupted: finish it. */
+			char p[PATH_MAX];
+			if (path_join(p, sizeof(p), root, e->d_name) == 0 && rm_tree(p) < 0)
+				ctl_log(CTL_LOG_WARN, "cannot finish removing %s: %s", p, strerror(errno));
+			continue;
+		}
 		if (e->d_name[0] == '.')
 			continue;
 		char sdir[PATH_MAX];
@@ -198,4 +237,92 @@ int ctl_shards_close(struct ctl_shards *s)
 	free(s->v);
 	free(s);
 	return rc;
+}
+
+struct dp_shard *ctl_shards_find(const struct ctl_shards *s, const char *stream, uint32_t index)
+{
+	char id[DP_SHARD_ID_LEN + 1], name[PATH_MAX];
+	if (dp_shard_id_format(index, id) < 0 || path_join(name, sizeof(name), stream, id) < 0)
+		return NULL;
+	for (unsigned i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, name) == 0)
+			return s->v[i].sh;
+	return NULL;
+}
+
+int ctl_shards_create(struct ctl_shards *s, const char *stream, uint32_t index, int64_t created_ms,
+		      struct dp_shard **ret)
+{
+	char id[DP_SHARD_ID_LEN + 1], sdir[PATH_MAX], path[PATH_MAX], name[PATH_MAX];
+	int r = dp_shard_id_format(index, id);
+	if (r < 0)
+		return r;
+	if (path_join(sdir, sizeof(sdir), s->root, stream) < 0 ||
+	    path_join(path, sizeof(path), sdir, id) < 0 ||
+	    path_join(name, sizeof(name), stream, id) < 0)
+		return -ENAMETOOLONG;
+	if (ctl_shards_find(s, stream, index))
+		return -EEXIST;
+	if (mkdir(sdir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		ctl_log(CTL_LOG_ERR, "cannot create stream directory %s: %s", sdir, strerror(-r));
+		return r;
+	}
+	struct dp_shard_info info = { .shard_index = index, .created_ms = created_ms };
+	struct dp_shard_recovery rep;
+	struct dp_shard *sh;
+	r = dp_shard_open(s->c, path, &info, &s->cfg, &rep, &sh);
+	if (r < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot create shard log %s: %s", path, strerror(-r));
+		return r;
+	}
+	/* The new directory entries must survive a crash before the metadata says they exist. */
+	if ((r = fsync_dir(sdir)) < 0 || (r = fsync_dir(s->root)) < 0 || (r = push(s, sh, name)) < 0) {
+		dp_shard_close(sh);
+		return r;
+	}
+	*ret = sh;
+	return 0;
+}
+
+int ctl_shards_remove_stream(struct ctl_shards *s, const char *stream)
+{
+	size_t sl = strlen(stream);
+	int rc = 0;
+	unsigned w = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (strncmp(s->v[i].name, stream, sl) == 0 && s->v[i].name[sl] == '/') {
+			int r = dp_shard_close(s->v[i].sh);
+			if (r < 0 && !rc)
+				rc = r;
+			continue;
+		}
+		s->v[w++] = s->v[i];
+	}
+	s->n = w;
+	char sdir[PATH_MAX], gone[PATH_MAX + 64];
+	if (path_join(sdir, sizeof(sdir), s->root, stream) < 0)
+		return -ENAMETOOLONG;
+	snprintf(gone, sizeof(gone), "%s/.deleted-%s-%lld", s->root, stream,
+		 (long long)mono_ms());
+	/* Rename first so that a crash leaves either the whole stream or a marked leftover. */
+	if (rename(sdir, gone) < 0) {
+		if (errno == ENOENT)
+			return rc;
+		int r = -errno;
+		ctl_log(CTL_LOG_ERR, "cannot remove stream directory %s: %s", sdir, strerror(-r));
+		return r;
+	}
+	fsync_dir(s->root);
+	if (rm_tree(gone) < 0)
+		ctl_log(CTL_LOG_WARN, "cannot remove %s: %s; it is removed at the next start", gone,
+			strerror(errno));
+	return rc;
+}
+
+void ctl_shards_each(const struct ctl_shards *s, void (*fn)(void *arg, const char *name,
+							      struct dp_shard *sh), void *arg)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		fn(arg, s->v[i].name, s->v[i].sh);
 }

@@ -28,6 +28,28 @@ struct ctl_shards_summary {
 int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struct dp_committer *c,
 		    struct ctl_shards **ret, struct ctl_shards_summary *sum);
 
+/* The open shard log of stream/shardId-<index>, or NULL. */
+struct dp_shard *ctl_shards_find(const struct ctl_shards *s, const char *stream, uint32_t index);
+
+/*
+ * Create (or open, when its directory already holds a log) the shard log of stream/shardId-<index>
+ * and fsync the directories that name it. Returns 0, -EEXIST when already open, or a negative
+ * errno after logging the cause.
+ */
+int ctl_shards_create(struct ctl_shards *s, const char *stream, uint32_t index, int64_t created_ms,
+		      struct dp_shard **ret);
+
+/*
+ * Close every shard of a stream and delete its directory (renamed to a .deleted- name first, so
+ * that a stop in the middle leaves a leftover that the next start removes). Readers on these
+ * shards must be gone. Returns 0 or the first negative errno.
+ */
+int ctl_shards_remove_stream(struct ctl_shards *s, const char *stream);
+
+/* Visit every open shard ("stream/shardId-N", shard). */
+void ctl_shards_each(const struct ctl_shards *s, void (*fn)(void *arg, const char *name,
+							      struct dp_shard *sh), void *arg);
+
 /* Retention pass over every shard at now_ms. Returns segments deleted, logs failures. */
 int ctl_shards_retention(struct ctl_shards *s, int64_t now_ms);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
- * modules: the shard logs under the data directory (recovered at start), their committer, and
- * the retention timer. It stays in the foreground until SIGINT or SIGTERM, then closes every
+ * modules: the shard logs under the data directory (recovered at start), their committer, the
+ * metadata database, the Kinesis API, the HTTP listeners (AWS API on TCP, admin API on a unix
+ * socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
  * shard cleanly. It reports what it actually holds; nothing is announced that is not running.
  */
 #include <errno.h>
@@ -16,7 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_admin.h"
+#include "ctl_aws.h"
 #include "ctl_config.h"
+#include "ctl_http.h"
+#include "ctl_kinesis.h"
+#include "ctl_meta.h"
 #include "ctl_log.h"
 #include "ctl_shards.h"
 #include "dp_crc32c.h"
@@ -27,6 +33,27 @@ static int64_t wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Each listener's route gets its own state. */
+struct route_args {
+	struct ctl_aws *aws;
+	struct ctl_admin *admin;
+};
+
+static void route_api(void *arg, struct ctl_http_req *rq)
+{
+	ctl_aws_route(((struct route_args *)arg)->aws, rq);
+}
+
+static void route_admin(void *arg, struct ctl_http_req *rq)
+{
+	ctl_admin_route(((struct route_args *)arg)->admin, rq);
+}
+
+static void route_done(void *arg, struct ctl_http_req *rq, void *state)
+{
+	ctl_aws_done(((struct route_args *)arg)->aws, rq, state);
 }
 
 int main(int argc, char **argv)
@@ -65,10 +92,19 @@ int main(int argc, char **argv)
 	int rc = 1;
 	struct dp_committer *c = NULL;
 	struct ctl_shards *shards = NULL;
-	int r = dp_committer_new(256, NULL, NULL, &c);
+	struct ctl_meta *meta = NULL;
+	struct ctl_kinesis *kinesis = NULL;
+	struct ctl_aws *aws = NULL;
+	struct ctl_http *http = NULL;
+	int r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
 			"io_uring enabled (sysctl kernel.io_uring_disabled=0)", strerror(-r));
+		goto out;
+	}
+	int cfd = dp_committer_event_fd(c);
+	if (cfd < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot register an eventfd with io_uring: %s", strerror(-cfd));
 		goto out;
 	}
 	ctl_log(CTL_LOG_INFO, "starting: data dir %s, durability %s, segments %" PRIu64
@@ -84,8 +120,46 @@ int main(int argc, char **argv)
 		PRIu64 " bytes verified, %" PRIu64 " torn bytes cut, %u after an unclean stop, %u "
 		"quarantined", sum.shards, sum.elapsed_ms, sum.records, sum.bytes_scanned,
 		sum.torn_bytes, sum.unclean, sum.quarantined);
-	ctl_log(CTL_LOG_INFO, "running with %u shard log(s) under %s/streams; network listeners: "
-		"none configured; stop with Ctrl-C or SIGTERM", sum.shards, cfg.data_dir);
+
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/meta.db", cfg.data_dir);
+	if (ctl_meta_open(path, &meta) < 0)
+		goto out;
+	struct ctl_kinesis_config kcfg = { .shard_limit = cfg.shard_limit,
+					   .default_retention_h = cfg.log.retention_hours };
+	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0)
+		goto out;
+	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region };
+	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0)
+		goto out;
+
+	char sock[4096];
+	if (cfg.admin_socket)
+		snprintf(sock, sizeof(sock), "%s", cfg.admin_socket);
+	else
+		snprintf(sock, sizeof(sock), "%s/ingestd.sock", cfg.data_dir);
+	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards,
+				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
+				   .started_ms = wall_ms() };
+	struct route_args ra = { aws, &admin };
+	struct ctl_http_config hcfg = {
+		.api_listen = cfg.api_listen,
+		.admin_socket = sock,
+		.max_body = cfg.max_body,
+		.api_route = route_api,
+		.admin_route = route_admin,
+		.done = route_done,
+		.arg = &ra,
+	};
+	if (ctl_http_new(&hcfg, &http) < 0)
+		goto out;
+
+	unsigned streams, open;
+	ctl_kinesis_counts(kinesis, &streams, &open);
+	ctl_log(CTL_LOG_INFO, "running with %u shard log(s) under %s/streams, %u stream(s) with %u "
+		"open shard(s); AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
+		sum.shards, cfg.data_dir, streams, open,
+		cfg.api_listen ? cfg.api_listen : "(disabled)", sock);
 
 	int64_t next_retention = wall_ms();
 	for (;;) {
@@ -96,26 +170,51 @@ int main(int argc, char **argv)
 				ctl_log(CTL_LOG_INFO, "retention deleted %d segment(s)", del);
 			next_retention = now + (int64_t)cfg.retention_check_s * 1000;
 		}
+		uint64_t ev;
+		if (read(cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
+			ctl_log(CTL_LOG_WARN, "committer eventfd: %s", strerror(errno));
 		r = dp_committer_poll(c, false);
 		if (r < 0)
 			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
-		struct pollfd p = { .fd = sfd, .events = POLLIN };
-		int wait = dp_committer_inflight(c) ? 1 : (int)(next_retention - wall_ms());
+		if (ctl_http_run(http) < 0)
+			ctl_log(CTL_LOG_WARN, "HTTP listeners reported an error");
+		/* Handlers staged records: submit their flushes now. */
+		r = dp_committer_poll(c, false);
+		if (r < 0)
+			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
+
+		struct pollfd p[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = ctl_http_fd(http), .events = POLLIN },
+			{ .fd = cfd, .events = POLLIN },
+		};
+		int64_t wait = next_retention - wall_ms();
+		int ht = ctl_http_timeout_ms(http);
+		if (ht >= 0 && ht < wait)
+			wait = ht;
 		if (wait < 0)
 			wait = 0;
-		if (poll(&p, 1, wait) > 0) {
+		if (poll(p, 3, (int)wait) > 0 && (p[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				ctl_log(CTL_LOG_INFO, "%s received: closing shard logs",
-					strsignal((int)si.ssi_signo));
+				ctl_log(CTL_LOG_INFO, "%s received: answering pending requests, closing "
+					"shard logs", strsignal((int)si.ssi_signo));
 				break;
 			}
 		}
 	}
+	/* Every accepted put gets its answer before the logs close. */
+	ctl_kinesis_drain(kinesis);
+	for (int i = 0; i < 20; i++)
+		ctl_http_run(http);
 	rc = 0;
 out:
+	ctl_http_free(http);
+	ctl_kinesis_free(kinesis);
+	ctl_aws_free(aws);
 	if (ctl_shards_close(shards) < 0)
 		rc = 1;
+	ctl_meta_close(meta);
 	dp_committer_free(c);
 	close(sfd);
 	if (rc == 0)

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl_aws: see ctl_aws.h. */
+#include "ctl_aws.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "ctl_log.h"
+
+#define AWS_MAX_SERVICES 16
+#define JSON_TYPE "application/x-amz-json-1.1"
+
+struct ctl_aws {
+	char account[16];
+	char region[32];
+	struct ctl_aws_service svc[AWS_MAX_SERVICES];
+	unsigned n_svc;
+};
+
+struct ctl_aws_call {
+	struct ctl_aws *a;
+	struct ctl_http_req *rq;
+	const struct ctl_aws_op *op;
+	json_t *in;
+	char region[32];
+	char request_id[37];
+	int64_t now_ms;
+	bool answered, deferred;
+	void *state;
+	void (*state_free)(void *);
+};
+
+int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret)
+{
+	struct ctl_aws *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	snprintf(a->account, sizeof(a->account), "%s", cfg->account_id ? cfg->account_id
+								   : "000000000000");
+	snprintf(a->region, sizeof(a->region), "%s", cfg->region ? cfg->region : "us-east-1");
+	*ret = a;
+	return 0;
+}
+
+void ctl_aws_free(struct ctl_aws *a)
+{
+	free(a);
+}
+
+int ctl_aws_register(struct ctl_aws *a, const struct ctl_aws_service *s)
+{
+	for (unsigned i = 0; i < a->n_svc; i++)
+		if (strcmp(a->svc[i].target_prefix, s->target_prefix) == 0)
+			return -EEXIST;
+	if (a->n_svc == AWS_MAX_SERVICES)
+		return -ENOSPC;
+	a->svc[a->n_svc++] = *s;
+	return 0;
+}
+
+/* ---- answers ------------------------------------------------------------------------------------ */
+
+static void request_id(char out[37])
+{
+	uint8_t b[16];
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+static void send_json(struct ctl_http_req *rq, const char *rid, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(13));
+	const char *hdrs[] = { "x-amzn-RequestId", rid, NULL };
+	if (!text) {
+		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}";
+		ctl_http_reply(rq, 500, JSON_TYPE, oom, sizeof(oom) - 1, false, hdrs);
+		return;
+	}
+	if (ctl_http_reply(rq, status, JSON_TYPE, text, strlen(text), true, hdrs) < 0)
+		free(text);
+}
+
+void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
+{
+	if (c->answered) {
+		json_decref(out);
+		return;
+	}
+	c->answered = true;
+	if (!out)
+		out = json_object();
+	send_json(c->rq, c->request_id, 200, out);
+	json_decref(out);
+}
+
+static void err_plain(struct ctl_http_req *rq, const char *rid, unsigned status, const char *type,
+		      const char *msg)
+{
+	json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
+	send_json(rq, rid, status, e);
+	json_decref(e);
+}
+
+void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, const char *fmt, ...)
+{
+	if (c->answered)
+		return;
+	c->answered = true;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_plain(c->rq, c->request_id, status, type, msg);
+}
+
+void ctl_aws_validation(struct ctl_aws_call *c, const char *value, const char *member,
+			const char *what)
+{
+	char v[160];
+	/* Long values are cut as AWS cuts them in its messages. */
+	snprintf(v, sizeof(v), "%.128s%s", value ? value : "null",
+		 value && strlen(value) > 128 ? "..." : "");
+	ctl_aws_err(c, 400, "ValidationException", "1 validation error detected: Value '%s' at '%s' "
+		    "failed to satisfy constraint: %s", v, member, what);
+}
+
+void ctl_aws_defer(struct ctl_aws_call *c)
+{
+	c->deferred = true;
+}
+
+bool ctl_aws_answered(const struct ctl_aws_call *c)
+{
+	return c->answered;
+}
+
+void ctl_aws_set_state(struct ctl_aws_call *c, void *state, void (*free_fn)(void *))
+{
+	c->state = state;
+	c->state_free = free_fn;
+}
+
+void *ctl_aws_state(const struct ctl_aws_call *c)
+{
+	return c->state;
+}
+
+json_t *ctl_aws_input(const struct ctl_aws_call *c)
+{
+	return c->in;
+}
+
+const char *ctl_aws_op_name(const struct ctl_aws_call *c)
+{
+	return c->op ? c->op->name : "";
+}
+
+const char *ctl_aws_region(const struct ctl_aws_call *c)
+{
+	return c->region;
+}
+
+const char *ctl_aws_account(const struct ctl_aws_call *c)
+{
+	return c->a->account;
+}
+
+int64_t ctl_aws_now_ms(const struct ctl_aws_call *c)
+{
+	return c->now_ms;
+}
+
+json_t *ctl_aws_time_json(int64_t ms)
+{
+	return json_real((double)ms / 1000.0);
+}
+
+/* ---- routing ------------------------------------------------------------------------------------ */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The region of the SigV4 credential scope: "... Credential=AKID/DATE/REGION/SERVICE/aws4_request". */
+static void scope_region(const char *auth, char *out, size_t n)
+{
+	const char *p = auth ? strstr(auth, "Credential=") : NULL;
+	if (!p)
+		return;
+	p += 11;
+	for (int slash = 0; slash < 2; slash++) {
+		p = strchr(p, '/');
+		if (!p)
+			return;
+		p++;
+	}
+	size_t len = strcspn(p, "/, ");
+	if (len == 0 || len >= n || p[len] != '/')
+		return;
+	memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+static const struct ctl_aws_op *find_op(struct ctl_aws *a, const char *target, bool *svc_known)
+{
+	*svc_known = false;
+	const char *dot = target ? strchr(target, '.') : NULL;
+	if (!dot)
+		return NULL;
+	size_t pl = (size_t)(dot - target);
+	for (unsigned i = 0; i < a->n_svc; i++) {
+		const struct ctl_aws_service *s = &a->svc[i];
+		if (strlen(s->target_prefix) != pl || strncmp(s->target_prefix, target, pl) != 0)
+			continue;
+		*svc_known = true;
+		for (unsigned j = 0; j < s->n_ops; j++)
+			if (strcmp(s->ops[j].name, dot + 1) == 0)
+				return &s->ops[j];
+	}
+	return NULL;
+}
+
+static void *find_svc(struct ctl_aws *a, const struct ctl_aws_op *op)
+{
+	for (unsigned i = 0; i < a->n_svc; i++)
+		if (op >= a->svc[i].ops && op < a->svc[i].ops + a->svc[i].n_ops)
+			return a->svc[i].svc;
+	return NULL;
+}
+
+void ctl_aws_route(void *arg, struct ctl_http_req *rq)
+{
+	struct ctl_aws *a = arg;
+	struct ctl_aws_call *c = calloc(1, sizeof(*c));
+	char rid[37];
+	request_id(rid);
+	if (!c) {
+		err_plain(rq, rid, 500, "InternalFailure", "out of memory");
+		return;
+	}
+	c->a = a;
+	c->rq = rq;
+	memcpy(c->request_id, rid, sizeof(rid));
+	c->now_ms = wall_ms();
+	snprintf(c->region, sizeof(c->region), "%s", a->region);
+	ctl_http_req_set_state(rq, c);
+
+	if (strcmp(ctl_http_method(rq), "POST") != 0) {
+		ctl_aws_err(c, 403, "AccessDeniedException",
+			    "Unable to determine service/operation name to be authorized");
+		return;
+	}
+	if (ctl_http_body_too_big(rq)) {
+		ctl_aws_err(c, 413, "SerializationException", "Request body is larger than this "
+			    "endpoint accepts");
+		return;
+	}
+	bool svc_known;
+	const char *target = ctl_http_header(rq, "X-Amz-Target");
+	c->op = find_op(a, target, &svc_known);
+	if (!c->op) {
+		ctl_aws_err(c, 400, "UnknownOperationException", "%s%s",
+			    target ? "Unknown operation " : "Missing X-Amz-Target header",
+			    target ? target : "");
+		return;
+	}
+	scope_region(ctl_http_header(rq, "Authorization"), c->region, sizeof(c->region));
+
+	size_t len;
+	const char *body = ctl_http_body(rq, &len);
+	json_error_t je;
+	c->in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	if (!c->in) {
+		if (len)
+			ctl_aws_err(c, 400, "SerializationException", "Malformed request body at "
+				    "position %d: %s", je.position, je.text);
+		else
+			ctl_aws_err(c, 400, "SerializationException", "Empty request body: expected "
+				    "a JSON object");
+		return;
+	}
+	if (!json_is_object(c->in)) {
+		ctl_aws_err(c, 400, "SerializationException", "Start of %s found where a structure "
+			    "was expected", json_is_array(c->in) ? "list" : "value");
+		return;
+	}
+	c->op->fn(find_svc(a, c->op), c);
+	if (!c->answered && !c->deferred)
+		ctl_aws_internal(c, "%s produced no answer", c->op->name);
+	if (!c->answered)
+		ctl_http_defer(rq);
+}
+
+void ctl_aws_done(void *arg, struct ctl_http_req *rq, void *state)
+{
+	struct ctl_aws_call *c = state;
+	(void)arg;
+	(void)rq;
+	if (!c)
+		return;
+	if (c->state_free)
+		c->state_free(c->state);
+	json_decref(c->in);
+	free(c);
+}
+
+/* ---- field getters -------------------------------------------------------------------------------- */
+
+static json_t *member(struct ctl_aws_call *c, json_t *obj, const char *field)
+{
+	json_t *v = json_object_get(obj ? obj : c->in, field);
+	return json_is_null(v) ? NULL : v;
+}
+
+static void lower_camel(const char *field, char *out, size_t n)
+{
+	snprintf(out, n, "%s", field);
+	if (out[0] >= 'A' && out[0] <= 'Z')
+		out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+static int missing(struct ctl_aws_call *c, const char *field, bool required)
+{
+	if (!required)
+		return 0;
+	char m[64];
+	lower_camel(field, m, sizeof(m));
+	ctl_aws_validation(c, NULL, m, "Member must not be null");
+	return -1;
+}
+
+static int wrong_type(struct ctl_aws_call *c, const char *field, const char *want)
+{
+	ctl_aws_err(c, 400, "SerializationException", "Unexpected value type for '%s': expected %s",
+		    field, want);
+	return -1;
+}
+
+int ctl_aws_str(struct ctl_aws_call *c, json_t *obj, const char *field, size_t min, size_t max,
+		bool required, const char **out)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	if (!json_is_string(v))
+		return wrong_type(c, field, "a string");
+	size_t len = json_string_length(v);
+	if (len < min || len > max) {
+		char m[64], what[96];
+		lower_camel(field, m, sizeof(m));
+		snprintf(what, sizeof(what), "Member must have length %s %zu",
+			 len < min ? "greater than or equal to" : "less than or equal to",
+			 len < min ? min : max);
+		ctl_aws_validation(c, json_string_value(v), m, what);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 1;
+}
+
+int ctl_aws_int(struct ctl_aws_call *c, json_t *obj, const char *field, int64_t min, int64_t max,
+		bool required, int64_t *out)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	int64_t x;
+	if (json_is_integer(v))
+		x = json_integer_value(v);
+	else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+		 fabs(json_real_value(v)) < 9e18)
+		x = (int64_t)json_real_value(v);
+	else
+		return wrong_type(c, field, "an integer");
+	if (x < min || x > max) {
+		char m[64], what[96], val[32];
+		lower_camel(field, m, sizeof(m));
+		snprintf(val, sizeof(val), "%" PRId64, x);
+		snprintf(what, sizeof(what), "Member must have value %s %" PRId64,
+			 x < min ? "greater than or equal to" : "less than or equal to",
+			 x < min ? min : max);
+		ctl_aws_validation(c, val, m, what);
+		return -1;
+	}
+	*out = x;
+	return 1;
+}
+
+int ctl_aws_bool(struct ctl_aws_call *c, json_t *obj, const char *field, bool required, bool *out)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	if (!json_is_boolean(v))
+		return wrong_type(c, field, "a boolean");
+	*out = json_is_true(v);
+	return 1;
+}
+
+int ctl_aws_time(struct ctl_aws_call *c, json_t *obj, const char *field, bool required,
+		 int64_t *out_ms)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	double s;
+	if (json_is_number(v))
+		s = json_number_value(v);
+	else
+		return wrong_type(c, field, "a timestamp in epoch seconds");
+	if (!(s >= 0 && s < 1e11))
+		return wrong_type(c, field, "a timestamp in epoch seconds");
+	*out_ms = (int64_t)llround(s * 1000.0);
+	return 1;
+}
+
+int ctl_aws_array(struct ctl_aws_call *c, json_t *obj, const char *field, size_t min, size_t max,
+		  bool required, json_t **out)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	if (!json_is_array(v))
+		return wrong_type(c, field, "a list");
+	size_t n = json_array_size(v);
+	if (n < min || n > max) {
+		char m[64], what[96], val[32];
+		lower_camel(field, m, sizeof(m));
+		snprintf(val, sizeof(val), "[%zu items]", n);
+		snprintf(what, sizeof(what), "Member must have length %s %zu",
+			 n < min ? "greater than or equal to" : "less than or equal to",
+			 n < min ? min : max);
+		ctl_aws_validation(c, val, m, what);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+int ctl_aws_object(struct ctl_aws_call *c, json_t *obj, const char *field, bool required,
+		   json_t **out)
+{
+	json_t *v = member(c, obj, field);
+	if (!v)
+		return missing(c, field, required);
+	if (!json_is_object(v))
+		return wrong_type(c, field, "a structure");
+	*out = v;
+	return 1;
+}

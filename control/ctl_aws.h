@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_aws: the AWS JSON 1.1 front-end. Routes `POST /` requests by their X-Amz-Target
+ * ("<prefix>.<Operation>") to the operation tables that services register, decodes the body
+ * with jansson, and answers in AWS's shapes: results as JSON objects, errors as
+ * {"__type": ..., "message": ...} with AWS's HTTP status, an x-amzn-RequestId on every answer.
+ *
+ * What a handler sees. One struct ctl_aws_call per request: the decoded input object, the
+ * caller's region (from the SigV4 credential scope, else the configured default) and account.
+ * A handler answers exactly once with ctl_aws_ok() or ctl_aws_err(), either before it returns
+ * or later after ctl_aws_defer() (e.g. once records are durable). The field getters below
+ * validate types and limits the way AWS does and answer the error themselves when a field is
+ * bad, so handlers read: `if (ctl_aws_str(c, "StreamName", 1, 128, true, &name) < 0) return;`
+ *
+ * Threads: the control thread only (see ctl_http.h).
+ */
+#ifndef CTL_AWS_H
+#define CTL_AWS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ctl_http.h"
+
+struct ctl_aws;
+struct ctl_aws_call;
+
+typedef void (*ctl_aws_op_fn)(void *svc, struct ctl_aws_call *c);
+
+struct ctl_aws_op {
+	const char *name;     /* "PutRecords" */
+	ctl_aws_op_fn fn;
+};
+
+struct ctl_aws_service {
+	const char *target_prefix;      /* "Kinesis_20131202" */
+	const struct ctl_aws_op *ops;   /* sorted by name is not required */
+	unsigned n_ops;
+	void *svc;                      /* handed to every op */
+};
+
+struct ctl_aws_config {
+	const char *account_id;  /* 12 digits; default 000000000000 */
+	const char *region;      /* default region; us-east-1 */
+};
+
+int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret);
+void ctl_aws_free(struct ctl_aws *a);
+
+/* Add a service; at most 16. Returns 0, -ENOSPC or -EEXIST. */
+int ctl_aws_register(struct ctl_aws *a, const struct ctl_aws_service *s);
+
+/* ctl_http route and done functions (arg = struct ctl_aws *). */
+void ctl_aws_route(void *arg, struct ctl_http_req *rq);
+void ctl_aws_done(void *arg, struct ctl_http_req *rq, void *state);
+
+/* ---- inside a handler ----------------------------------------------------------------------------- */
+
+json_t *ctl_aws_input(const struct ctl_aws_call *c);
+const char *ctl_aws_op_name(const struct ctl_aws_call *c);
+const char *ctl_aws_region(const struct ctl_aws_call *c);
+const char *ctl_aws_account(const struct ctl_aws_call *c);
+/* Milliseconds since the epoch when the request arrived. */
+int64_t ctl_aws_now_ms(const struct ctl_aws_call *c);
+
+/* Answer 200 with out (reference stolen; NULL means {}). */
+void ctl_aws_ok(struct ctl_aws_call *c, json_t *out);
+/* Answer an error: HTTP status, AWS __type, printf-style message. */
+void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The common cases. */
+#define ctl_aws_invalid(c, ...) ctl_aws_err((c), 400, "InvalidArgumentException", __VA_ARGS__)
+#define ctl_aws_notfound(c, ...) ctl_aws_err((c), 400, "ResourceNotFoundException", __VA_ARGS__)
+#define ctl_aws_inuse(c, ...) ctl_aws_err((c), 400, "ResourceInUseException", __VA_ARGS__)
+#define ctl_aws_limit(c, ...) ctl_aws_err((c), 400, "LimitExceededException", __VA_ARGS__)
+#define ctl_aws_internal(c, ...) ctl_aws_err((c), 500, "InternalFailure", __VA_ARGS__)
+/* AWS's "1 validation error detected: Value '<v>' at '<member>' failed to satisfy constraint:
+ * <what>" (member is the lowerCamel path, e.g. "records.1.member.partitionKey"). */
+void ctl_aws_validation(struct ctl_aws_call *c, const char *value, const char *member,
+			const char *what);
+
+/* Keep the call open after the handler returns; answer later with ctl_aws_ok/err. */
+void ctl_aws_defer(struct ctl_aws_call *c);
+/* True once the call has been answered. */
+bool ctl_aws_answered(const struct ctl_aws_call *c);
+
+/* Per-call state for deferred handlers, released with fn when the request ends. */
+void ctl_aws_set_state(struct ctl_aws_call *c, void *state, void (*free_fn)(void *));
+void *ctl_aws_state(const struct ctl_aws_call *c);
+
+/*
+ * Field getters on an object (obj NULL means the call's input). Each returns 1 when the field is
+ * present and valid (*out written), 0 when absent and not required, or -1 after answering the
+ * error (SerializationException for a wrong JSON type, ValidationException for a missing
+ * required field or a value out of its limits). JSON null counts as absent, as AWS treats it.
+ */
+int ctl_aws_str(struct ctl_aws_call *c, json_t *obj, const char *field, size_t min, size_t max,
+		bool required, const char **out);
+int ctl_aws_int(struct ctl_aws_call *c, json_t *obj, const char *field, int64_t min, int64_t max,
+		bool required, int64_t *out);
+int ctl_aws_bool(struct ctl_aws_call *c, json_t *obj, const char *field, bool required, bool *out);
+/* A timestamp in epoch seconds (number, fractional allowed): written as milliseconds. */
+int ctl_aws_time(struct ctl_aws_call *c, json_t *obj, const char *field, bool required,
+		 int64_t *out_ms);
+/* A JSON array / object member (type-checked, not copied). */
+int ctl_aws_array(struct ctl_aws_call *c, json_t *obj, const char *field, size_t min, size_t max,
+		  bool required, json_t **out);
+int ctl_aws_object(struct ctl_aws_call *c, json_t *obj, const char *field, bool required,
+		   json_t **out);
+
+/* A timestamp for a response: epoch seconds with milliseconds, never in exponent form. */
+json_t *ctl_aws_time_json(int64_t ms);
+
+#endif

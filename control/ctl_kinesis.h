@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_kinesis: Kinesis Data Streams (Kinesis_20131202.*) on the appliance's shard logs.
+ *
+ * What it owns. The streams: their definitions, shards, hash ranges, lineage, retention and tags
+ * in the metadata database (tables kinesis_*, written in transactions before an answer says a
+ * change happened), and the in-memory routing built from them. Every shard is a dp_shard log
+ * under DATA_DIR/streams/<stream>/shardId-N/ held by ctl_shards; PutRecord(s) append to the
+ * owning shard and answer only when the records are acknowledged by the log (durable by
+ * default), so an answered record is never lost. Sequence numbers are the log's counters
+ * rendered by dp_seqno; shard iterators are stateless tokens authenticated with a key kept in
+ * the metadata, so they survive restarts and cannot be forged.
+ *
+ * Threads. The control thread owns everything here, including the shard logs' committer; the
+ * committer's ack callback must be ctl_kinesis_on_ack.
+ */
+#ifndef CTL_KINESIS_H
+#define CTL_KINESIS_H
+
+#include <stdint.h>
+
+#include "ctl_aws.h"
+#include "ctl_meta.h"
+#include "ctl_shards.h"
+#include "dp_log.h"
+
+struct ctl_kinesis;
+
+struct ctl_kinesis_config {
+	unsigned shard_limit;          /* open shards over all streams; default 512 */
+	unsigned default_retention_h;  /* for new streams; 24 */
+};
+
+/*
+ * Load every stream from the metadata (creating the tables on first use) and attach each shard
+ * to its open log in shards (creating missing logs). Shard logs on disk that no stream names are
+ * reported and left alone. Returns 0 or a negative errno after logging.
+ */
+int ctl_kinesis_new(const struct ctl_kinesis_config *cfg, struct ctl_meta *meta,
+		    struct ctl_shards *shards, struct dp_committer *c, struct ctl_kinesis **ret);
+/* Detaches from the shard logs (which must still be open) and frees. NULL is accepted. */
+void ctl_kinesis_free(struct ctl_kinesis *k);
+
+/* Drive the committer until every accepted put is acknowledged (or its shard failed), so that
+ * every pending PutRecord(s) has its answer. Used before stopping. */
+void ctl_kinesis_drain(struct ctl_kinesis *k);
+
+/* Register the Kinesis_20131202 operations. */
+int ctl_kinesis_register(struct ctl_kinesis *k, struct ctl_aws *aws);
+
+/* The committer's ack callback (arg = struct ctl_kinesis *). */
+void ctl_kinesis_on_ack(void *arg, struct dp_shard *sh, uint64_t ack_next);
+
+/* Streams and open shards, for status reports. */
+void ctl_kinesis_counts(const struct ctl_kinesis *k, unsigned *streams, unsigned *open_shards);
+
+#endif

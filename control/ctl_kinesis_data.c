@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_kinesis data operations: PutRecord, PutRecords, GetShardIterator, GetRecords.
+ *
+ * Puts validate the whole request first (nothing is appended when any record is invalid, as
+ * AWS rejects the request), append each shard's records as one batch in request order, and
+ * answer when every touched shard's ack mark has passed its batch (durable by default).
+ *
+ * Shard iterators: base64(version | HMAC-SHA256(key, payload)[0..16) | payload), payload =
+ * issued ms, stream creation ms, position (next sequence counter to read), shard index, stream
+ * name. The key lives in the metadata, so iterators survive restarts; a changed byte fails the
+ * MAC; a recreated stream of the same name does not accept the old stream's iterators.
+ */
+#include "ctl_kinesis_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ctl_b64.h"
+#include "ctl_log.h"
+
+#define GET_MAX_RECORDS 10000
+#define GET_MAX_BYTES (10u * 1024 * 1024)
+#define PUTS_MAX 500
+#define APPEND_TRIES 1000
+
+struct k_res {
+	struct k_shard *sh;
+	uint64_t seq;
+	int err;  /* 0, or a negative errno: the record failed */
+};
+
+struct k_put {
+	struct ctl_kinesis *k;
+	struct ctl_aws_call *c;
+	bool single;
+	unsigned pending;  /* shards whose ack is awaited */
+	int64_t ts_ms;
+	unsigned n;
+	struct k_wait *waits;  /* one per touched shard */
+	struct k_res res[];
+};
+
+/* ---- answers ------------------------------------------------------------------------------------ */
+
+static void put_answer(struct k_put *p)
+{
+	char seq[DP_SEQNO_LEN + 1], id[DP_SHARD_ID_LEN + 1];
+	if (p->single) {
+		struct k_res *r = &p->res[0];
+		if (r->err) {
+			ctl_aws_internal(p->c, "Internal service failure: the shard log cannot accept "
+					 "writes (%s)", strerror(-r->err));
+			return;
+		}
+		k_shard_seqno(r->sh, r->seq, p->ts_ms, seq);
+		dp_shard_id_format(r->sh->index, id);
+		ctl_aws_ok(p->c, json_pack("{s:s, s:s, s:s}", "ShardId", id, "SequenceNumber", seq,
+					   "EncryptionType", "NONE"));
+		return;
+	}
+	json_t *recs = json_array();
+	int failed = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct k_res *r = &p->res[i];
+		if (r->err) {
+			failed++;
+			json_array_append_new(recs, json_pack("{s:s, s:s}", "ErrorCode", "InternalFailure",
+							      "ErrorMessage", "Internal service failure."));
+			continue;
+		}
+		k_shard_seqno(r->sh, r->seq, p->ts_ms, seq);
+		dp_shard_id_format(r->sh->index, id);
+		json_array_append_new(recs, json_pack("{s:s, s:s}", "SequenceNumber", seq, "ShardId",
+						      id));
+	}
+	ctl_aws_ok(p->c, json_pack("{s:i, s:o, s:s}", "FailedRecordCount", failed, "Records", recs,
+				   "EncryptionType", "NONE"));
+}
+
+static void put_free(void *arg)
+{
+	struct k_put *p = arg;
+	if (!p)
+		return;
+	free(p->waits);
+	free(p);
+}
+
+static void wait_done(struct k_wait *w)
+{
+	struct k_put *p = w->put;
+	if (--p->pending == 0)
+		put_answer(p);
+}
+
+void ctl_kinesis_on_ack(void *arg, struct dp_shard *log, uint64_t ack_next)
+{
+	(void)arg;
+	struct k_shard *sh = dp_shard_user(log);
+	if (!sh)
+		return;
+	if (dp_shard_state(log) == DP_SHARD_FAILED) {
+		const char *why;
+		int e = dp_shard_error(log, &why);
+		ctl_log(CTL_LOG_ERR, "stream %s shard %u failed (%s: %s): pending puts answered with "
+			"InternalFailure; the shard is read-only until ingestd restarts", sh->st->name,
+			sh->index, strerror(e), why);
+	}
+	while (sh->wait_head && sh->wait_head->need <= ack_next) {
+		struct k_wait *w = sh->wait_head;
+		sh->wait_head = w->next;
+		if (!sh->wait_head)
+			sh->wait_tail = NULL;
+		wait_done(w);
+	}
+	if (dp_shard_state(log) != DP_SHARD_OPEN)
+		k_waiters_fail(sh);
+}
+
+void k_waiters_fail(struct k_shard *sh)
+{
+	while (sh->wait_head) {
+		struct k_wait *w = sh->wait_head;
+		sh->wait_head = w->next;
+		/* Every record of this put on this shard is unacknowledged: fail them. */
+		struct k_put *p = w->put;
+		for (unsigned i = 0; i < p->n; i++)
+			if (p->res[i].sh == sh)
+				p->res[i].err = -EIO;
+		wait_done(w);
+	}
+	sh->wait_tail = NULL;
+}
+
+/* ---- puts --------------------------------------------------------------------------------------- */
+
+struct k_in {
+	const char *key;
+	size_t key_len;
+	uint8_t *data;
+	long data_len;
+	struct k_shard *sh;
+};
+
+/* Validate one record (member path prefix for messages) and route it. Returns 0 or -1 (answered). */
+static int record_in(struct ctl_kinesis *k, struct ctl_aws_call *c, struct k_stream *st,
+		     json_t *obj, const char *path, struct k_in *in, uint8_t *buf)
+{
+	const char *data, *key, *ehk = NULL;
+	char m[96];
+	if (ctl_aws_str(c, obj, "Data", 0, SIZE_MAX, true, &data) < 0 ||
+	    ctl_aws_str(c, obj, "PartitionKey", 1, 256, true, &key) < 0 ||
+	    ctl_aws_str(c, obj, "ExplicitHashKey", 0, SIZE_MAX, false, &ehk) < 0)
+		return -1;
+	size_t dl = json_string_length(json_object_get(obj, "Data"));
+	size_t max = (size_t)st->max_record_kib * 1024;
+	if (ctl_b64_dec_max(dl) > max + 2) {
+		snprintf(m, sizeof(m), "%sdata", path);
+		char val[96];
+		snprintf(val, sizeof(val), "java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]",
+			 dl / 4 * 3, dl / 4 * 3);
+		char what[96];
+		snprintf(what, sizeof(what), "Member must have length less than or equal to %zu", max);
+		ctl_aws_validation(c, val, m, what);
+		return -1;
+	}
+	in->data = buf;
+	in->data_len = ctl_b64_decode(data, dl, buf);
+	if (in->data_len < 0) {
+		ctl_aws_err(c, 400, "SerializationException", "'%.64s' can not be converted to a Blob: "
+			    "it is not valid base64 (length %zu; expected a multiple of 4 of "
+			    "A-Z a-z 0-9 + / with = padding)", data, dl);
+		return -1;
+	}
+	in->key = key;
+	in->key_len = json_string_length(json_object_get(obj, "PartitionKey"));
+	if ((size_t)in->data_len > max || (size_t)in->data_len > DP_DATA_MAX) {
+		snprintf(m, sizeof(m), "%sdata", path);
+		char val[96], what[96];
+		snprintf(val, sizeof(val), "java.nio.HeapByteBuffer[pos=0 lim=%ld cap=%ld]",
+			 in->data_len, in->data_len);
+		snprintf(what, sizeof(what), "Member must have length less than or equal to %zu",
+			 max < DP_DATA_MAX ? max : (size_t)DP_DATA_MAX);
+		ctl_aws_validation(c, val, m, what);
+		return -1;
+	}
+	if (in->key_len > DP_KEY_MAX) {
+		snprintf(m, sizeof(m), "%spartitionKey", path);
+		ctl_aws_validation(c, key, m, "Member must have length less than or equal to 256");
+		return -1;
+	}
+	dp_u128 h;
+	if (ehk) {
+		int r = dp_u128_parse(ehk, strlen(ehk), &h);
+		if (r < 0) {
+			ctl_aws_invalid(c, "Invalid ExplicitHashKey. ExplicitHashKey must be in the "
+					"range: [0, 2^128-1]. Specified value was %.64s", ehk);
+			return -1;
+		}
+	} else if (dp_hasher_md5(k->hasher, key, in->key_len, &h) < 0) {
+		ctl_aws_internal(c, "MD5 of the partition key failed");
+		return -1;
+	}
+	int idx = dp_shard_map_lookup(st->map, h);
+	in->sh = k_shard_find(st, (uint32_t)idx);
+	if (!in->sh) {
+		ctl_aws_internal(c, "no open shard owns the hash key");
+		return -1;
+	}
+	return 0;
+}
+
+/* Append n records to one shard, splitting the batch if the staging buffers are too small for
+ * it and driving the committer while both buffers are busy. Returns the first seq via *first. */
+static int append_all(struct ctl_kinesis *k, struct dp_shard *log, struct dp_record_in *recs,
+		      unsigned n, int64_t ts, uint64_t *first)
+{
+	unsigned done = 0, chunk = n;
+	int tries = 0;
+	bool have_first = false;
+	while (done < n) {
+		uint64_t f;
+		unsigned m = chunk < n - done ? chunk : n - done;
+		int r = dp_shard_append(log, recs + done, m, ts, &f);
+		if (r == -EMSGSIZE && m > 1) {
+			chunk = m / 2;
+			continue;
+		}
+		if (r == -EAGAIN && ++tries < APPEND_TRIES) {
+			int pr = dp_committer_poll(k->c, true);
+			if (pr < 0)
+				return pr;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (!have_first) {
+			*first = f;
+			have_first = true;
+		}
+		done += m;
+	}
+	return 0;
+}
+
+static void put_common(struct ctl_kinesis *k, struct ctl_aws_call *c, bool single)
+{
+	struct k_stream *st = k_stream_arg(k, c);
+	if (!st)
+		return;
+	if (strcmp(st->status, "ACTIVE") != 0) {
+		ctl_aws_internal(c, "Stream %s refuses writes: its metadata could not be saved (see "
+				 "the daemon's log)", st->name);
+		return;
+	}
+	json_t *arr = NULL, *in_obj = ctl_aws_input(c);
+	size_t n = 1;
+	if (!single) {
+		if (ctl_aws_array(c, NULL, "Records", 1, PUTS_MAX, true, &arr) < 0)
+			return;
+		n = json_array_size(arr);
+	} else {
+		const char *sfo;
+		if (ctl_aws_str(c, NULL, "SequenceNumberForOrdering", 0, 128, false, &sfo) < 0)
+			return;
+	}
+	size_t total_b64 = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = single ? in_obj : json_array_get(arr, i);
+		if (!json_is_object(o)) {
+			ctl_aws_err(c, 400, "SerializationException", "Records must be structures");
+			return;
+		}
+		json_t *d = json_object_get(o, "Data");
+		total_b64 += json_is_string(d) ? json_string_length(d) : 0;
+	}
+	size_t limit = st->max_record_kib > 1024 ? 10u << 20 : 5u << 20;
+	if (!single && ctl_b64_dec_max(total_b64) > limit + 3 * n) {
+		ctl_aws_invalid(c, "Records size exceeds %zu MB limit", limit >> 20);
+		return;
+	}
+	struct k_put *p = calloc(1, sizeof(*p) + n * sizeof(p->res[0]));
+	struct k_in *ins = calloc(n, sizeof(*ins));
+	uint8_t *buf = malloc(ctl_b64_dec_max(total_b64) + 3 * n + 1);
+	struct dp_record_in *recs = calloc(n, sizeof(*recs));
+	struct k_shard **touched = calloc(n, sizeof(*touched));
+	if (!p || !ins || !buf || !recs || !touched) {
+		free(p);
+		ctl_aws_internal(c, "out of memory");
+		goto out;
+	}
+	p->k = k;
+	p->c = c;
+	p->single = single;
+	p->n = (unsigned)n;
+	p->ts_ms = ctl_aws_now_ms(c);
+	ctl_aws_set_state(c, p, put_free);
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[48] = "";
+		if (!single)
+			snprintf(path, sizeof(path), "records.%zu.member.", i + 1);
+		json_t *o = single ? in_obj : json_array_get(arr, i);
+		if (record_in(k, c, st, o, path, &ins[i], buf + off) < 0)
+			goto out;
+		off += (size_t)ins[i].data_len;
+	}
+	/* One batch per shard, records in request order. */
+	unsigned nt = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (unsigned t = 0; t < nt && !seen; t++)
+			seen = touched[t] == ins[i].sh;
+		if (!seen)
+			touched[nt++] = ins[i].sh;
+	}
+	p->waits = calloc(nt, sizeof(*p->waits));
+	if (!p->waits) {
+		ctl_aws_internal(c, "out of memory");
+		goto out;
+	}
+	for (unsigned t = 0; t < nt; t++) {
+		struct k_shard *sh = touched[t];
+		unsigned m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (ins[i].sh == sh)
+				recs[m++] = (struct dp_record_in){ ins[i].key, ins[i].data,
+								   (uint32_t)ins[i].data_len,
+								   (uint16_t)ins[i].key_len };
+		uint64_t first = 0;
+		int r = append_all(k, sh->log, recs, m, p->ts_ms, &first);
+		unsigned j = 0;
+		for (size_t i = 0; i < n; i++)
+			if (ins[i].sh == sh)
+				p->res[i] = (struct k_res){ sh, first + j++, r < 0 ? r : 0 };
+		if (r < 0) {
+			ctl_log(CTL_LOG_WARN, "stream %s shard %u refused %u record(s): %s", st->name,
+				sh->index, m, strerror(-r));
+			continue;
+		}
+		if (dp_shard_ack_next(sh->log) >= first + m)
+			continue;
+		struct k_wait *w = &p->waits[t];
+		*w = (struct k_wait){ NULL, p, first + m };
+		if (sh->wait_tail)
+			sh->wait_tail->next = w;
+		else
+			sh->wait_head = w;
+		sh->wait_tail = w;
+		p->pending++;
+	}
+	if (p->pending == 0)
+		put_answer(p);
+	else
+		ctl_aws_defer(c);
+out:
+	free(ins);
+	free(buf);
+	free(recs);
+	free(touched);
+}
+
+void k_op_put_record(void *svc, struct ctl_aws_call *c)
+{
+	put_common(svc, c, true);
+}
+
+void k_op_put_records(void *svc, struct ctl_aws_call *c)
+{
+	put_common(svc, c, false);
+}
+
+/* ---- iterators ---------------------------------------------------------------------------------- */
+
+#define ITER_VERSION 1
+#define ITER_MAC 16
+#define ITER_FIXED (8 + 8 + 8 + 4)
+
+struct k_iter {
+	int64_t issued_ms, stream_created_ms;
+	uint64_t pos;
+	uint32_t shard;
+	char stream[K_NAME_MAX + 1];
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static json_t *iter_make(struct ctl_kinesis *k, const struct k_iter *it)
+{
+	uint8_t raw[1 + ITER_MAC + ITER_FIXED + K_NAME_MAX];
+	uint8_t *pl = raw + 1 + ITER_MAC;
+	size_t nl = strlen(it->stream);
+	raw[0] = ITER_VERSION;
+	put64(pl, (uint64_t)it->issued_ms);
+	put64(pl + 8, (uint64_t)it->stream_created_ms);
+	put64(pl + 16, it->pos);
+	pl[24] = (uint8_t)(it->shard >> 24);
+	pl[25] = (uint8_t)(it->shard >> 16);
+	pl[26] = (uint8_t)(it->shard >> 8);
+	pl[27] = (uint8_t)it->shard;
+	memcpy(pl + ITER_FIXED, it->stream, nl);
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+	if (!HMAC(EVP_sha256(), k->iter_key, sizeof(k->iter_key), pl, ITER_FIXED + nl, mac, &ml))
+		return NULL;
+	memcpy(raw + 1, mac, ITER_MAC);
+	char enc[((sizeof(raw) + 2) / 3) * 4 + 1];
+	ctl_b64_encode(raw, 1 + ITER_MAC + ITER_FIXED + nl, enc);
+	return json_string(enc);
+}
+
+/* Returns 0, or -1 after answering InvalidArgument / ExpiredIterator. */
+static int iter_read(struct ctl_kinesis *k, struct ctl_aws_call *c, const char *tok,
+		     struct k_iter *it)
+{
+	uint8_t raw[600];
+	size_t tl = strlen(tok);
+	long n = tl <= 512 ? ctl_b64_decode(tok, tl, raw) : -EINVAL;
+	if (n < 1 + ITER_MAC + ITER_FIXED + 1 || n > 1 + ITER_MAC + ITER_FIXED + K_NAME_MAX ||
+	    raw[0] != ITER_VERSION)
+		goto bad;
+	uint8_t *pl = raw + 1 + ITER_MAC;
+	size_t pn = (size_t)n - 1 - ITER_MAC;
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+	if (!HMAC(EVP_sha256(), k->iter_key, sizeof(k->iter_key), pl, pn, mac, &ml) ||
+	    CRYPTO_memcmp(mac, raw + 1, ITER_MAC) != 0)
+		goto bad;
+	it->issued_ms = (int64_t)get64(pl);
+	it->stream_created_ms = (int64_t)get64(pl + 8);
+	it->pos = get64(pl + 16);
+	it->shard = (uint32_t)pl[24] << 24 | (uint32_t)pl[25] << 16 | (uint32_t)pl[26] << 8 | pl[27];
+	memcpy(it->stream, pl + ITER_FIXED, pn - ITER_FIXED);
+	it->stream[pn - ITER_FIXED] = '\0';
+	int64_t age = ctl_aws_now_ms(c) - it->issued_ms;
+	if (age > K_ITER_TTL_MS) {
+		ctl_aws_err(c, 400, "ExpiredIteratorException", "Iterator expired. The iterator was "
+			    "created %" PRId64 " ms ago, which is further in the past than the "
+			    "tolerated delay of 300000 milliseconds.", age);
+		return -1;
+	}
+	return 0;
+bad:
+	ctl_aws_invalid(c, "Invalid ShardIterator.");
+	return -1;
+}
+
+/* Parse a client's sequence number for shard sh; -1 after answering. */
+static int seq_arg(struct ctl_aws_call *c, const struct k_shard *sh, const char *s, uint64_t *out)
+{
+	struct dp_seqno q;
+	char id[DP_SHARD_ID_LEN + 1], other[DP_SHARD_ID_LEN + 1];
+	if (dp_seqno_parse(s, strlen(s), &q) < 0) {
+		ctl_aws_invalid(c, "StartingSequenceNumber %.64s used in GetShardIterator on shard "
+				"is invalid.", s);
+		return -1;
+	}
+	dp_shard_id_format(sh->index, id);
+	if (q.shard_index != sh->index) {
+		dp_shard_id_format(q.shard_index, other);
+		ctl_aws_invalid(c, "Invalid StartingSequenceNumber. It encodes %s, while it was used "
+				"in a call to a shard with %s", other, id);
+		return -1;
+	}
+	if (q.shard_created_s != sh->created_ms / 1000) {
+		ctl_aws_invalid(c, "StartingSequenceNumber %s used in GetShardIterator on shard %s in "
+				"stream %s is invalid because it did not come from this stream.", s, id,
+				sh->st->name);
+		return -1;
+	}
+	*out = q.counter;
+	return 0;
+}
+
+void k_op_get_shard_iterator(void *svc, struct ctl_aws_call *c)
+{
+	struct ctl_kinesis *k = svc;
+	const char *type, *seqs = NULL;
+	int64_t ts = 0;
+	if (ctl_aws_str(c, NULL, "ShardIteratorType", 1, 32, true, &type) < 0 ||
+	    ctl_aws_str(c, NULL, "StartingSequenceNumber", 1, 128, false, &seqs) < 0 ||
+	    ctl_aws_time(c, NULL, "Timestamp", false, &ts) < 0)
+		return;
+	struct k_stream *st = k_stream_arg(k, c);
+	if (!st)
+		return;
+	struct k_shard *sh = k_shard_arg(st, c, "ShardId");
+	if (!sh)
+		return;
+	struct dp_shard *log = sh->log;
+	uint64_t pos, next = dp_shard_readable_next(log), trim = dp_shard_trim_seq(log);
+	bool at = strcmp(type, "AT_SEQUENCE_NUMBER") == 0;
+	bool after = strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0;
+	if (at || after) {
+		uint64_t q;
+		if (!seqs) {
+			ctl_aws_invalid(c, "You must specify a StartingSequenceNumber for the "
+					"%s ShardIteratorType.", type);
+			return;
+		}
+		if (seq_arg(c, sh, seqs, &q) < 0)
+			return;
+		pos = after ? q + 1 : q;
+		if (pos > dp_shard_next_seq(log) + 1) {
+			ctl_aws_invalid(c, "StartingSequenceNumber %s is beyond the last record of the "
+					"shard.", seqs);
+			return;
+		}
+	} else if (strcmp(type, "TRIM_HORIZON") == 0) {
+		pos = trim;
+	} else if (strcmp(type, "LATEST") == 0) {
+		pos = next;
+	} else if (strcmp(type, "AT_TIMESTAMP") == 0) {
+		if (!json_object_get(ctl_aws_input(c), "Timestamp")) {
+			ctl_aws_invalid(c, "Must specify timestampInMillis parameter for iterator of "
+					"type AT_TIMESTAMP. Current request has no timestamp "
+					"parameter.");
+			return;
+		}
+		if (ts > ctl_aws_now_ms(c)) {
+			ctl_aws_invalid(c, "The timestampInMillis parameter cannot be greater than the "
+					"currentTimestampInMillis. timestampInMillis: %" PRId64
+					", currentTimestampInMillis: %" PRId64, ts, ctl_aws_now_ms(c));
+			return;
+		}
+		struct dp_reader *r;
+		if (dp_reader_new(log, DP_POS_AT_TIMESTAMP, (uint64_t)ts, &r) < 0) {
+			ctl_aws_internal(c, "cannot position a reader");
+			return;
+		}
+		pos = dp_reader_position(r);
+		dp_reader_free(r);
+	} else {
+		ctl_aws_validation(c, type, "shardIteratorType", "Member must satisfy enum value set: "
+				   "[AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, "
+				   "AT_TIMESTAMP]");
+		return;
+	}
+	if (pos < trim)
+		pos = trim;
+	struct k_iter it = { ctl_aws_now_ms(c), st->created_ms, pos, sh->index, "" };
+	snprintf(it.stream, sizeof(it.stream), "%s", st->name);
+	json_t *tok = iter_make(k, &it);
+	if (!tok) {
+		ctl_aws_internal(c, "cannot sign the iterator");
+		return;
+	}
+	ctl_aws_ok(c, json_pack("{s:o}", "ShardIterator", tok));
+}
+
+static json_t *key_json(const uint8_t *key, size_t n)
+{
+	json_t *j = json_stringn((const char *)key, n);
+	if (j)
+		return j;
+	/* Keys written through the NIC path may be any bytes: show them safely. */
+	char tmp[DP_KEY_MAX + 1];
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = key[i] >= 0x20 && key[i] < 0x7f ? (char)key[i] : '?';
+	return json_stringn(tmp, n);
+}
+
+static json_t *children_json(const struct k_shard *sh)
+{
+	json_t *arr = json_array();
+	const struct k_stream *st = sh->st;
+	char id[DP_SHARD_ID_LEN + 1], a[DP_SHARD_ID_LEN + 1], s[DP_U128_DIGITS + 1],
+		e[DP_U128_DIGITS + 1];
+	for (unsigned i = 0; i < st->n_shards; i++) {
+		const struct k_shard *ch = st->shards[i];
+		if (ch->parent != sh->index && ch->adjacent != sh->index)
+			continue;
+		dp_shard_id_format(ch->index, id);
+		dp_u128_format(ch->start, s);
+		dp_u128_format(ch->end, e);
+		json_t *parents = json_array();
+		dp_shard_id_format((uint32_t)ch->parent, a);
+		json_array_append_new(parents, json_string(a));
+		if (ch->adjacent >= 0) {
+			dp_shard_id_format((uint32_t)ch->adjacent, a);
+			json_array_append_new(parents, json_string(a));
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:{s:s, s:s}}", "ShardId", id,
+						     "ParentShards", parents, "HashKeyRange",
+						     "StartingHashKey", s, "EndingHashKey", e));
+	}
+	return arr;
+}
+
+void k_op_get_records(void *svc, struct ctl_aws_call *c)
+{
+	struct ctl_kinesis *k = svc;
+	const char *tok;
+	int64_t limit = GET_MAX_RECORDS;
+	if (ctl_aws_str(c, NULL, "ShardIterator", 1, 512, true, &tok) < 0 ||
+	    ctl_aws_int(c, NULL, "Limit", 1, GET_MAX_RECORDS, false, &limit) < 0)
+		return;
+	struct k_iter it;
+	if (iter_read(k, c, tok, &it) < 0)
+		return;
+	struct k_stream *st = k_stream_find(k, it.stream);
+	struct k_shard *sh = st && st->created_ms == it.stream_created_ms ?
+			     k_shard_find(st, it.shard) : NULL;
+	if (!sh) {
+		ctl_aws_notfound(c, "Shard %u in stream %s under account %s does not exist", it.shard,
+				 it.stream, ctl_aws_account(c));
+		return;
+	}
+	struct dp_reader *r;
+	int rc = dp_reader_new(sh->log, DP_POS_AT_SEQ, it.pos, &r);
+	if (rc == -ERANGE) {
+		ctl_aws_invalid(c, "Invalid ShardIterator.");
+		return;
+	}
+	if (rc < 0) {
+		ctl_aws_internal(c, "cannot read the shard: %s", strerror(-rc));
+		return;
+	}
+	json_t *recs = json_array();
+	size_t bytes = 0;
+	int64_t last_ts = 0;
+	struct dp_record_out out[256];
+	char seq[DP_SEQNO_LEN + 1];
+	char *b64 = NULL;
+	size_t b64_cap = 0;
+	while ((int64_t)json_array_size(recs) < limit && bytes < GET_MAX_BYTES) {
+		unsigned want = (unsigned)(limit - (int64_t)json_array_size(recs));
+		int got = dp_reader_read(r, out, want < 256 ? want : 256, GET_MAX_BYTES - bytes);
+		if (got < 0) {
+			ctl_log(CTL_LOG_ERR, "stream %s shard %u: read failed at %" PRIu64 ": %s",
+				st->name, sh->index, dp_reader_position(r), strerror(-got));
+			ctl_aws_internal(c, "the shard log could not be read (%s)", strerror(-got));
+			json_decref(recs);
+			dp_reader_free(r);
+			free(b64);
+			return;
+		}
+		if (got == 0)
+			break;
+		for (int i = 0; i < got; i++) {
+			size_t need = ctl_b64_enc_len(out[i].data_len) + 1;
+			if (need > b64_cap) {
+				char *nb = realloc(b64, need);
+				if (!nb)
+					break;
+				b64 = nb;
+				b64_cap = need;
+			}
+			ctl_b64_encode(out[i].data, out[i].data_len, b64);
+			k_shard_seqno(sh, out[i].seq, out[i].ts_ms, seq);
+			json_array_append_new(recs, json_pack("{s:s, s:o, s:s, s:o}", "SequenceNumber",
+							      seq, "ApproximateArrivalTimestamp",
+							      ctl_aws_time_json(out[i].ts_ms), "Data",
+							      b64, "PartitionKey",
+							      key_json(out[i].key, out[i].key_len)));
+			bytes += out[i].data_len + out[i].key_len;
+			last_ts = out[i].ts_ms;
+		}
+	}
+	free(b64);
+	uint64_t pos = dp_reader_position(r);
+	dp_reader_free(r);
+	uint64_t readable = dp_shard_readable_next(sh->log);
+	int64_t behind = pos < readable && last_ts ? ctl_aws_now_ms(c) - last_ts : 0;
+	if (behind < 0)
+		behind = 0;
+	json_t *res = json_pack("{s:o, s:I}", "Records", recs, "MillisBehindLatest",
+				(json_int_t)behind);
+	if (sh->closed_ms && pos > sh->end_seq) {
+		json_object_set_new(res, "ChildShards", children_json(sh));
+	} else {
+		struct k_iter nx = it;
+		nx.issued_ms = ctl_aws_now_ms(c);
+		nx.pos = pos;
+		json_t *t = iter_make(k, &nx);
+		if (t)
+			json_object_set_new(res, "NextShardIterator", t);
+	}
+	ctl_aws_ok(c, res);
+}
