@@ -26,7 +26,8 @@ struct ctl_aws {
 
 struct ctl_aws_call {
 	struct ctl_aws *a;
-	struct ctl_http_req *rq;
+	ctl_aws_reply_fn reply;
+	void *reply_arg;
 	const struct ctl_aws_op *op;
 	json_t *in;
 	char region[32];
@@ -79,17 +80,16 @@ static void request_id(char out[37])
 		 b[13], b[14], b[15]);
 }
 
-static void send_json(struct ctl_http_req *rq, const char *rid, unsigned status, json_t *body)
+static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
+		      json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(13));
-	const char *hdrs[] = { "x-amzn-RequestId", rid, NULL };
 	if (!text) {
 		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}";
-		ctl_http_reply(rq, 500, JSON_TYPE, oom, sizeof(oom) - 1, false, hdrs);
-		return;
+		text = strdup(oom);
+		status = 500;
 	}
-	if (ctl_http_reply(rq, status, JSON_TYPE, text, strlen(text), true, hdrs) < 0)
-		free(text);
+	fn(arg, status, JSON_TYPE, text, text ? strlen(text) : 0, rid);
 }
 
 void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
@@ -101,15 +101,15 @@ void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 	c->answered = true;
 	if (!out)
 		out = json_object();
-	send_json(c->rq, c->request_id, 200, out);
+	send_json(c->reply, c->reply_arg, c->request_id, 200, out);
 	json_decref(out);
 }
 
-static void err_plain(struct ctl_http_req *rq, const char *rid, unsigned status, const char *type,
-		      const char *msg)
+static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
+		      const char *type, const char *msg)
 {
 	json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
-	send_json(rq, rid, status, e);
+	send_json(fn, arg, rid, status, e);
 	json_decref(e);
 }
 
@@ -123,7 +123,7 @@ void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, cons
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	err_plain(c->rq, c->request_id, status, type, msg);
+	err_plain(c->reply, c->reply_arg, c->request_id, status, type, msg);
 }
 
 void ctl_aws_validation(struct ctl_aws_call *c, const char *value, const char *member,
@@ -244,80 +244,118 @@ static void *find_svc(struct ctl_aws *a, const struct ctl_aws_op *op)
 	return NULL;
 }
 
-void ctl_aws_route(void *arg, struct ctl_http_req *rq)
+struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_request *r,
+				    ctl_aws_reply_fn fn, void *arg)
 {
-	struct ctl_aws *a = arg;
 	struct ctl_aws_call *c = calloc(1, sizeof(*c));
 	char rid[37];
 	request_id(rid);
 	if (!c) {
-		err_plain(rq, rid, 500, "InternalFailure", "out of memory");
-		return;
+		err_plain(fn, arg, rid, 500, "InternalFailure", "out of memory");
+		return NULL;
 	}
 	c->a = a;
-	c->rq = rq;
+	c->reply = fn;
+	c->reply_arg = arg;
 	memcpy(c->request_id, rid, sizeof(rid));
 	c->now_ms = wall_ms();
 	snprintf(c->region, sizeof(c->region), "%s", a->region);
-	ctl_http_req_set_state(rq, c);
 
-	if (strcmp(ctl_http_method(rq), "POST") != 0) {
+	if (!r->method || strcmp(r->method, "POST") != 0) {
 		ctl_aws_err(c, 403, "AccessDeniedException",
 			    "Unable to determine service/operation name to be authorized");
-		return;
+		return c;
 	}
-	if (ctl_http_body_too_big(rq)) {
+	if (r->too_big) {
 		ctl_aws_err(c, 413, "SerializationException", "Request body is larger than this "
-			    "endpoint accepts");
-		return;
+			    "endpoint accepts (see --max-body)");
+		return c;
 	}
 	bool svc_known;
-	const char *target = ctl_http_header(rq, "X-Amz-Target");
-	c->op = find_op(a, target, &svc_known);
+	c->op = find_op(a, r->target, &svc_known);
 	if (!c->op) {
 		ctl_aws_err(c, 400, "UnknownOperationException", "%s%s",
-			    target ? "Unknown operation " : "Missing X-Amz-Target header",
-			    target ? target : "");
-		return;
+			    r->target ? "Unknown operation " : "Missing X-Amz-Target header",
+			    r->target ? r->target : "");
+		return c;
 	}
-	scope_region(ctl_http_header(rq, "Authorization"), c->region, sizeof(c->region));
+	scope_region(r->authorization, c->region, sizeof(c->region));
 
-	size_t len;
-	const char *body = ctl_http_body(rq, &len);
 	json_error_t je;
-	c->in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	c->in = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	if (!c->in) {
-		if (len)
+		if (r->len)
 			ctl_aws_err(c, 400, "SerializationException", "Malformed request body at "
 				    "position %d: %s", je.position, je.text);
 		else
 			ctl_aws_err(c, 400, "SerializationException", "Empty request body: expected "
 				    "a JSON object");
-		return;
+		return c;
 	}
 	if (!json_is_object(c->in)) {
 		ctl_aws_err(c, 400, "SerializationException", "Start of %s found where a structure "
 			    "was expected", json_is_array(c->in) ? "list" : "value");
-		return;
+		return c;
 	}
 	c->op->fn(find_svc(a, c->op), c);
 	if (!c->answered && !c->deferred)
 		ctl_aws_internal(c, "%s produced no answer", c->op->name);
-	if (!c->answered)
-		ctl_http_defer(rq);
+	return c;
 }
 
-void ctl_aws_done(void *arg, struct ctl_http_req *rq, void *state)
+bool ctl_aws_pending(const struct ctl_aws_call *c)
 {
-	struct ctl_aws_call *c = state;
-	(void)arg;
-	(void)rq;
+	return c && !c->answered;
+}
+
+void ctl_aws_call_free(struct ctl_aws_call *c)
+{
 	if (!c)
 		return;
 	if (c->state_free)
 		c->state_free(c->state);
 	json_decref(c->in);
 	free(c);
+}
+
+/* ---- the HTTP glue -------------------------------------------------------------------------------- */
+
+static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
+		       const char *rid)
+{
+	const char *hdrs[] = { "x-amzn-RequestId", rid, NULL };
+	if (!body) {
+		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
+		return;
+	}
+	if (ctl_http_reply(arg, status, ctype, body, len, true, hdrs) < 0)
+		free(body);
+}
+
+void ctl_aws_route(void *arg, struct ctl_http_req *rq)
+{
+	size_t len;
+	const char *body = ctl_http_body(rq, &len);
+	struct ctl_aws_request r = {
+		.method = ctl_http_method(rq),
+		.target = ctl_http_header(rq, "X-Amz-Target"),
+		.authorization = ctl_http_header(rq, "Authorization"),
+		.content_type = ctl_http_header(rq, "Content-Type"),
+		.body = body,
+		.len = len,
+		.too_big = ctl_http_body_too_big(rq),
+	};
+	struct ctl_aws_call *c = ctl_aws_invoke(arg, &r, http_reply, rq);
+	ctl_http_req_set_state(rq, c);
+	if (ctl_aws_pending(c))
+		ctl_http_defer(rq);
+}
+
+void ctl_aws_done(void *arg, struct ctl_http_req *rq, void *state)
+{
+	(void)arg;
+	(void)rq;
+	ctl_aws_call_free(state);
 }
 
 /* ---- field getters -------------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -52,6 +53,32 @@ void ctl_aws_free(struct ctl_aws *a);
 
 /* Add a service; at most 16. Returns 0, -ENOSPC or -EEXIST. */
 int ctl_aws_register(struct ctl_aws *a, const struct ctl_aws_service *s);
+
+/* One request, independent of the transport. */
+struct ctl_aws_request {
+	const char *method;         /* "POST" */
+	const char *target;         /* X-Amz-Target or NULL */
+	const char *authorization;  /* Authorization header or NULL */
+	const char *content_type;   /* Content-Type or NULL */
+	const char *body;
+	size_t len;
+	bool too_big;               /* the transport discarded an oversize body */
+};
+
+/* How an answer leaves: body is malloc'd (ownership passes; NULL only when out of memory). */
+typedef void (*ctl_aws_reply_fn)(void *arg, unsigned status, const char *content_type,
+				 char *body, size_t len, const char *request_id);
+
+/*
+ * Decode and run one request. fn is called exactly once, now or later (deferred handlers).
+ * Returns the call, which the transport frees with ctl_aws_call_free() once the answer was
+ * delivered (or NULL when out of memory; fn was then called).
+ */
+struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_request *r,
+				    ctl_aws_reply_fn fn, void *arg);
+/* True while the call has not been answered. */
+bool ctl_aws_pending(const struct ctl_aws_call *c);
+void ctl_aws_call_free(struct ctl_aws_call *c);
 
 /* ctl_http route and done functions (arg = struct ctl_aws *). */
 void ctl_aws_route(void *arg, struct ctl_http_req *rq);
