@@ -35,6 +35,7 @@ static const char usage[] =
 	"                          us-east-1)\n"
 	"  --shard-limit N         open shards over all streams (default 512)\n"
 	"  --max-body SIZE         largest request body accepted (default 16M)\n"
+	"  --iterator-ttl SECS     lifetime of shard iterators (default 300, as AWS)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -72,7 +73,7 @@ int ctl_parse_size(const char *s, unsigned long long *out)
 
 enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
-       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY };
+       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -89,6 +90,7 @@ static const struct option long_opts[] = {
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ "shard-limit", required_argument, NULL, OPT_SHARD_LIMIT },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "iterator-ttl", required_argument, NULL, OPT_ITER_TTL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -106,6 +108,7 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 	cfg->region = "us-east-1";
 	cfg->shard_limit = 512;
 	cfg->max_body = 16u << 20;
+	cfg->iterator_ttl_s = 300;
 
 	int opt;
 	unsigned long long v;
@@ -208,6 +211,14 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				return -EINVAL;
 			}
 			cfg->max_body = (size_t)v;
+			break;
+		case OPT_ITER_TTL:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > 86400) {
+				snprintf(err, errlen, "--iterator-ttl %s: expected 1..86400 seconds", optarg);
+				return -EINVAL;
+			}
+			cfg->iterator_ttl_s = (unsigned)v;
 			break;
 		case 'h':
 			cfg->help = true;

@@ -23,6 +23,7 @@ struct ctl_config {
 	const char *region;            /* --region, default us-east-1 */
 	unsigned shard_limit;          /* --shard-limit, default 512 */
 	size_t max_body;               /* --max-body, default 16 MiB */
+	unsigned iterator_ttl_s;       /* --iterator-ttl, default 300 */
 	bool help, version;
 };
 

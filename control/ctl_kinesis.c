@@ -486,6 +486,8 @@ int ctl_kinesis_new(const struct ctl_kinesis_config *cfg, struct ctl_meta *meta,
 		k->cfg.shard_limit = 512;
 	if (!k->cfg.default_retention_h)
 		k->cfg.default_retention_h = 24;
+	if (!k->cfg.iterator_ttl_s)
+		k->cfg.iterator_ttl_s = 300;
 	k->meta = meta;
 	k->shards = shards;
 	k->c = c;
@@ -787,7 +789,7 @@ static int token_read(struct ctl_aws_call *c, const char *tok, char *what, size_
 	if (!nl2 || (size_t)(nl1 - (char *)raw) >= wn || (size_t)(nl2 - nl1 - 1) >= an ||
 	    sscanf(nl2 + 1, "%" SCNd64, &issued) != 1)
 		goto bad;
-	if (ctl_aws_now_ms(c) - issued > K_ITER_TTL_MS) {
+	if (ctl_aws_now_ms(c) - issued > K_TOKEN_TTL_MS) {
 		ctl_aws_err(c, 400, "ExpiredNextTokenException", "The NextToken has expired: it was "
 			    "issued more than 300 seconds ago.");
 		return -1;

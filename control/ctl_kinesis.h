@@ -29,6 +29,7 @@ struct ctl_kinesis;
 struct ctl_kinesis_config {
 	unsigned shard_limit;          /* open shards over all streams; default 512 */
 	unsigned default_retention_h;  /* for new streams; 24 */
+	unsigned iterator_ttl_s;       /* shard iterator and NextToken lifetime; 300 as AWS */
 };
 
 /*

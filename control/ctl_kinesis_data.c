@@ -453,10 +453,11 @@ static int iter_read(struct ctl_kinesis *k, struct ctl_aws_call *c, const char *
 	memcpy(it->stream, pl + ITER_FIXED, pn - ITER_FIXED);
 	it->stream[pn - ITER_FIXED] = '\0';
 	int64_t age = ctl_aws_now_ms(c) - it->issued_ms;
-	if (age > K_ITER_TTL_MS) {
+	int64_t ttl = (int64_t)k->cfg.iterator_ttl_s * 1000;
+	if (age > ttl) {
 		ctl_aws_err(c, 400, "ExpiredIteratorException", "Iterator expired. The iterator was "
 			    "created %" PRId64 " ms ago, which is further in the past than the "
-			    "tolerated delay of 300000 milliseconds.", age);
+			    "tolerated delay of %" PRId64 " milliseconds.", age, ttl);
 		return -1;
 	}
 	return 0;

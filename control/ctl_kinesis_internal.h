@@ -16,7 +16,7 @@
 
 #define K_NAME_MAX 128
 #define K_RECORD_DEFAULT_KIB 1024u
-#define K_ITER_TTL_MS (300 * 1000)
+#define K_TOKEN_TTL_MS (300 * 1000)
 
 struct k_put;
 

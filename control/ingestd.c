@@ -126,7 +126,8 @@ int main(int argc, char **argv)
 	if (ctl_meta_open(path, &meta) < 0)
 		goto out;
 	struct ctl_kinesis_config kcfg = { .shard_limit = cfg.shard_limit,
-					   .default_retention_h = cfg.log.retention_hours };
+					   .default_retention_h = cfg.log.retention_hours,
+					   .iterator_ttl_s = cfg.iterator_ttl_s };
 	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0)
 		goto out;
 	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region };
@@ -156,10 +157,16 @@ int main(int argc, char **argv)
 
 	unsigned streams, open;
 	ctl_kinesis_counts(kinesis, &streams, &open);
+	char api[300] = "(disabled)";
+	if (cfg.api_listen) {
+		/* Name the port actually bound (a :0 listen picks one). */
+		const char *colon = strrchr(cfg.api_listen, ':');
+		snprintf(api, sizeof(api), "%.*s:%u", (int)(colon - cfg.api_listen), cfg.api_listen,
+			 ctl_http_api_port(http));
+	}
 	ctl_log(CTL_LOG_INFO, "running with %u shard log(s) under %s/streams, %u stream(s) with %u "
 		"open shard(s); AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
-		sum.shards, cfg.data_dir, streams, open,
-		cfg.api_listen ? cfg.api_listen : "(disabled)", sock);
+		sum.shards, cfg.data_dir, streams, open, api, sock);
 
 	int64_t next_retention = wall_ms();
 	for (;;) {
