@@ -13,7 +13,8 @@ BATCH_HDR = 48
 
 
 def start(data_dir, *args):
-    return subprocess.Popen([INGESTD, "--data-dir", str(data_dir), *args],
+    return subprocess.Popen([INGESTD, "--data-dir", str(data_dir), "--api-listen", "127.0.0.1:0",
+                             *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
