@@ -26,7 +26,35 @@ static void test_defaults(void)
 	CHECK_EQ(cfg.log.buffer_bytes, 4u << 20);
 	CHECK_EQ(cfg.log.retention_hours, 24);
 	CHECK_EQ(cfg.retention_check_s, 60);
+	CHECK_STR(cfg.api_listen, "127.0.0.1:4566");
+	CHECK(cfg.admin_socket == NULL);
+	CHECK_STR(cfg.account_id, "000000000000");
+	CHECK_STR(cfg.region, "us-east-1");
+	CHECK_EQ(cfg.shard_limit, 512);
+	CHECK_EQ(cfg.max_body, 16u << 20);
+	CHECK_EQ(cfg.iterator_ttl_s, 300);
 	CHECK(!cfg.help && !cfg.version);
+}
+
+static void test_api_options(void)
+{
+	struct ctl_config cfg;
+	char err[256] = "";
+	CHECK_EQ(parse(&cfg, err, ARGC("--api-listen", "[::1]:8080", "--admin-socket", "/run/i.sock",
+				       "--account-id", "123456789012", "--region", "eu-west-1",
+				       "--shard-limit", "9", "--max-body", "1M", "--iterator-ttl", "7"),
+		       ARGV("--api-listen", "[::1]:8080", "--admin-socket", "/run/i.sock",
+			    "--account-id", "123456789012", "--region", "eu-west-1", "--shard-limit", "9",
+			    "--max-body", "1M", "--iterator-ttl", "7")), 0);
+	CHECK_STR(cfg.api_listen, "[::1]:8080");
+	CHECK_STR(cfg.admin_socket, "/run/i.sock");
+	CHECK_STR(cfg.account_id, "123456789012");
+	CHECK_STR(cfg.region, "eu-west-1");
+	CHECK_EQ(cfg.shard_limit, 9);
+	CHECK_EQ(cfg.max_body, 1u << 20);
+	CHECK_EQ(cfg.iterator_ttl_s, 7);
+	CHECK_EQ(parse(&cfg, err, ARGC("--api-listen", "none"), ARGV("--api-listen", "none")), 0);
+	CHECK(cfg.api_listen == NULL);
 }
 
 static void test_every_option(void)
@@ -83,6 +111,15 @@ static void test_bad_values(void)
 	expect_refused(ARGC("--bogus"), ARGV("--bogus"), "unknown or incomplete option '--bogus'");
 	expect_refused(ARGC("--data-dir"), ARGV("--data-dir"), "unknown or incomplete option");
 	expect_refused(ARGC("extra"), ARGV("extra"), "unexpected argument 'extra'");
+	expect_refused(ARGC("--api-listen", "4566"), ARGV("--api-listen", "4566"), "HOST:PORT");
+	expect_refused(ARGC("--account-id", "12345"), ARGV("--account-id", "12345"), "12 digits");
+	expect_refused(ARGC("--account-id", "12345678901x"), ARGV("--account-id", "12345678901x"),
+		       "12 digits");
+	expect_refused(ARGC("--region", "US_EAST"), ARGV("--region", "US_EAST"), "region name");
+	expect_refused(ARGC("--shard-limit", "0"), ARGV("--shard-limit", "0"), "1..100000");
+	expect_refused(ARGC("--max-body", "1K"), ARGV("--max-body", "1K"), "64K to 1G");
+	expect_refused(ARGC("--iterator-ttl", "0"), ARGV("--iterator-ttl", "0"), "1..86400");
+	expect_refused(ARGC("--admin-socket", ""), ARGV("--admin-socket", ""), "unknown or incomplete");
 }
 
 static void test_parse_size(void)
@@ -109,6 +146,7 @@ int main(void)
 {
 	DP_TEST_RUN(test_defaults);
 	DP_TEST_RUN(test_every_option);
+	DP_TEST_RUN(test_api_options);
 	DP_TEST_RUN(test_bad_values);
 	DP_TEST_RUN(test_parse_size);
 	return dp_test_done();

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for AWS request decoding: the input's first line is the X-Amz-Target's
+ * operation (as in "Kinesis_20131202.<line>"; "-" means no target), the rest is the body. The
+ * request runs through ctl_aws_invoke against a real Kinesis module on shard logs in a scratch
+ * directory that holds a 2-shard stream "s". Every request must be answered exactly once with a
+ * JSON document; an error must carry __type and message; a 500 (nothing in a request may cause
+ * an internal failure) or a crash is a finding.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "ctl_aws.h"
+#include "ctl_kinesis.h"
+#include "ctl_meta.h"
+#include "ctl_shards.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct {
+	char dir[64];
+	struct dp_committer *c;
+	struct ctl_shards *shards;
+	struct ctl_meta *meta;
+	struct ctl_kinesis *k;
+	struct ctl_aws *aws;
+} F;
+
+struct answer {
+	int count;
+	unsigned status;
+};
+
+static void on_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
+		     const char *rid)
+{
+	struct answer *a = arg;
+	(void)ctype;
+	(void)rid;
+	a->count++;
+	a->status = status;
+	json_error_t je;
+	json_t *j = body ? json_loadb(body, len, 0, &je) : NULL;
+	if (!j || !json_is_object(j))
+		abort();
+	if (status != 200 && (!json_is_string(json_object_get(j, "__type")) ||
+			      !json_is_string(json_object_get(j, "message"))))
+		abort();
+	json_decref(j);
+	free(body);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void cleanup(void)
+{
+	ctl_kinesis_free(F.k);
+	ctl_shards_close(F.shards);
+	ctl_meta_close(F.meta);
+	dp_committer_free(F.c);
+	ctl_aws_free(F.aws);
+	nftw(F.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+	snprintf(F.dir, sizeof(F.dir), "/tmp/fuzz-aws-XXXXXX");
+	if (!mkdtemp(F.dir))
+		abort();
+	struct dp_log_config cfg;
+	dp_log_config_default(&cfg);
+	cfg.durability = DP_DUR_NONE;
+	cfg.segment_bytes = 2u << 20;
+	cfg.buffer_bytes = 1028u << 10;
+	char path[128];
+	struct ctl_shards_summary sum;
+	snprintf(path, sizeof(path), "%s/meta.db", F.dir);
+	struct ctl_kinesis_config kc = { .shard_limit = 8 };
+	struct ctl_aws_config ac = { 0 };
+	if (dp_committer_new(64, ctl_kinesis_on_ack, NULL, &F.c) < 0 ||
+	    ctl_shards_open(F.dir, &cfg, F.c, &F.shards, &sum) < 0 ||
+	    ctl_meta_open(path, &F.meta) < 0 ||
+	    ctl_kinesis_new(&kc, F.meta, F.shards, F.c, &F.k) < 0 ||
+	    ctl_aws_new(&ac, &F.aws) < 0 || ctl_kinesis_register(F.k, F.aws) < 0)
+		abort();
+	atexit(cleanup);
+}
+
+static void invoke(const char *target, const char *body, size_t len)
+{
+	struct ctl_aws_request r = { .method = "POST", .target = target, .body = body, .len = len };
+	struct answer a = { 0, 0 };
+	struct ctl_aws_call *call = ctl_aws_invoke(F.aws, &r, on_reply, &a);
+	for (int i = 0; i < 1000 && ctl_aws_pending(call); i++)
+		dp_committer_poll(F.c, true);
+	if (a.count != 1 || a.status == 500)
+		abort();
+	ctl_aws_call_free(call);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!F.c) {
+		setup();
+		static const char mk[] = "{\"StreamName\":\"s\",\"ShardCount\":2}";
+		invoke("Kinesis_20131202.CreateStream", mk, sizeof(mk) - 1);
+	}
+	if (size > 65536)
+		return 0;
+	const uint8_t *nl = memchr(data, '\n', size);
+	size_t tl = nl ? (size_t)(nl - data) : size;
+	if (tl > 64)
+		return 0;
+	char target[96];
+	snprintf(target, sizeof(target), "Kinesis_20131202.%.*s", (int)tl, (const char *)data);
+	const char *body = nl ? (const char *)nl + 1 : "";
+	size_t blen = nl ? size - tl - 1 : 0;
+	invoke(tl == 1 && data[0] == '-' ? NULL : target, body, blen);
+	return 0;
+}
