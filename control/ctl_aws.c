@@ -108,7 +108,17 @@ void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
 		      const char *type, const char *msg)
 {
-	json_t *e = json_pack("{s:s, s:s}", "__type", type, "message", msg);
+	json_t *m = json_string(msg);
+	if (!m) {
+		/* The message quotes client input that is not UTF-8: quote it safely. */
+		char safe[1024];
+		size_t i = 0;
+		for (; msg[i] && i < sizeof(safe) - 1; i++)
+			safe[i] = (unsigned char)msg[i] < 0x80 && (unsigned char)msg[i] >= 0x20 ? msg[i] : '?';
+		safe[i] = '\0';
+		m = json_string(safe);
+	}
+	json_t *e = json_pack("{s:s, s:o}", "__type", type, "message", m);
 	send_json(fn, arg, rid, status, e);
 	json_decref(e);
 }
