@@ -147,22 +147,24 @@ static void sb_enc(struct sbuf *b, const char *s, size_t n)
 /*
  * Decode %XX escapes of s[0..n) and encode the result: the canonical form of a query component
  * or an S3 path whatever escaping the client chose. A '%' not followed by two hex digits is a
- * literal '%'. keep_slash leaves '/' alone (S3 paths).
+ * literal '%'. keep_slash leaves a literal '/' alone (S3 paths); an escaped one stays escaped,
+ * as it is part of an object key.
  */
 static void sb_reenc(struct sbuf *b, const char *s, size_t n, bool keep_slash)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (keep_slash && c == '/') {
+			sb_putc(b, '/');
+			continue;
+		}
 		if (c == '%' && i + 2 < n &&
 		    hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
 			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
 					    hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
-		if (keep_slash && c == '/')
-			sb_putc(b, '/');
-		else
-			sb_enc_byte(b, c);
+		sb_enc_byte(b, c);
 	}
 }
 
@@ -379,6 +381,8 @@ struct sig_parts {
 	char ts[17];              /* the request time, ISO basic */
 	int64_t t;
 	int64_t expires;          /* presigned only */
+	bool query_token;         /* presigned with X-Amz-Security-Token */
+	char *creq_no_token;      /* then the canonical request without it */
 };
 
 /* "AK/YYYYMMDD/REGION/SERVICE/aws4_request" (n bytes) into res's scope fields. */
@@ -397,7 +401,7 @@ static int parse_credential(const char *s, size_t n, struct ctl_sigv4_result *re
 			break;
 		p = slash + 1;
 	}
-	if (k != 5 || memchr(part[4], '/', plen[4]))
+	if (k != 5 || part[4] + plen[4] != end)
 		return fail(res, CTL_SIGV4_ERR_INCOMPLETE,
 			    "Credential should be of the form "
 			    "ACCESS_KEY/YYYYMMDD/REGION/SERVICE/aws4_request, not '%.*s'.",
@@ -667,8 +671,11 @@ static int qparam_cmp(const void *a, const void *b)
 	return strcmp(x->kv + x->klen, y->kv + y->klen);
 }
 
-/* Sorted "k=v&k=v", each part decoded then encoded; skip_signature drops X-Amz-Signature. */
-static void canonical_query(struct sbuf *b, const char *q, bool skip_signature)
+/*
+ * Sorted "k=v&k=v", each part decoded then encoded. A presigned request's X-Amz-Signature is
+ * left out, and so is its X-Amz-Security-Token when skip_token (a token added after signing).
+ */
+static void canonical_query(struct sbuf *b, const char *q, bool presigned, bool skip_token)
 {
 	size_t cap = 1, n = 0;
 
@@ -689,7 +696,9 @@ static void canonical_query(struct sbuf *b, const char *q, bool skip_signature)
 		if (len) {
 			struct sbuf kv = { 0 };
 			sb_reenc(&kv, p, klen, false);
-			bool drop = skip_signature && kv.p && strcmp(kv.p, "X-Amz-Signature") == 0;
+			bool drop = presigned && kv.p &&
+				    (strcmp(kv.p, "X-Amz-Signature") == 0 ||
+				     (skip_token && strcmp(kv.p, "X-Amz-Security-Token") == 0));
 			size_t ek = kv.len;
 			sb_putc(&kv, '=');
 			if (eq)
@@ -819,6 +828,8 @@ static int payload_hash(const struct ctl_sigv4_req *r, bool presigned, char out[
 static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct sbuf *creq,
 		   struct ctl_sigv4_result *res)
 {
+	bool nomem = false;
+	size_t ntok;
 	const char *auth, *date;
 	size_t nauth = find_header(r, "authorization", &auth);
 	int rc;
@@ -865,7 +876,6 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 		}
 	} else {
 		size_t count;
-		bool nomem = false;
 		char *sig = find_query(r->query, "X-Amz-Signature", &count, &nomem);
 		char *alg = find_query(r->query, "X-Amz-Algorithm", &count, &nomem);
 		bool unsigned_req = !sig && !alg;
@@ -883,6 +893,12 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 			    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version "
 			    "of date from HTTP: '%s' != '%.8s', from '%s'.", res->date, sp->ts, sp->ts);
 
+	if (res->presigned) {
+		free(find_query(r->query, "X-Amz-Security-Token", &ntok, &nomem));
+		if (nomem)
+			return fail_nomem(res);
+		sp->query_token = ntok > 0;
+	}
 	bool normalize = r->uri == CTL_SIGV4_URI_NORMALIZE ||
 			 (r->uri == CTL_SIGV4_URI_AUTO && strcmp(res->service, "s3") != 0);
 	char hash[65];
@@ -890,7 +906,9 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 	sb_putc(creq, '\n');
 	canonical_uri(creq, r->path, normalize);
 	sb_putc(creq, '\n');
-	canonical_query(creq, r->query, res->presigned);
+	size_t query_start = creq->len;
+	canonical_query(creq, r->query, res->presigned, false);
+	size_t query_end = creq->len;
 	sb_putc(creq, '\n');
 	canonical_headers(creq, r, sp->signed_headers);
 	sb_putc(creq, '\n');
@@ -900,17 +918,40 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 		return rc;
 	if (creq->oom)
 		return fail_nomem(res);
+	if (sp->query_token) {
+		/*
+		 * Some clients add X-Amz-Security-Token to a presigned URL after signing it (AWS's
+		 * suite case post-sts-header-after): keep the canonical request without it as well.
+		 */
+		struct sbuf alt = { 0 };
+		sb_put(&alt, creq->p, query_start);
+		canonical_query(&alt, r->query, true, true);
+		sb_puts(&alt, creq->p + query_end);
+		if (alt.oom) {
+			free(alt.p);
+			return fail_nomem(res);
+		}
+		sp->creq_no_token = alt.p;
+	}
 	return 0;
 }
 
-int ctl_sigv4_canonical_request(const struct ctl_sigv4_req *r, char **out,
-				struct ctl_sigv4_result *res)
+int ctl_sigv4_canonical_request(const struct ctl_sigv4_req *r, bool without_query_token,
+				char **out, struct ctl_sigv4_result *res)
 {
 	struct sig_parts sp;
 	struct sbuf creq = { 0 };
 	int rc = prepare(r, &sp, &creq, res);
 
 	free(sp.signed_headers);
+	if (rc == 0 && without_query_token) {
+		free(creq.p);
+		creq.p = sp.creq_no_token;
+		sp.creq_no_token = NULL;
+		if (!creq.p)
+			rc = -ENOENT;
+	}
+	free(sp.creq_no_token);
 	if (rc) {
 		free(creq.p);
 		return rc;
@@ -947,13 +988,54 @@ static int check_time(const struct sig_parts *sp, int64_t now, struct ctl_sigv4_
 	return 0;
 }
 
+/* The signature of canonical request creq under secret: string to sign, then the key chain. */
+static int signature(const char *creq, size_t len, const struct sig_parts *sp,
+		     const struct ctl_sigv4_result *res, const char *secret, uint8_t sig[32])
+{
+	struct sbuf sts = { 0 }, kdate = { 0 };
+	uint8_t h[32], k[32];
+	char hex[65];
+	int rc = -ENOMEM;
+
+	if (sha256(creq, len, h) != 0)
+		goto out;
+	hex_encode(h, 32, hex);
+	sb_puts(&sts, ALGORITHM "\n");
+	sb_puts(&sts, sp->ts);
+	sb_putc(&sts, '\n');
+	sb_puts(&sts, res->date);
+	sb_putc(&sts, '/');
+	sb_puts(&sts, res->region);
+	sb_putc(&sts, '/');
+	sb_puts(&sts, res->service);
+	sb_puts(&sts, "/" TERMINATOR "\n");
+	sb_puts(&sts, hex);
+	sb_puts(&kdate, "AWS4");
+	sb_puts(&kdate, secret);
+	if (sts.oom || kdate.oom)
+		goto out;
+	if (hmac256(kdate.p, kdate.len, res->date, strlen(res->date), k) ||
+	    hmac256(k, 32, res->region, strlen(res->region), k) ||
+	    hmac256(k, 32, res->service, strlen(res->service), k) ||
+	    hmac256(k, 32, TERMINATOR, strlen(TERMINATOR), k) ||
+	    hmac256(k, 32, sts.p, sts.len, sig))
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	if (kdate.p)
+		OPENSSL_cleanse(kdate.p, kdate.len);
+	free(kdate.p);
+	free(sts.p);
+	return rc;
+}
+
 int ctl_sigv4_verify(const struct ctl_sigv4_req *r, ctl_sigv4_secret_fn secret, void *arg,
 		     int64_t now_s, struct ctl_sigv4_result *res)
 {
 	struct sig_parts sp;
-	struct sbuf creq = { 0 }, sts = { 0 }, kdate = { 0 };
-	uint8_t h[32], k[32], sig[32];
-	char hex[65];
+	struct sbuf creq = { 0 };
+	uint8_t sig[32];
 	int rc = prepare(r, &sp, &creq, res);
 
 	if (rc)
@@ -966,55 +1048,27 @@ int ctl_sigv4_verify(const struct ctl_sigv4_req *r, ctl_sigv4_secret_fn secret, 
 	}
 	if ((rc = check_time(&sp, now_s, res)) != 0)
 		goto out;
-
-	/* String to sign: algorithm, time, scope, hash of the canonical request. */
-	if ((rc = sha256(creq.p, creq.len, h)) != 0) {
+	if (signature(creq.p, creq.len, &sp, res, key, sig) != 0) {
 		rc = fail_nomem(res);
 		goto out;
 	}
-	hex_encode(h, 32, hex);
-	sb_puts(&sts, ALGORITHM "\n");
-	sb_puts(&sts, sp.ts);
-	sb_putc(&sts, '\n');
-	sb_puts(&sts, res->date);
-	sb_putc(&sts, '/');
-	sb_puts(&sts, res->region);
-	sb_putc(&sts, '/');
-	sb_puts(&sts, res->service);
-	sb_puts(&sts, "/" TERMINATOR "\n");
-	sb_puts(&sts, hex);
-
-	/* Signing key: HMAC chain from "AWS4" + secret over date, region, service, terminator. */
-	sb_puts(&kdate, "AWS4");
-	sb_puts(&kdate, key);
-	if (sts.oom || kdate.oom) {
-		rc = fail_nomem(res);
-		goto out;
+	rc = CRYPTO_memcmp(sig, sp.signature, 32) == 0 ? 0 : -EACCES;
+	if (rc && sp.creq_no_token) {
+		if (signature(sp.creq_no_token, strlen(sp.creq_no_token), &sp, res, key, sig) != 0) {
+			rc = fail_nomem(res);
+			goto out;
+		}
+		rc = CRYPTO_memcmp(sig, sp.signature, 32) == 0 ? 0 : -EACCES;
 	}
-	if (hmac256(kdate.p, kdate.len, res->date, strlen(res->date), k) ||
-	    hmac256(k, 32, res->region, strlen(res->region), k) ||
-	    hmac256(k, 32, res->service, strlen(res->service), k) ||
-	    hmac256(k, 32, TERMINATOR, strlen(TERMINATOR), k) ||
-	    hmac256(k, 32, sts.p, sts.len, sig)) {
-		rc = fail_nomem(res);
-		goto out;
-	}
-	if (CRYPTO_memcmp(sig, sp.signature, 32) != 0) {
-		rc = fail(res, CTL_SIGV4_ERR_MISMATCH,
-			  "The request signature we calculated does not match the signature you "
-			  "provided. Check your AWS Secret Access Key and signing method. Consult "
-			  "the service documentation for details.");
-		goto out;
-	}
-	rc = 0;
+	if (rc)
+		fail(res, CTL_SIGV4_ERR_MISMATCH,
+		     "The request signature we calculated does not match the signature you "
+		     "provided. Check your AWS Secret Access Key and signing method. Consult "
+		     "the service documentation for details.");
 out:
-	OPENSSL_cleanse(k, sizeof(k));
-	if (kdate.p)
-		OPENSSL_cleanse(kdate.p, kdate.len);
-	free(kdate.p);
-	free(sts.p);
 	free(creq.p);
 	free(sp.signed_headers);
+	free(sp.creq_no_token);
 	return rc;
 }
 
