@@ -438,8 +438,13 @@ static int check_signed_headers(const char *s, struct ctl_sigv4_result *res)
 {
 	bool host = false;
 	const char *p = s;
+	unsigned count = 0;
 
 	for (;;) {
+		if (++count > CTL_SIGV4_MAX_SIGNED_HEADERS)
+			return fail(res, CTL_SIGV4_ERR_INCOMPLETE,
+				    "SignedHeaders lists more than %d headers.",
+				    CTL_SIGV4_MAX_SIGNED_HEADERS);
 		const char *semi = strchr(p, ';');
 		size_t n = semi ? (size_t)(semi - p) : strlen(p);
 		if (n == 0)
@@ -825,11 +830,10 @@ static int payload_hash(const struct ctl_sigv4_req *r, bool presigned, char out[
 }
 
 /* Everything up to the signature: parse, check the date, build the canonical request. */
-static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct sbuf *creq,
-		   struct ctl_sigv4_result *res)
+/* The signature's parts from the Authorization header or the query, and the request time. */
+static int parse_request(const struct ctl_sigv4_req *r, struct sig_parts *sp,
+			 struct ctl_sigv4_result *res)
 {
-	bool nomem = false;
-	size_t ntok;
 	const char *auth, *date;
 	size_t nauth = find_header(r, "authorization", &auth);
 	int rc;
@@ -876,6 +880,7 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 		}
 	} else {
 		size_t count;
+		bool nomem = false;
 		char *sig = find_query(r->query, "X-Amz-Signature", &count, &nomem);
 		char *alg = find_query(r->query, "X-Amz-Algorithm", &count, &nomem);
 		bool unsigned_req = !sig && !alg;
@@ -892,6 +897,16 @@ static int prepare(const struct ctl_sigv4_req *r, struct sig_parts *sp, struct s
 		return fail(res, CTL_SIGV4_ERR_MISMATCH,
 			    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version "
 			    "of date from HTTP: '%s' != '%.8s', from '%s'.", res->date, sp->ts, sp->ts);
+	return 0;
+}
+
+/* The canonical request of r with the parts parse_request found. */
+static int build_canonical(const struct ctl_sigv4_req *r, struct sig_parts *sp,
+			   struct sbuf *creq, struct ctl_sigv4_result *res)
+{
+	bool nomem = false;
+	size_t ntok;
+	int rc;
 
 	if (res->presigned) {
 		free(find_query(r->query, "X-Amz-Security-Token", &ntok, &nomem));
@@ -941,8 +956,10 @@ int ctl_sigv4_canonical_request(const struct ctl_sigv4_req *r, bool without_quer
 {
 	struct sig_parts sp;
 	struct sbuf creq = { 0 };
-	int rc = prepare(r, &sp, &creq, res);
+	int rc = parse_request(r, &sp, res);
 
+	if (rc == 0)
+		rc = build_canonical(r, &sp, &creq, res);
 	free(sp.signed_headers);
 	if (rc == 0 && without_query_token) {
 		free(creq.p);
@@ -1036,10 +1053,11 @@ int ctl_sigv4_verify(const struct ctl_sigv4_req *r, ctl_sigv4_secret_fn secret, 
 	struct sig_parts sp;
 	struct sbuf creq = { 0 };
 	uint8_t sig[32];
-	int rc = prepare(r, &sp, &creq, res);
+	int rc = parse_request(r, &sp, res);
 
 	if (rc)
 		goto out;
+	/* Key and clock first: a stranger's request costs no canonicalisation. */
 	const char *key = secret ? secret(arg, res->access_key) : NULL;
 	if (!key) {
 		rc = fail(res, CTL_SIGV4_ERR_UNKNOWN_KEY,
@@ -1047,6 +1065,8 @@ int ctl_sigv4_verify(const struct ctl_sigv4_req *r, ctl_sigv4_secret_fn secret, 
 		goto out;
 	}
 	if ((rc = check_time(&sp, now_s, res)) != 0)
+		goto out;
+	if ((rc = build_canonical(r, &sp, &creq, res)) != 0)
 		goto out;
 	if (signature(creq.p, creq.len, &sp, res, key, sig) != 0) {
 		rc = fail_nomem(res);

@@ -22,6 +22,10 @@
  * is signed when the client signed it) and not checked against anything: this listener issues
  * no session tokens.
  *
+ * The path and query must be the ones the client sent, before any URL decoding: with
+ * libmicrohttpd that means an MHD_OPTION_UNESCAPE_CALLBACK that leaves the text as it is, the
+ * request URL as path and the GET arguments joined back as the query.
+ *
  * Threading: ctl_sigv4_verify and ctl_sigv4_scope keep no state and run on any thread. A
  * credentials set is read-only once loaded; any number of threads may look keys up in it.
  * Every parser here accepts any input: bounded lengths, no recursion, no assumptions.
@@ -36,6 +40,11 @@
 #define CTL_SIGV4_MAX_SKEW_S (15 * 60)
 /* Longest X-Amz-Expires AWS accepts on a presigned URL: 7 days. */
 #define CTL_SIGV4_MAX_EXPIRES_S (7 * 24 * 3600)
+/*
+ * Most headers one signature may cover. SDKs sign under ten; the cap keeps the canonical
+ * headers' cost (signed names times received headers) small for any request.
+ */
+#define CTL_SIGV4_MAX_SIGNED_HEADERS 64
 
 struct ctl_sigv4_header {
 	const char *name;   /* as received; compared case-insensitively */
@@ -53,7 +62,9 @@ struct ctl_sigv4_req {
 	const char *method;          /* "POST" */
 	const char *path;            /* the request-target's path exactly as sent on the wire, still
 	                                percent-encoded ("/", "/2015-03-31/functions/x"); NULL is "/" */
-	const char *query;           /* the raw query string without '?', or NULL */
+	const char *query;           /* the query string without '?', or NULL: raw, or rebuilt as
+	                                "k=v&k=v" from still-escaped pairs in any order (it is
+	                                decoded, re-encoded and sorted here) */
 	const struct ctl_sigv4_header *hdrs;
 	size_t n_hdrs;
 	const void *body;            /* the whole body; NULL with body_len 0 for none */
@@ -97,10 +108,14 @@ typedef const char *(*ctl_sigv4_secret_fn)(void *arg, const char *access_key);
 
 /*
  * Verify r's signature at time now_s (seconds since the epoch). secret(arg, key) looks the
- * access key up. Returns 0 with res->code CTL_SIGV4_OK when the signature is valid, -EACCES
- * with res filled (code, error, http_status, message, and the scope as far as parsed) when it
- * is not or the request carries none, and -ENOMEM (res says InternalFailure-free nothing: code
- * CTL_SIGV4_OK, error NULL) when memory ran out.
+ * access key up (NULL secret: every key is unknown). The steps run in AWS's order, each failing
+ * with its own reason: parse the Authorization header or presigned query (MISSING, INCOMPLETE),
+ * match the scope's date with the request's (MISMATCH), look the key up (UNKNOWN_KEY), check the
+ * clock (EXPIRED), check a sent payload hash against the body (PAYLOAD_MISMATCH), compare the
+ * signature (MISMATCH).
+ * Returns 0 with res->code CTL_SIGV4_OK when the signature is valid; -EACCES with res's code,
+ * error, http_status and message filled, and the scope as far as it was parsed; -ENOMEM when
+ * memory ran out (then res->error is NULL and http_status 500).
  */
 int ctl_sigv4_verify(const struct ctl_sigv4_req *r, ctl_sigv4_secret_fn secret, void *arg,
 		     int64_t now_s, struct ctl_sigv4_result *res);

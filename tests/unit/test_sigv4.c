@@ -236,6 +236,19 @@ static void test_sigv4_suite_query_form(void)
 		CHECK_EQ(rc, 0);
 		CHECK_EQ(res.presigned, 1);
 		CHECK_STR(res.region, "us-east-1");
+		/* Any other signature, even one hex digit off, fails. */
+		char q[2048];
+		snprintf(q, sizeof(q), "%s", t.r.query);
+		char *sig = strstr(q, "X-Amz-Signature=") + 16;
+		for (size_t k = 0; k < 64; k += 7) {
+			sig[k] = sig[k] == '0' ? '1' : '0';
+			const char *orig = t.r.query;
+			t.r.query = q;
+			CHECK_EQ(verify(&t, T_2015, &res), -EACCES);
+			CHECK_EQ(res.code, CTL_SIGV4_ERR_MISMATCH);
+			t.r.query = orig;
+			sig[k] = sig[k] == '0' ? '1' : '0';
+		}
 		/* One second past X-Amz-Expires=3600 the link is dead. */
 		CHECK_EQ(verify(&t, T_2015 + 3601, &res), -EACCES);
 		CHECK_EQ(res.code, CTL_SIGV4_ERR_EXPIRED);
@@ -524,6 +537,27 @@ static void test_sigv4_malformed_authorization(void)
 		CHECK_EQ(ctl_sigv4_scope(bad[i].auth, &res), -EINVAL);
 		CHECK_EQ(res.code, CTL_SIGV4_ERR_INCOMPLETE);
 	}
+}
+
+/* SignedHeaders is capped: 64 names are fine (the signature then decides), 65 are not. */
+static void test_sigv4_signed_headers_cap(void)
+{
+	struct treq t;
+	struct ctl_sigv4_result res;
+	char sh[1024] = "host", auth[1400];
+
+	for (int i = 1; i < CTL_SIGV4_MAX_SIGNED_HEADERS; i++)
+		snprintf(sh + strlen(sh), sizeof(sh) - strlen(sh), ";x-h%02d", i);
+	REQUIRE(treq_parse(&t, vector("get-vanilla")->header_req) == 0);
+	REQUIRE(resign(&t, AKID "/20150830/us-east-1/service/aws4_request", sh, "20150830T123600Z",
+		       auth, sizeof(auth)) == 0);
+	CHECK_EQ(verify(&t, T_2015, &res), 0);
+	strcat(sh, ";x-last");
+	make_auth(auth, sizeof(auth), AKID "/20150830/us-east-1/service/aws4_request", sh,
+		  "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	CHECK_EQ(verify(&t, T_2015, &res), -EACCES);
+	CHECK_EQ(res.code, CTL_SIGV4_ERR_INCOMPLETE);
+	CHECK_STR(res.message, "SignedHeaders lists more than 64 headers.");
 }
 
 static void test_sigv4_missing_and_bad_dates(void)
@@ -911,6 +945,7 @@ int main(void)
 	DP_TEST_RUN(test_sigv4_clock_skew);
 	DP_TEST_RUN(test_sigv4_unknown_key);
 	DP_TEST_RUN(test_sigv4_malformed_authorization);
+	DP_TEST_RUN(test_sigv4_signed_headers_cap);
 	DP_TEST_RUN(test_sigv4_missing_and_bad_dates);
 	DP_TEST_RUN(test_sigv4_date_header);
 	DP_TEST_RUN(test_sigv4_botocore_requests);
