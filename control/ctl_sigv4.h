@@ -20,7 +20,8 @@
  * here) and computed from the body otherwise. Signatures are compared in constant time. The
  * clock may be 15 minutes off either way, as AWS allows. X-Amz-Security-Token is accepted (it
  * is signed when the client signed it) and not checked against anything: this listener issues
- * no session tokens.
+ * no session tokens. Some clients add it to a presigned URL after signing; such a URL is checked
+ * without it, as AWS does.
  *
  * The path and query must be the ones the client sent, before any URL decoding: with
  * libmicrohttpd that means an MHD_OPTION_UNESCAPE_CALLBACK that leaves the text as it is, the
