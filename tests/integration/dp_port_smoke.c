@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 	r = dp_port_start(&cfg, &port);
 	if (r < 0) {
 		printf("dp_port_start failed: %s\n", strerror(-r));
+		free(sm);
 		return 1;
 	}
 	wcfg.port = port;
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		printf("dp_workers_start failed: %s\n", strerror(-r));
 		dp_port_stop(port);
+		free(sm);
 		return 1;
 	}
 	printf("ready\n");
