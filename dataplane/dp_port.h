@@ -21,7 +21,11 @@
  * queue per rx/tx queue at queue setup, so all of that must happen inside. Later ethdev calls
  * (link status, stop, close) use those sockets and work from any thread. The EAL's own threads
  * (lcore workers, interrupt thread) are created before and stay in the caller's namespace.
- * PCI NICs are not affected by the namespace.
+ * PCI NICs are not affected by the namespace. The same holds for net_af_packet: its socket binds
+ * to the interface named in the namespace it was created in. (A veth's kernel peer may send UDP
+ * with the checksum left to an offload that never happens; workers drop those as bad checksums
+ * until the peer's tx checksumming is turned off, ethtool -K PEER tx off. TAPs get complete
+ * checksums.)
  *
  * Threads. dp_port_start() and dp_port_stop() are called once each, from the main thread: the
  * EAL cannot be initialised twice in one process. The EAL pins the calling thread to the main
