@@ -12,7 +12,9 @@
  * The callback boundary. dp_worker_udp_fn receives the datagrams of one burst of one NIC with
  * their parse results (payload offset and length, addresses, ports) and returns how many it
  * took, n' <= n: it owns pkts[0..n') from then on (it frees them, or keeps them for an ack), the
- * worker frees pkts[n'..n) and counts them as "udp_refused". It runs on the worker's lcore, in
+ * worker frees pkts[n'..n) and counts them as "udp_refused". info[] lives on the worker's stack:
+ * valid during the call only (copy what an ack needs, e.g. into the mbuf's private area). Replies
+ * go out on tx queue `worker` of `port_id`, which only this lcore uses. It runs on the worker's lcore, in
  * the loop, so the same rules hold for it: no allocation but from mempools, no lock, no
  * syscall but the worker's own io_uring, no log.
  *

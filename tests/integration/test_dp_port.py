@@ -184,6 +184,86 @@ def test_tap_in_netns_answers_arp_ping_and_udp(netns):
     assert r.returncode != 0
 
 
+VLAN_CLIENT = r"""
+import socket, struct, sys, time
+IFACE, VID, US, PEER, PORT = "ingest0", 100, "198.18.0.1", "198.18.0.9", int(sys.argv[1])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.setsockopt(263, 8, 1)                        # SOL_PACKET, PACKET_AUXDATA: stripped tags
+s.bind((IFACE, 0))
+src = bytes.fromhex(open(f"/sys/class/net/{IFACE}/address").read().strip().replace(":", ""))
+tag = struct.pack("!HH", 0x8100, VID)
+
+def cksum(b):
+    t = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+
+def frames(deadline):
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, anc, _, addr = s.recvmsg(4096, 1024)
+        except socket.timeout:
+            return
+        if addr[2] == 4:                       # PACKET_OUTGOING: our own frame
+            continue
+        vid = None
+        if data[12:14] == b"\x81\x00":
+            vid, data = struct.unpack("!H", data[14:16])[0] & 0xfff, data[:12] + data[16:]
+        for level, kind, val in anc:
+            status, _, _, _, _, tci = struct.unpack("IIIHHH", val[:18])
+            if level == 263 and kind == 8 and status & 0x10:
+                vid = tci & 0xfff
+        yield vid, data
+
+arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + src + socket.inet_aton(PEER) + bytes(6) \
+    + socket.inet_aton(US)
+s.send(b"\xff" * 6 + src + tag + b"\x08\x06" + arp)
+peer_mac = None
+for vid, f in frames(time.monotonic() + 3):
+    if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02":
+        assert vid == VID, vid
+        assert f[28:32] == socket.inet_aton(US) and f[38:42] == socket.inet_aton(PEER)
+        peer_mac = f[22:28]
+        break
+assert peer_mac, "no tagged ARP reply"
+
+payload = b"tagged datagram"
+udp = struct.pack("!HHHH", 40000, PORT, 8 + len(payload), 0) + payload   # no UDP checksum
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0x4000, 64, 17, 0,
+                 socket.inet_aton(PEER), socket.inet_aton(US))
+ip = ip[:10] + struct.pack("!H", cksum(ip)) + ip[12:]
+s.send(peer_mac + src + tag + b"\x08\x00" + ip + udp)
+for vid, f in frames(time.monotonic() + 3):
+    if f[12:14] == b"\x08\x00" and f[23] == 17 and f[26:30] == socket.inet_aton(US):
+        assert vid == VID, vid
+        assert f[34:36] == struct.pack("!H", PORT) and f[42:42 + len(payload)] == payload
+        print("tagged replies ok")
+        break
+"""
+
+
+def test_vlan_tagged_frames_are_answered_with_their_tag(netns):
+    """Frames tagged with VLAN 100, written raw on the kernel side of the TAP (no 802.1Q module
+    needed): the ARP reply and the UDP echo, both built in place, come back with the tag."""
+    smoke = Smoke("--netns", netns, "--udp-port", str(INGEST_PORT), "--seconds", "60")
+    try:
+        smoke.wait_line("ready")
+        sh("ip", "netns", "exec", netns, "ip", "link", "set", "ingest0", "up")
+        r = sh("ip", "netns", "exec", netns, "/usr/bin/python3", "-c", VLAN_CLIENT,
+               str(INGEST_PORT), timeout=20, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "tagged replies ok" in r.stdout
+        time.sleep(0.2)
+        rc, stats, out = smoke.stop()
+    finally:
+        smoke.kill()
+    assert rc == 0, out
+    assert stats["arp_replies"] == 1, out
+    assert stats["callback_echoed"] == 1, out
+
+
 def test_af_packet_on_a_veth_in_netns(netns):
     """Any vdev string: net_af_packet bound to a veth whose peer carries the kernel side. The
     namespace applies to it as to the TAP (its socket binds to veth0 inside the namespace)."""
