@@ -329,7 +329,7 @@ struct dp_reasm_stats {
 
 /*
  * Create a reassembler with `slots` (1..1024) records in progress, each with a DP_DATA_MAX
- * buffer allocated now (memory: slots * (1 MiB + about 1 KiB), fixed for its life), and a
+ * buffer allocated now (memory: slots * (1 MiB + about 2.5 KiB), fixed for its life), and a
  * timeout (>= 1 ms) counted from a record's first chunk. Returns 0, -EINVAL or -ENOMEM.
  */
 int dp_reasm_new(unsigned slots, uint32_t timeout_ms, struct dp_reasm **ret);
