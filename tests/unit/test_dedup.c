@@ -212,6 +212,56 @@ static void test_rebuild_from_notes_in_any_order(void)
 	dp_dedup_free(rebuilt);
 }
 
+/*
+ * The safety property, over random traffic with retries, out-of-order notes and group overflow:
+ * a group that was noted is never reported NEW again (only HIT with the last noted numbers, or
+ * STALE), as long as its producer keeps its slot (4 producers in a 4-way table: no eviction).
+ * A reference map of every note ever made is the oracle.
+ */
+static void test_noted_group_is_never_new_again(void)
+{
+	enum { OPS = 20000, PRODUCERS = 4, SHARDS = 4, MAXB = 400 };
+	static struct { uint64_t seq; uint32_t n; } ref[PRODUCERS][MAXB][SHARDS];
+	struct dp_dedup *d = NULL;
+	struct dp_dedup_stats st;
+	unsigned hits = 0, stale = 0, news = 0;
+
+	memset(ref, 0, sizeof(ref));
+	REQUIRE(dp_dedup_new(4, 8, 12, &d) == 0);
+	for (unsigned op = 0; op < OPS; op++) {
+		unsigned p = (unsigned)(rng() % PRODUCERS), s = (unsigned)(rng() % SHARDS);
+		/* Batches drift upwards with a spread, so retries, late notes and stale ones all occur. */
+		uint64_t b = op * (MAXB - 20) / OPS + rng() % 20;
+		uint64_t seq = 0;
+		uint32_t n = 0;
+		int r = dp_dedup_lookup(d, p, b, s, &seq, &n);
+
+		if (ref[p][b][s].n) {
+			CHECK(r != DP_DEDUP_NEW);
+			if (r == DP_DEDUP_HIT) {
+				CHECK_EQ_U64(seq, ref[p][b][s].seq);
+				CHECK_EQ(n, ref[p][b][s].n);
+			}
+		} else if (r == DP_DEDUP_HIT) {
+			CHECK(!"hit for a group never noted");
+		}
+		hits += r == DP_DEDUP_HIT;
+		stale += r == DP_DEDUP_STALE;
+		if (r == DP_DEDUP_NEW) {
+			news++;
+			ref[p][b][s].seq = rng() & DP_SEQ_MAX >> 1;
+			ref[p][b][s].n = 1 + (uint32_t)(rng() % 100);
+			CHECK(dp_dedup_note(d, p, b, s, ref[p][b][s].seq, ref[p][b][s].n) >= 0);
+		}
+	}
+	dp_dedup_stats_get(d, &st);
+	CHECK_EQ_U64(st.producers_evicted, 0);
+	CHECK(hits > 1000 && stale > 1000 && news > 1000 && st.entries_evicted > 0);
+	printf("# %u hits, %u stale, %u new, %llu groups evicted\n", hits, stale, news,
+	       (unsigned long long)st.entries_evicted);
+	dp_dedup_free(d);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_hit_after_note);
@@ -220,5 +270,6 @@ int main(void)
 	DP_TEST_RUN(test_group_overflow_raises_floor);
 	DP_TEST_RUN(test_producer_eviction_is_lru);
 	DP_TEST_RUN(test_rebuild_from_notes_in_any_order);
+	DP_TEST_RUN(test_noted_group_is_never_new_again);
 	return dp_test_done();
 }
