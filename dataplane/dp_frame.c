@@ -236,8 +236,6 @@ enum dp_drop dp_frame_parse(const uint8_t *p, size_t len, struct dp_frame *f)
 
 	q = p + DP_FRAME_HDR_LEN + slen;
 	end = p + len;
-	f->recs = q;
-	f->end = end;
 	for (unsigned i = 0; i < f->count; i++) {
 		size_t size = 0;
 		enum dp_drop d;
@@ -251,16 +249,20 @@ enum dp_drop dp_frame_parse(const uint8_t *p, size_t len, struct dp_frame *f)
 	}
 	if (q != end)
 		return DP_DROP_TRAILING;
+	/* Set only now: iterating a frame that failed finds no records. */
+	f->recs = p + DP_FRAME_HDR_LEN + slen;
+	f->end = end;
 	return DP_DROP_NONE;
 }
 
 bool dp_frame_rec_next(const struct dp_frame *f, size_t *it, struct dp_frame_rec *r)
 {
-	const uint8_t *q = f->recs + *it;
+	const uint8_t *q;
 	size_t hl = rec_hdr_len(f->type);
 
-	if (q >= f->end)
+	if (!f->recs || *it >= (size_t)(f->end - f->recs))
 		return false;
+	q = f->recs + *it;
 	r->key_len = ld16(q);
 	r->data_len = ld32(q + 4);
 	if (f->type == DP_FRAME_T_CHUNK) {

@@ -186,7 +186,8 @@ struct dp_frame {
 enum dp_drop dp_frame_parse(const uint8_t *p, size_t len, struct dp_frame *f);
 
 /* Record iteration over a frame that parsed: it = 0 to start. Returns true and fills *r while
- * records remain; no checks are repeated and nothing is copied. */
+ * records remain; no checks are repeated and nothing is copied. A frame that failed to parse
+ * has no records (returns false at once). */
 bool dp_frame_rec_next(const struct dp_frame *f, size_t *it, struct dp_frame_rec *r);
 
 /* ExplicitHashKey bytes (big-endian) <-> the 128-bit integer that Kinesis writes in decimal. */
@@ -255,8 +256,8 @@ struct dp_ack_rec {
  * (n = f->count). Uses the run encoding (consecutive records with the same status, and for OK
  * the same shard and consecutive sequence numbers, share one entry) when it fits in cap, else
  * the status-only fallback (one byte per record), which fits for every frame that parsed.
- * Returns the ack's length; -EINVAL (n out of 1..DP_FRAME_RECORDS_MAX, a status above 255, an
- * OK with seq > DP_SEQ_MAX) or -EMSGSIZE (not even the fallback fits: not a parsed frame).
+ * Returns the ack's length; -EINVAL (n out of 1..DP_FRAME_RECORDS_MAX, or an OK with
+ * seq > DP_SEQ_MAX) or -EMSGSIZE (not even the fallback fits: not a parsed frame).
  */
 int dp_ack_build(uint8_t *out, size_t cap, uint64_t producer_id, uint64_t batch,
 		 const struct dp_ack_rec *recs, unsigned n);

@@ -350,6 +350,14 @@ static void test_malformed_frames_give_their_reason(void)
 	EXPECT(len, DP_DROP_TRUNCATED);
 	RESET();
 	EXPECT(len, DP_DROP_NONE);
+	/* A frame that failed, even after all its records were read, yields no records. */
+	EXPECT(len + 1, DP_DROP_TRAILING);
+	{
+		struct dp_frame_rec r;
+		size_t it = 0;
+
+		CHECK(!dp_frame_rec_next(&f, &it, &r));
+	}
 #undef EXPECT
 #undef RESET
 }
