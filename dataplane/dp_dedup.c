@@ -185,25 +185,25 @@ int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_
 		d->st.notes_ignored++;
 		return 0;
 	}
+	/* One pass: the same group (replace it), else the first reusable entry (unused, outside
+	 * the window or below the floor), else the lowest batch held. */
 	for (unsigned e = 0; e < d->entries; e++) {
 		struct group *g = &p->groups[e];
 
-		if (g->n && g->batch == batch && g->shard == shard) {
-			slot = g;
-			goto store;
-		}
-	}
-	for (unsigned e = 0; e < d->entries; e++) {
-		struct group *g = &p->groups[e];
-
-		/* Unused, or outside the window (also below the floor): free to take. */
 		if (!g->n || outside_window(d, p, g->batch)) {
+			if (!slot)
+				slot = g;
+			continue;
+		}
+		if (g->batch == batch && g->shard == shard) {
 			slot = g;
 			goto store;
 		}
 		if (!lowest || g->batch < lowest->batch)
 			lowest = g;
 	}
+	if (slot)
+		goto store;
 	/* Full inside the window: the lowest batch goes, and with it any claim to know it. The
 	 * floor rises above it, so that a lookup of that batch says STALE, never NEW. */
 	d->st.entries_evicted++;
