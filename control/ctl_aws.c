@@ -18,6 +18,7 @@
 #define JSON_TYPE "application/x-amz-json-1.1"
 
 struct ctl_aws {
+	const struct ctl_sigv4_creds *creds;
 	char account[16];
 	char region[32];
 	struct ctl_aws_service svc[AWS_MAX_SERVICES];
@@ -46,6 +47,7 @@ int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret)
 	snprintf(a->account, sizeof(a->account), "%s", cfg->account_id ? cfg->account_id
 								   : "000000000000");
 	snprintf(a->region, sizeof(a->region), "%s", cfg->region ? cfg->region : "us-east-1");
+	a->creds = cfg->creds;
 	*ret = a;
 	return 0;
 }
@@ -207,24 +209,35 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The region of the SigV4 credential scope: "... Credential=AKID/DATE/REGION/SERVICE/aws4_request". */
-static void scope_region(const char *auth, char *out, size_t n)
+/*
+ * SigV4: verified when credentials are configured; otherwise only the scope's region is read,
+ * as emulators do. Returns 0, or -1 after answering AWS's error.
+ */
+static int authenticate(struct ctl_aws_call *c, const struct ctl_aws_request *r)
 {
-	const char *p = auth ? strstr(auth, "Credential=") : NULL;
-	if (!p)
-		return;
-	p += 11;
-	for (int slash = 0; slash < 2; slash++) {
-		p = strchr(p, '/');
-		if (!p)
-			return;
-		p++;
+	struct ctl_sigv4_result res;
+	if (!c->a->creds || r->trusted) {
+		if (ctl_sigv4_scope(r->authorization, &res) == 0 && res.region[0])
+			snprintf(c->region, sizeof(c->region), "%s", res.region);
+		return 0;
 	}
-	size_t len = strcspn(p, "/, ");
-	if (len == 0 || len >= n || p[len] != '/')
-		return;
-	memcpy(out, p, len);
-	out[len] = '\0';
+	struct ctl_sigv4_req sr = {
+		.method = r->method, .path = r->path, .query = r->query, .hdrs = r->hdrs,
+		.n_hdrs = r->n_hdrs, .body = r->body, .body_len = r->len,
+	};
+	int rc = ctl_sigv4_verify(&sr, ctl_sigv4_creds_secret, (void *)c->a->creds,
+				  c->now_ms / 1000, &res);
+	if (rc == -ENOMEM) {
+		ctl_aws_internal(c, "out of memory");
+		return -1;
+	}
+	if (rc < 0) {
+		ctl_aws_err(c, (unsigned)res.http_status, res.error, "%s", res.message);
+		return -1;
+	}
+	if (res.region[0])
+		snprintf(c->region, sizeof(c->region), "%s", res.region);
+	return 0;
 }
 
 static const struct ctl_aws_op *find_op(struct ctl_aws *a, const char *target, bool *svc_known)
@@ -281,6 +294,8 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 			    "endpoint accepts (see --max-body)");
 		return c;
 	}
+	if (authenticate(c, r) < 0)
+		return c;
 	bool svc_known;
 	c->op = find_op(a, r->target, &svc_known);
 	if (!c->op) {
@@ -289,8 +304,6 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 			    r->target ? r->target : "");
 		return c;
 	}
-	scope_region(r->authorization, c->region, sizeof(c->region));
-
 	json_error_t je;
 	c->in = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	if (!c->in) {
@@ -342,18 +355,43 @@ static void http_reply(void *arg, unsigned status, const char *ctype, char *body
 		free(body);
 }
 
+#define AWS_MAX_HEADERS 128
+
+struct hdr_list {
+	struct ctl_sigv4_header h[AWS_MAX_HEADERS];
+	size_t n;
+};
+
+static void hdr_add(void *arg, const char *name, const char *value)
+{
+	struct hdr_list *l = arg;
+	if (l->n < AWS_MAX_HEADERS)
+		l->h[l->n++] = (struct ctl_sigv4_header){ name, value };
+}
+
 void ctl_aws_route(void *arg, struct ctl_http_req *rq)
 {
 	size_t len;
 	const char *body = ctl_http_body(rq, &len);
+	struct hdr_list hl = { .n = 0 };
+	ctl_http_headers_each(rq, hdr_add, &hl);
+	char path[2048];
+	const char *raw = ctl_http_raw_target(rq);
+	size_t pl = strcspn(raw, "?");
+	snprintf(path, sizeof(path), "%.*s", (int)(pl < sizeof(path) ? pl : sizeof(path) - 1), raw);
 	struct ctl_aws_request r = {
 		.method = ctl_http_method(rq),
 		.target = ctl_http_header(rq, "X-Amz-Target"),
 		.authorization = ctl_http_header(rq, "Authorization"),
 		.content_type = ctl_http_header(rq, "Content-Type"),
+		.path = path,
+		.query = ctl_http_query_raw(rq),
+		.hdrs = hl.h,
+		.n_hdrs = hl.n,
 		.body = body,
 		.len = len,
 		.too_big = ctl_http_body_too_big(rq),
+		.trusted = ctl_http_is_admin(rq),
 	};
 	struct ctl_aws_call *c = ctl_aws_invoke(arg, &r, http_reply, rq);
 	ctl_http_req_set_state(rq, c);

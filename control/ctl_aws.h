@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "ctl_http.h"
+#include "ctl_sigv4.h"
 
 struct ctl_aws;
 struct ctl_aws_call;
@@ -43,9 +44,14 @@ struct ctl_aws_service {
 	void *svc;                      /* handed to every op */
 };
 
+struct ctl_sigv4_creds;
+
 struct ctl_aws_config {
 	const char *account_id;  /* 12 digits; default 000000000000 */
 	const char *region;      /* default region; us-east-1 */
+	/* When set, every request's SigV4 signature is verified against these keys (ctl_sigv4.h);
+	 * when NULL any signature is accepted and only the region is read from its scope. */
+	const struct ctl_sigv4_creds *creds;
 };
 
 int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret);
@@ -60,9 +66,15 @@ struct ctl_aws_request {
 	const char *target;         /* X-Amz-Target or NULL */
 	const char *authorization;  /* Authorization header or NULL */
 	const char *content_type;   /* Content-Type or NULL */
+	const char *path;           /* request path as sent (still percent-encoded); NULL is "/" */
+	const char *query;          /* raw query string without '?', or NULL */
+	const struct ctl_sigv4_header *hdrs;  /* every header as received, for SigV4 */
+	size_t n_hdrs;
 	const char *body;
 	size_t len;
 	bool too_big;               /* the transport discarded an oversize body */
+	bool trusted;               /* the peer is authenticated otherwise (the admin socket's
+	                               SO_PEERCRED): no signature needed */
 };
 
 /* How an answer leaves: body is malloc'd (ownership passes; NULL only when out of memory). */

@@ -36,6 +36,9 @@ static const char usage[] =
 	"  --shard-limit N         open shards over all streams (default 512)\n"
 	"  --max-body SIZE         largest request body accepted (default 16M)\n"
 	"  --iterator-ttl SECS     lifetime of shard iterators (default 300, as AWS)\n"
+	"  --credentials FILE      verify every AWS request's SigV4 signature against the keys in\n"
+	"                          FILE (the ~/.aws/credentials format); without it any signature\n"
+	"                          is accepted and the API may only listen on loopback\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -73,7 +76,7 @@ int ctl_parse_size(const char *s, unsigned long long *out)
 
 enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
-       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL };
+       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -91,6 +94,7 @@ static const struct option long_opts[] = {
 	{ "shard-limit", required_argument, NULL, OPT_SHARD_LIMIT },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "iterator-ttl", required_argument, NULL, OPT_ITER_TTL },
+	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -219,6 +223,11 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				return -EINVAL;
 			}
 			cfg->iterator_ttl_s = (unsigned)v;
+			break;
+		case OPT_CREDENTIALS:
+			if (!*optarg)
+				goto bad;
+			cfg->credentials = optarg;
 			break;
 		case 'h':
 			cfg->help = true;

@@ -24,6 +24,7 @@ struct ctl_config {
 	unsigned shard_limit;          /* --shard-limit, default 512 */
 	size_t max_body;               /* --max-body, default 16 MiB */
 	unsigned iterator_ttl_s;       /* --iterator-ttl, default 300 */
+	const char *credentials;       /* --credentials FILE, NULL: signatures not verified */
 	bool help, version;
 };
 

@@ -339,6 +339,13 @@ int ctl_http_new(const struct ctl_http_config *cfg, struct ctl_http **ret)
 				cfg->api_listen);
 			goto fail;
 		}
+		if (!lo && !cfg->allow_public) {
+			r = -EPERM;
+			ctl_log(CTL_LOG_ERR, "--api-listen %s is not a loopback address: requests are "
+				"not authenticated without --credentials FILE, so the API only listens "
+				"on loopback; give --credentials to serve other hosts", cfg->api_listen);
+			goto fail;
+		}
 		h->api = start_daemon(h, on_api, (struct sockaddr *)&ss, -1);
 		if (!h->api) {
 			r = -EADDRINUSE;
@@ -349,8 +356,8 @@ int ctl_http_new(const struct ctl_http_config *cfg, struct ctl_http **ret)
 		}
 		if (!lo)
 			ctl_log(CTL_LOG_WARN, "the AWS API listens on %s, which is not a loopback "
-				"address: every host that reaches it can use the API%s",
-				cfg->api_listen, "; give --credentials to require SigV4 signatures");
+				"address: every host that reaches it can try it (SigV4 signatures are "
+				"required)", cfg->api_listen);
 		const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->api, MHD_DAEMON_INFO_BIND_PORT);
 		h->api_port = di ? di->port : 0;
 		if ((r = add_epoll(h, h->api)) < 0)
@@ -458,6 +465,11 @@ const char *ctl_http_query_raw(const struct ctl_http_req *rq)
 {
 	const char *q = strchr(rq->raw_uri, '?');
 	return q ? q + 1 : "";
+}
+
+const char *ctl_http_raw_target(const struct ctl_http_req *rq)
+{
+	return rq->raw_uri;
 }
 
 struct hdr_visit {

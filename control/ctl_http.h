@@ -35,6 +35,7 @@ struct ctl_http_config {
 	const char *api_listen;    /* "HOST:PORT" or "[V6]:PORT"; NULL or "" for none */
 	const char *admin_socket;  /* unix socket path; NULL for none */
 	size_t max_body;           /* bytes; larger bodies get 413 */
+	bool allow_public;         /* a non-loopback api_listen is refused unless set */
 	unsigned max_connections;  /* per listener */
 	ctl_http_route_fn api_route, admin_route;
 	ctl_http_done_fn done;
@@ -42,7 +43,8 @@ struct ctl_http_config {
 };
 
 /*
- * Bind both listeners. A non-loopback api_listen address is served but logged as a warning.
+ * Bind both listeners. A non-loopback api_listen address is refused (-EPERM) unless
+ * allow_public, and then served with a warning in the log.
  * Returns 0, or a negative errno after logging what could not be bound and what to do
  * (e.g. "address in use: another ingestd or emulator listens on 127.0.0.1:4566; pick another
  * --api-listen").
@@ -73,6 +75,8 @@ const char *ctl_http_header(const struct ctl_http_req *rq, const char *name);
 /* Query argument value or NULL; ctl_http_query_raw gives the raw query string ("" if none). */
 const char *ctl_http_arg(const struct ctl_http_req *rq, const char *name);
 const char *ctl_http_query_raw(const struct ctl_http_req *rq);
+/* The request target exactly as sent ("/path?query", still percent-encoded). */
+const char *ctl_http_raw_target(const struct ctl_http_req *rq);
 /* Visit every request header (for SigV4). */
 typedef void (*ctl_http_header_fn)(void *arg, const char *name, const char *value);
 void ctl_http_headers_each(const struct ctl_http_req *rq, ctl_http_header_fn fn, void *arg);

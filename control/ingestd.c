@@ -23,6 +23,7 @@
 #include "ctl_http.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
+#include "ctl_sigv4.h"
 #include "ctl_log.h"
 #include "ctl_shards.h"
 #include "dp_crc32c.h"
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
+	struct ctl_sigv4_creds *creds = NULL;
 	int r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
@@ -130,7 +132,18 @@ int main(int argc, char **argv)
 					   .iterator_ttl_s = cfg.iterator_ttl_s };
 	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0)
 		goto out;
-	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region };
+	if (cfg.credentials) {
+		char why[300];
+		r = ctl_sigv4_creds_load(cfg.credentials, &creds, why, sizeof(why));
+		if (r < 0) {
+			ctl_log(CTL_LOG_ERR, "--credentials: %s", why);
+			goto out;
+		}
+		ctl_log(CTL_LOG_INFO, "AWS requests must be signed with one of %zu key(s) from %s",
+			ctl_sigv4_creds_count(creds), cfg.credentials);
+	}
+	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region,
+				       .creds = creds };
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0)
 		goto out;
 
@@ -147,6 +160,7 @@ int main(int argc, char **argv)
 		.api_listen = cfg.api_listen,
 		.admin_socket = sock,
 		.max_body = cfg.max_body,
+		.allow_public = creds != NULL,
 		.api_route = route_api,
 		.admin_route = route_admin,
 		.done = route_done,
@@ -219,6 +233,7 @@ out:
 	ctl_http_free(http);
 	ctl_kinesis_free(kinesis);
 	ctl_aws_free(aws);
+	ctl_sigv4_creds_free(creds);
 	if (ctl_shards_close(shards) < 0)
 		rc = 1;
 	ctl_meta_close(meta);
