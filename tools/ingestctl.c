@@ -429,9 +429,11 @@ static json_t *find_shard(json_t *desc, const char *id)
 {
 	size_t i;
 	json_t *s;
-	json_array_foreach(json_object_get(desc, "Shards"), i, s)
-		if (strcmp(json_string_value(json_object_get(s, "ShardId")), id) == 0)
+	json_array_foreach(json_object_get(desc, "Shards"), i, s) {
+		const char *sid = json_string_value(json_object_get(s, "ShardId"));
+		if (sid && strcmp(sid, id) == 0)
 			return s;
+	}
 	return NULL;
 }
 
@@ -1116,7 +1118,10 @@ static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, 
 			goto out;
 	}
 	if (!t.n) {
-		errmsg("ResourceNotFoundException: stream %s has no shard %s", argv[0], only);
+		if (only[0])
+			errmsg("ResourceNotFoundException: stream %s has no shard %s", argv[0], only);
+		else
+			errmsg("stream %s has no open shard to follow", argv[0]);
 		rc = RC_SERVER;
 		goto out;
 	}
