@@ -13,10 +13,8 @@ INGESTD = os.environ.get("INGESTD", "build/control/ingestd")
 INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
 
 
-@pytest.fixture
-def daemon(tmp_path):
-    data = tmp_path / "data"
-    proc = subprocess.Popen([INGESTD, "--data-dir", str(data), "--api-listen", "none"],
+def start_daemon(data, *args):
+    proc = subprocess.Popen([INGESTD, "--data-dir", str(data), "--api-listen", "none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + 15
@@ -31,10 +29,21 @@ def daemon(tmp_path):
         proc.kill()
         raise AssertionError("ingestd did not start:\n" + "".join(lines))
     assert os.path.exists(data / "ingestd.sock"), "".join(lines)
-    yield data
+    return proc
+
+
+def stop_daemon(proc):
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, out
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    data = tmp_path / "data"
+    proc = start_daemon(data)
+    yield data
+    stop_daemon(proc)
 
 
 def ctl(data, *args, stdin=None, timeout=20):
@@ -254,6 +263,29 @@ def test_tail_stops_on_sigint_with_exit_0(daemon):
     out, _ = tail.communicate(timeout=10)
     assert tail.returncode == 0
     assert out.split()[2:] == ["k", "live"]
+
+
+def test_describe_and_list_follow_every_page(tmp_path):
+    # More shards than one DescribeStream page (100) and more streams than one ListStreams page
+    # (100); small segments keep the preallocated files small.
+    data = tmp_path / "data"
+    proc = start_daemon(data, "--segment-size", "2M", "--buffer-size", "1028K")
+    try:
+        ok(data, "stream", "create", "wide", "--shards", "130")
+        d = describe(data, "wide")
+        assert [s["ShardId"] for s in d["Shards"]] == \
+            [f"shardId-{i:012d}" for i in range(130)]
+        assert d["HasMoreShards"] is False
+        text = ok(data, "stream", "describe", "wide")
+        assert sum(l.startswith("shardId-") for l in text.splitlines()) == 130
+        for i in range(100):
+            ok(data, "stream", "create", f"s{i:03d}")
+        j = json.loads(ok(data, "--json", "stream", "list"))
+        assert j["StreamNames"] == [f"s{i:03d}" for i in range(100)] + ["wide"]
+        assert len(j["StreamSummaries"]) == 101
+        assert len(ok(data, "stream", "list").splitlines()) == 102
+    finally:
+        stop_daemon(proc)
 
 
 def test_delete(daemon):
