@@ -94,7 +94,7 @@ struct cmd {
 	const char *help;
 };
 
-/* ---- output helpers ----------------------------------------------------------------------------- */
+/* ---- output helpers -------------------------------------------------------------------------- */
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
@@ -107,7 +107,8 @@ static void errmsg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int usage_err(const struct cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_err(const struct cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int usage_err(const struct cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -240,7 +241,7 @@ static void fmt_time(const json_t *ts, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-/* ---- transport ---------------------------------------------------------------------------------- */
+/* ---- transport ------------------------------------------------------------------------------- */
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -362,7 +363,7 @@ static int kin(struct cli *c, const char *op, json_t *in, json_t **out)
 	return rc;
 }
 
-/* ---- shared pieces ---------------------------------------------------------------------------- */
+/* ---- shared pieces --------------------------------------------------------------------------- */
 
 static bool parse_long(const char *s, long min, long max, long *out)
 {
@@ -479,7 +480,7 @@ static char *record_data(const json_t *rec)
 	return s;
 }
 
-/* ---- status, stats ------------------------------------------------------------------------------ */
+/* ---- status, stats --------------------------------------------------------------------------- */
 
 static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		      char **argv)
@@ -547,7 +548,7 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	return RC_OK;
 }
 
-/* ---- stream create, list, describe, delete ------------------------------------------------------ */
+/* ---- stream create, list, describe, delete --------------------------------------------------- */
 
 static int cmd_create(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		      char **argv)
@@ -718,7 +719,7 @@ static int cmd_delete(struct cli *c, const struct cmd *cmd, const struct opts *o
 	return RC_OK;
 }
 
-/* ---- stream put --------------------------------------------------------------------------------- */
+/* ---- stream put ------------------------------------------------------------------------------ */
 
 struct put {
 	struct cli *c;
@@ -871,7 +872,7 @@ out:
 	return rc;
 }
 
-/* ---- stream get, tail ---------------------------------------------------------------------------- */
+/* ---- stream get, tail ------------------------------------------------------------------------ */
 
 struct reader {
 	struct cli *c;
@@ -1128,7 +1129,7 @@ static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, 
 	fprintf(stderr, "ingestctl: tailing %zu shard(s) of stream %s from LATEST; Ctrl-C stops\n",
 		t.n, argv[0]);
 	while (!g_stop) {
-		bool active = false;
+		bool active = false, behind = false;
 		for (i = 0; i < t.n && !g_stop; i++) {
 			struct tail_shard *ts = &t.v[i];
 			if (ts->state == TAIL_WAITING && tail_ready(&t, ts)) {
@@ -1151,6 +1152,8 @@ static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, 
 			if (rc || g_stop)
 				goto out;
 			records_out(&r, ts->id, json_object_get(res, "Records"), true);
+			/* A backlog (or a shard that just ended) is read again without the pause. */
+			behind |= json_integer_value(json_object_get(res, "MillisBehindLatest")) > 0;
 			free(ts->iter);
 			ts->iter = NULL;
 			const char *nx = json_string_value(json_object_get(res, "NextShardIterator"));
@@ -1158,6 +1161,7 @@ static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, 
 				ts->iter = strdup(nx);
 			} else {
 				ts->state = TAIL_DONE;
+				behind = true;
 				if (tail_children(&t, json_object_get(res, "ChildShards")) < 0) {
 					json_decref(res);
 					errmsg("out of memory");
@@ -1175,6 +1179,8 @@ static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, 
 			       "follow", argv[0]);
 			break;
 		}
+		if (behind)
+			continue;
 		struct timespec ts = { 0, TAIL_POLL_NS };
 		while (!g_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
@@ -1188,7 +1194,7 @@ out:
 	return g_stop ? RC_OK : rc;
 }
 
-/* ---- stream split, merge, scale ---------------------------------------------------------------- */
+/* ---- stream split, merge, scale -------------------------------------------------------------- */
 
 /* The shards whose parent (or adjacent parent) is id, as "a and b" text. */
 static void children_of(json_t *d, const char *id, char *out, size_t n)
@@ -1323,7 +1329,7 @@ static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	return RC_OK;
 }
 
-/* ---- command table and main -------------------------------------------------------------------- */
+/* ---- command table and main ------------------------------------------------------------------ */
 
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
