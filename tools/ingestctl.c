@@ -1,0 +1,1570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ingestctl: the administrator's command line for a running ingestd, over its admin unix socket.
+ *
+ * Every command is one or a few requests on the socket: GET /status and GET /stats, and the
+ * Kinesis operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> and a JSON body, the
+ * same handlers the AWS listener serves (the daemon has one action function per operation; this
+ * is one more front-end). Output is an aligned table for people, or with --json the server's
+ * JSON for scripts (paged answers merged into one document; get and tail print one JSON record
+ * per line so that they can stream).
+ *
+ * Exit codes (also in --help and docs/ingestctl.md): 0 ok, 1 the server answered an error,
+ * 2 usage error, 3 the daemon cannot be reached, 4 some records of a put failed.
+ *
+ * Single-threaded; the only process-wide state is the SIGINT/SIGTERM flag that stops `tail`.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "ctl_b64.h"
+#include "dp_hash.h"
+#include "dp_seqno.h"
+
+enum {
+	RC_OK = 0,
+	RC_SERVER = 1,       /* the server answered an error */
+	RC_USAGE = 2,        /* bad command line or input */
+	RC_UNREACHABLE = 3,  /* no answer from the socket */
+	RC_PARTIAL = 4,      /* some records of a put failed */
+};
+
+#define DEFAULT_SOCKET "/var/lib/ingestd/ingestd.sock"
+#define TARGET_PREFIX "Kinesis_20131202."
+/* PutRecords accepts at most 500 records and 5 MiB of data; 4 MiB of base64 keeps a batch
+ * below the data limit whatever the per-record overhead. */
+#define PUT_BATCH_RECORDS 500
+#define PUT_BATCH_B64 (4u << 20)
+#define KEY_MAX 256
+/* GetRecords answers at most 10000 records per call. */
+#define GET_LIMIT_MAX 10000
+/* tail polls each shard this often: GetRecords is cheap, and 200 ms keeps the lag small. */
+#define TAIL_POLL_NS (200 * 1000 * 1000L)
+/* A put waits for fdatasync; a slow disk may take a while, a dead daemon should not hang us. */
+#define REQUEST_TIMEOUT_S 60L
+
+static volatile sig_atomic_t g_stop;
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+struct cli {
+	CURL *curl;
+	const char *socket;
+	bool json;
+	struct buf resp;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Options of the subcommands; each command names the ones it takes. */
+struct opts {
+	long shards;
+	bool on_demand;
+	const char *key;
+	bool quiet;
+	const char *shard;
+	const char *from;
+	long limit;
+	long count;
+};
+
+struct cmd {
+	const char *name;     /* "stream put" */
+	const char *args;     /* usage after the name */
+	const char *allowed;  /* option names, comma separated */
+	unsigned min_args, max_args;
+	int (*fn)(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		  char **argv);
+	const char *help;
+};
+
+/* ---- output helpers -------------------------------------------------------------------------- */
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("ingestctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int usage_err(const struct cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int usage_err(const struct cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("ingestctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd)
+		fprintf(stderr, "usage: ingestctl [--socket PATH | --data-dir DIR] [--json] %s %s\n",
+			cmd->name, cmd->args);
+	else
+		fputs("usage: ingestctl [--socket PATH | --data-dir DIR] [--json] COMMAND ...; "
+		      "ingestctl --help lists the commands\n", stderr);
+	return RC_USAGE;
+}
+
+static void print_json(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (s)
+		puts(s);
+	free(s);
+}
+
+static void print_json_line(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (s)
+		puts(s);
+	free(s);
+}
+
+/* A field as text: strings as they are, numbers in decimal, "-" when absent. */
+static const char *jstr(const json_t *o, const char *key, char *tmp, size_t n)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(tmp, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return tmp;
+	}
+	if (json_is_real(v)) {
+		snprintf(tmp, n, "%.3f", json_real_value(v));
+		return tmp;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return "-";
+}
+
+/* An aligned table, printed once every row is known. */
+struct table {
+	unsigned ncol;
+	const char *const *head;
+	const bool *right;  /* right-align (numbers); NULL: all left */
+	char **cells;
+	size_t rows, cap;
+};
+
+static int table_add(struct table *t, ...)
+{
+	if (t->rows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		char **v = realloc(t->cells, cap * t->ncol * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		t->cells = v;
+		t->cap = cap;
+	}
+	va_list ap;
+	va_start(ap, t);
+	for (unsigned i = 0; i < t->ncol; i++) {
+		const char *s = va_arg(ap, const char *);
+		t->cells[t->rows * t->ncol + i] = strdup(s ? s : "-");
+	}
+	va_end(ap);
+	t->rows++;
+	return 0;
+}
+
+static void table_print(const struct table *t)
+{
+	size_t w[16] = { 0 };
+	for (unsigned i = 0; i < t->ncol; i++)
+		w[i] = strlen(t->head[i]);
+	for (size_t r = 0; r < t->rows; r++)
+		for (unsigned i = 0; i < t->ncol; i++) {
+			const char *s = t->cells[r * t->ncol + i];
+			size_t l = s ? strlen(s) : 0;
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (size_t r = 0; r <= t->rows; r++) {
+		for (unsigned i = 0; i < t->ncol; i++) {
+			const char *s = r == 0 ? t->head[i] : t->cells[(r - 1) * t->ncol + i];
+			bool last = i + 1 == t->ncol;
+			if (!s)
+				s = "";
+			if (t->right && t->right[i])
+				printf("%*s", (int)w[i], s);
+			else if (last)
+				fputs(s, stdout);
+			else
+				printf("%-*s", (int)w[i], s);
+			fputs(last ? "\n" : "  ", stdout);
+		}
+	}
+}
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->rows * t->ncol; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->rows = t->cap = 0;
+}
+
+static void fmt_time(const json_t *ts, char *out, size_t n)
+{
+	if (!json_is_number(ts)) {
+		snprintf(out, n, "-");
+		return;
+	}
+	time_t s = (time_t)json_number_value(ts);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* ---- transport ------------------------------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+static int unreachable(struct cli *c, CURLcode cr)
+{
+	struct stat st;
+	char why[256 + CURL_ERROR_SIZE];
+	if (stat(c->socket, &st) < 0)
+		snprintf(why, sizeof(why), "%s", errno == ENOENT ? "no such socket" : strerror(errno));
+	else if (!S_ISSOCK(st.st_mode))
+		snprintf(why, sizeof(why), "not a socket");
+	else if (access(c->socket, R_OK | W_OK) < 0)
+		snprintf(why, sizeof(why), "%s (the socket is mode 0600: run as the user that runs "
+			 "ingestd)", strerror(errno));
+	else
+		snprintf(why, sizeof(why), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(cr));
+	errmsg("cannot reach ingestd on %s: %s; is ingestd running? start it with tools/run or "
+	       "pass --socket PATH (or --data-dir DIR)", c->socket, why);
+	return RC_UNREACHABLE;
+}
+
+/*
+ * One request. body (may be NULL) is sent as application/x-amz-json-1.1 with X-Amz-Target when
+ * target is set. On success *out is the parsed JSON answer (a new reference). Errors are printed
+ * here; returns RC_OK, RC_SERVER or RC_UNREACHABLE.
+ */
+static int http(struct cli *c, const char *path, const char *target, const json_t *body,
+		json_t **out)
+{
+	char url[256], th[128];
+	char *text = NULL;
+	struct curl_slist *hdr = NULL;
+	int rc = RC_SERVER;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	c->resp.n = 0;
+	c->errbuf[0] = '\0';
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text) {
+			errmsg("out of memory");
+			return RC_SERVER;
+		}
+		snprintf(th, sizeof(th), "X-Amz-Target: %s%s", TARGET_PREFIX, target);
+		hdr = curl_slist_append(hdr, th);
+		hdr = curl_slist_append(hdr, "Content-Type: application/x-amz-json-1.1");
+		/* No 100-continue round trip on a local socket. */
+		hdr = curl_slist_append(hdr, "Expect:");
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+	}
+	CURLcode cr = curl_easy_perform(c->curl);
+	if (cr != CURLE_OK) {
+		rc = g_stop ? RC_OK : unreachable(c, cr);
+		goto out;
+	}
+	long status = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	json_error_t je;
+	json_t *j = c->resp.n ? json_loadb(c->resp.p, c->resp.n, 0, &je) : json_object();
+	if (status < 200 || status > 299) {
+		const char *type = json_string_value(json_object_get(j, "__type"));
+		const char *msg = json_string_value(json_object_get(j, "message"));
+		char t[32];
+		snprintf(t, sizeof(t), "HTTP %ld", status);
+		errmsg("%s: %s", type ? type : t,
+		       msg ? msg : (c->resp.n ? c->resp.p : "(no message)"));
+		json_decref(j);
+		goto out;
+	}
+	if (!j) {
+		errmsg("ingestd answered %s%s with something that is not JSON (%s at byte %d)",
+		       target ? "" : "GET ", target ? target : path, je.text, je.position);
+		goto out;
+	}
+	*out = j;
+	rc = RC_OK;
+out:
+	curl_slist_free_all(hdr);
+	free(text);
+	return rc;
+}
+
+/* A Kinesis operation; in is consumed. */
+static int kin(struct cli *c, const char *op, json_t *in, json_t **out)
+{
+	if (!in) {
+		errmsg("out of memory");
+		return RC_SERVER;
+	}
+	int rc = http(c, "/", op, in, out);
+	json_decref(in);
+	return rc;
+}
+
+/* ---- shared pieces --------------------------------------------------------------------------- */
+
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Normalize a shard argument ("shardId-000000000001", "shardId-1", "1"); false if malformed. */
+static bool shard_arg(const char *s, char out[DP_SHARD_ID_LEN + 1])
+{
+	uint32_t idx;
+	if (dp_shard_id_parse(s, &idx) < 0)
+		return false;
+	dp_shard_id_format(idx, out);
+	return true;
+}
+
+/* The stream's description with every shard (DescribeStream pages merged). */
+static int describe_all(struct cli *c, const char *name, json_t **desc)
+{
+	json_t *all = NULL;
+	char last[DP_SHARD_ID_LEN + 1] = "";
+	for (;;) {
+		json_t *in = json_pack("{s:s}", "StreamName", name), *out;
+		if (in && last[0])
+			json_object_set_new(in, "ExclusiveStartShardId", json_string(last));
+		int rc = kin(c, "DescribeStream", in, &out);
+		if (rc) {
+			json_decref(all);
+			return rc;
+		}
+		json_t *d = json_object_get(out, "StreamDescription");
+		json_t *sh = json_object_get(d, "Shards");
+		if (!all) {
+			all = json_incref(d);
+		} else {
+			json_array_extend(json_object_get(all, "Shards"), sh);
+		}
+		size_t n = json_array_size(sh);
+		bool more = json_is_true(json_object_get(d, "HasMoreShards")) && n > 0;
+		if (more)
+			snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(
+				json_array_get(sh, n - 1), "ShardId")));
+		json_decref(out);
+		if (!more)
+			break;
+	}
+	if (!json_is_object(all)) {
+		errmsg("ingestd answered DescribeStream without a StreamDescription");
+		json_decref(all);
+		return RC_SERVER;
+	}
+	json_object_set_new(all, "HasMoreShards", json_false());
+	*desc = all;
+	return RC_OK;
+}
+
+static json_t *find_shard(json_t *desc, const char *id)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(desc, "Shards"), i, s) {
+		const char *sid = json_string_value(json_object_get(s, "ShardId"));
+		if (sid && strcmp(sid, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static bool shard_open(const json_t *s)
+{
+	return !json_object_get(json_object_get(s, "SequenceNumberRange"), "EndingSequenceNumber");
+}
+
+/* The data of a record for people: the text when it is printable UTF-8, else base64:... */
+static char *data_text(const uint8_t *d, size_t n)
+{
+	bool printable = true;
+	for (size_t i = 0; i < n && printable; i++)
+		printable = d[i] >= 0x20 && d[i] != 0x7f;
+	json_t *u = printable ? json_stringn((const char *)d, n) : NULL; /* validates UTF-8 */
+	char *s;
+	if (u) {
+		s = strdup(json_string_value(u));
+		json_decref(u);
+		return s;
+	}
+	s = malloc(7 + ctl_b64_enc_len(n) + 1);
+	if (s) {
+		memcpy(s, "base64:", 7);
+		ctl_b64_encode(d, n, s + 7);
+	}
+	return s;
+}
+
+/* Decode a record's Data; returns malloc'd text for people, or NULL. */
+static char *record_data(const json_t *rec)
+{
+	const char *b = json_string_value(json_object_get(rec, "Data"));
+	if (!b)
+		return NULL;
+	size_t bl = strlen(b);
+	uint8_t *raw = malloc(ctl_b64_dec_max(bl) + 1);
+	if (!raw)
+		return NULL;
+	long n = ctl_b64_decode(b, bl, raw);
+	char *s = n >= 0 ? data_text(raw, (size_t)n) : strdup(b);
+	free(raw);
+	return s;
+}
+
+/* ---- status, stats --------------------------------------------------------------------------- */
+
+static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		      char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *j;
+	int rc = http(c, "/status", NULL, NULL, &j);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(j);
+		json_decref(j);
+		return RC_OK;
+	}
+	char t[64], up[64];
+	json_int_t ms = json_integer_value(json_object_get(j, "uptime_ms"));
+	long long s = ms / 1000;
+	snprintf(up, sizeof(up), "%lldd %02lld:%02lld:%02lld", s / 86400, s / 3600 % 24, s / 60 % 60,
+		 s % 60);
+	const char *api = jstr(j, "api_listen", t, sizeof(t));
+	printf("version      %s\n", jstr(j, "version", t, sizeof(t)));
+	printf("data dir     %s\n", jstr(j, "data_dir", t, sizeof(t)));
+	printf("AWS API      %s\n", strcmp(api, "-") == 0 ? "disabled" : api);
+	printf("socket       %s\n", c->socket);
+	printf("uptime       %s\n", up);
+	printf("streams      %s\n", jstr(j, "streams", t, sizeof(t)));
+	printf("open shards  %s\n", jstr(j, "open_shards", t, sizeof(t)));
+	json_decref(j);
+	return RC_OK;
+}
+
+static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *j;
+	int rc = http(c, "/stats", NULL, NULL, &j);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(j);
+		json_decref(j);
+		return RC_OK;
+	}
+	static const char *const head[] = { "SHARD", "STATE", "RECORDS", "BYTES", "FLUSHES",
+		"FSYNCS", "NEXT SEQ", "TRIM SEQ", "SEGMENTS" };
+	static const bool right[] = { false, false, true, true, true, true, true, true, true };
+	struct table t = { 9, head, right, NULL, 0, 0 };
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "shards"), i, s) {
+		char a[9][32];
+		table_add(&t, jstr(s, "shard", a[0], 32), jstr(s, "state", a[1], 32),
+			  jstr(s, "records", a[2], 32), jstr(s, "bytes", a[3], 32),
+			  jstr(s, "flushes", a[4], 32), jstr(s, "fsyncs", a[5], 32),
+			  jstr(s, "next_seq", a[6], 32), jstr(s, "trim_seq", a[7], 32),
+			  jstr(s, "segments_live", a[8], 32));
+	}
+	if (t.rows)
+		table_print(&t);
+	else
+		puts("no shard logs");
+	table_free(&t);
+	json_decref(j);
+	return RC_OK;
+}
+
+/* ---- stream create, list, describe, delete --------------------------------------------------- */
+
+static int cmd_create(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		      char **argv)
+{
+	(void)argc;
+	if (o->on_demand && o->shards > 0)
+		return usage_err(cmd, "--shards and --on-demand exclude each other (an on-demand "
+				 "stream starts with 4 shards)");
+	json_t *in = json_pack("{s:s}", "StreamName", argv[0]), *out;
+	if (in && o->on_demand)
+		json_object_set_new(in, "StreamModeDetails", json_pack("{s:s}", "StreamMode",
+								       "ON_DEMAND"));
+	else if (in)
+		json_object_set_new(in, "ShardCount", json_integer(o->shards > 0 ? o->shards : 1));
+	int rc = kin(c, "CreateStream", in, &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else if (o->on_demand)
+		printf("created on-demand stream %s\n", argv[0]);
+	else
+		printf("created stream %s with %ld shard(s)\n", argv[0], o->shards > 0 ? o->shards : 1);
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		    char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *names = json_array(), *sums = json_array();
+	char *tok = NULL;
+	int rc;
+	for (;;) {
+		json_t *in = tok ? json_pack("{s:s}", "NextToken", tok) : json_object(), *out;
+		free(tok);
+		tok = NULL;
+		if ((rc = kin(c, "ListStreams", in, &out)))
+			goto out;
+		json_array_extend(names, json_object_get(out, "StreamNames"));
+		json_array_extend(sums, json_object_get(out, "StreamSummaries"));
+		const char *nt = json_string_value(json_object_get(out, "NextToken"));
+		bool more = json_is_true(json_object_get(out, "HasMoreStreams")) && nt;
+		if (more)
+			tok = strdup(nt);
+		json_decref(out);
+		if (!more)
+			break;
+	}
+	if (c->json) {
+		json_t *all = json_pack("{s:O, s:b, s:O}", "StreamNames", names, "HasMoreStreams", 0,
+					"StreamSummaries", sums);
+		print_json(all);
+		json_decref(all);
+		goto out;
+	}
+	if (!json_array_size(sums)) {
+		puts("no streams");
+		goto out;
+	}
+	static const char *const head[] = { "NAME", "STATUS", "MODE", "OPEN SHARDS", "RETENTION",
+		"CREATED" };
+	static const bool right[] = { false, false, false, true, true, false };
+	struct table t = { 6, head, right, NULL, 0, 0 };
+	size_t i;
+	json_t *s;
+	json_array_foreach(sums, i, s) {
+		char a[3][64], created[64];
+		const char *name = jstr(s, "StreamName", a[0], 64);
+		json_t *sum;
+		const char *open = "-", *ret = "-";
+		char retb[32];
+		/* Open shards and retention come from the summary of each stream. */
+		if (kin(c, "DescribeStreamSummary", json_pack("{s:s}", "StreamName", name), &sum))
+			sum = NULL;
+		json_t *d = json_object_get(sum, "StreamDescriptionSummary");
+		if (d) {
+			open = jstr(d, "OpenShardCount", a[1], 64);
+			snprintf(retb, sizeof(retb), "%s h", jstr(d, "RetentionPeriodHours", a[2], 64));
+			ret = retb;
+		}
+		fmt_time(json_object_get(s, "StreamCreationTimestamp"), created, sizeof(created));
+		table_add(&t, name, json_string_value(json_object_get(s, "StreamStatus")),
+			  json_string_value(json_object_get(json_object_get(s, "StreamModeDetails"),
+							    "StreamMode")), open, ret, created);
+		json_decref(sum);
+	}
+	table_print(&t);
+	table_free(&t);
+out:
+	free(tok);
+	json_decref(names);
+	json_decref(sums);
+	return rc;
+}
+
+static void shard_parent(const json_t *s, const char *field, char *out, size_t n)
+{
+	const char *p = json_string_value(json_object_get(s, field));
+	snprintf(out, n, "%s", p ? p : "-");
+}
+
+static int cmd_describe(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *d;
+	int rc = describe_all(c, argv[0], &d);
+	if (rc)
+		return rc;
+	if (c->json) {
+		json_t *all = json_pack("{s:O}", "StreamDescription", d);
+		print_json(all);
+		json_decref(all);
+		json_decref(d);
+		return RC_OK;
+	}
+	static const char *const head[] = { "SHARD", "PARENT", "ADJACENT PARENT",
+		"STARTING HASH KEY", "ENDING HASH KEY", "STATE" };
+	static const bool right[] = { false, false, false, true, true, false };
+	struct table t = { 6, head, right, NULL, 0, 0 };
+	size_t i;
+	json_t *s;
+	unsigned open = 0, closed = 0;
+	json_array_foreach(json_object_get(d, "Shards"), i, s) {
+		char p[64], a[64];
+		json_t *r = json_object_get(s, "HashKeyRange");
+		shard_parent(s, "ParentShardId", p, sizeof(p));
+		shard_parent(s, "AdjacentParentShardId", a, sizeof(a));
+		bool is_open = shard_open(s);
+		open += is_open;
+		closed += !is_open;
+		table_add(&t, json_string_value(json_object_get(s, "ShardId")), p, a,
+			  json_string_value(json_object_get(r, "StartingHashKey")),
+			  json_string_value(json_object_get(r, "EndingHashKey")),
+			  is_open ? "open" : "closed");
+	}
+	char tmp[64], created[64];
+	fmt_time(json_object_get(d, "StreamCreationTimestamp"), created, sizeof(created));
+	printf("stream      %s\n", jstr(d, "StreamName", tmp, sizeof(tmp)));
+	printf("arn         %s\n", jstr(d, "StreamARN", tmp, sizeof(tmp)));
+	printf("status      %s\n", jstr(d, "StreamStatus", tmp, sizeof(tmp)));
+	printf("mode        %s\n", jstr(json_object_get(d, "StreamModeDetails"), "StreamMode", tmp,
+				       sizeof(tmp)));
+	printf("retention   %s h\n", jstr(d, "RetentionPeriodHours", tmp, sizeof(tmp)));
+	printf("created     %s\n", created);
+	printf("shards      %u open, %u closed\n\n", open, closed);
+	table_print(&t);
+	table_free(&t);
+	json_decref(d);
+	return RC_OK;
+}
+
+static int cmd_delete(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		      char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = kin(c, "DeleteStream", json_pack("{s:s}", "StreamName", argv[0]), &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		printf("deleted stream %s\n", argv[0]);
+	json_decref(out);
+	return RC_OK;
+}
+
+/* ---- stream put ------------------------------------------------------------------------------ */
+
+struct put {
+	struct cli *c;
+	const struct opts *o;
+	const char *stream;
+	json_t *batch;            /* Records of the next PutRecords */
+	size_t *lines;            /* input line of each record in the batch */
+	size_t b64;               /* base64 bytes in the batch */
+	size_t ok, failed;
+};
+
+/* Send the batch; prints per-record results. Returns RC_OK or the request's error. */
+static int put_flush(struct put *p)
+{
+	size_t n = json_array_size(p->batch);
+	if (!n)
+		return RC_OK;
+	json_t *out;
+	int rc = kin(p->c, "PutRecords", json_pack("{s:s, s:O}", "StreamName", p->stream, "Records",
+						   p->batch), &out);
+	json_array_clear(p->batch);
+	p->b64 = 0;
+	if (rc) {
+		if (p->ok || p->failed)
+			errmsg("%zu record(s) were put and %zu failed before this error", p->ok,
+			       p->failed);
+		return rc;
+	}
+	if (p->c->json)
+		print_json_line(out);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(out, "Records"), i, r) {
+		const char *seq = json_string_value(json_object_get(r, "SequenceNumber"));
+		if (seq) {
+			p->ok++;
+			if (!p->o->quiet && !p->c->json)
+				printf("%s %s\n", json_string_value(json_object_get(r, "ShardId")), seq);
+			continue;
+		}
+		p->failed++;
+		char a[64], b[256];
+		errmsg("record on line %zu failed: %s: %s", i < n ? p->lines[i] : 0,
+		       jstr(r, "ErrorCode", a, sizeof(a)), jstr(r, "ErrorMessage", b, sizeof(b)));
+	}
+	json_decref(out);
+	return RC_OK;
+}
+
+/* Add one record (data[0..n)) to the batch, sending first when it is full. */
+static int put_add(struct put *p, size_t line, const char *key, size_t key_len, const char *data,
+		   size_t n)
+{
+	if (key_len < 1 || key_len > KEY_MAX) {
+		errmsg("line %zu: the partition key must be 1 to %d bytes (it is %zu); record not put",
+		       line, KEY_MAX, key_len);
+		p->failed++;
+		return RC_OK;
+	}
+	size_t el = ctl_b64_enc_len(n);
+	int rc;
+	if (json_array_size(p->batch) == PUT_BATCH_RECORDS ||
+	    (json_array_size(p->batch) && p->b64 + el > PUT_BATCH_B64))
+		if ((rc = put_flush(p)))
+			return rc;
+	char *enc = malloc(el + 1);
+	if (!enc) {
+		errmsg("out of memory");
+		return RC_SERVER;
+	}
+	ctl_b64_encode(data, n, enc);
+	json_t *rec = json_pack("{s:s, s:s%}", "Data", enc, "PartitionKey", key, key_len);
+	free(enc);
+	if (!rec || json_array_append_new(p->batch, rec) < 0) {
+		errmsg("line %zu: the partition key is not valid UTF-8; record not put", line);
+		p->failed++;
+		return RC_OK;
+	}
+	p->lines[json_array_size(p->batch) - 1] = line;
+	p->b64 += el;
+	return RC_OK;
+}
+
+static int cmd_put(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		   char **argv)
+{
+	(void)cmd;
+	struct put p = { .c = c, .o = o, .stream = argv[0], .batch = json_array(),
+			 .lines = calloc(PUT_BATCH_RECORDS, sizeof(size_t)) };
+	int rc = RC_OK;
+	char gen[32];
+	char *line = NULL;
+	size_t cap = 0;
+	if (!p.batch || !p.lines) {
+		errmsg("out of memory");
+		rc = RC_SERVER;
+		goto out;
+	}
+	if (argc == 2) {
+		const char *key = o->key;
+		if (!key) {
+			snprintf(gen, sizeof(gen), "%ld-1", (long)getpid());
+			key = gen;
+		}
+		rc = put_add(&p, 1, key, strlen(key), argv[1], strlen(argv[1]));
+	} else {
+		ssize_t len;
+		size_t no = 0;
+		while (rc == RC_OK && (len = getline(&line, &cap, stdin)) >= 0) {
+			no++;
+			if (len > 0 && line[len - 1] == '\n')
+				line[--len] = '\0';
+			const char *key, *data = line;
+			size_t kl, dl = (size_t)len;
+			char *tab = o->key ? NULL : memchr(line, '\t', (size_t)len);
+			if (o->key) {
+				key = o->key;
+				kl = strlen(key);
+			} else if (tab) {
+				key = line;
+				kl = (size_t)(tab - line);
+				data = tab + 1;
+				dl = (size_t)len - kl - 1;
+			} else {
+				/* Distinct keys spread the records over the shards by their MD5. */
+				snprintf(gen, sizeof(gen), "%ld-%zu", (long)getpid(), no);
+				key = gen;
+				kl = strlen(gen);
+			}
+			rc = put_add(&p, no, key, kl, data, dl);
+		}
+		if (rc == RC_OK && ferror(stdin)) {
+			errmsg("reading stdin: %s", strerror(errno));
+			rc = RC_USAGE;
+		}
+	}
+	if (rc == RC_OK)
+		rc = put_flush(&p);
+	if (rc)
+		goto out;
+	if (o->quiet && !c->json)
+		printf("%zu record(s) put, %zu failed\n", p.ok, p.failed);
+	else if (p.failed)
+		errmsg("%zu record(s) put, %zu failed", p.ok, p.failed);
+	rc = p.failed ? RC_PARTIAL : RC_OK;
+out:
+	free(line);
+	free(p.lines);
+	json_decref(p.batch);
+	return rc;
+}
+
+/* ---- stream get, tail ------------------------------------------------------------------------ */
+
+struct reader {
+	struct cli *c;
+	struct table t;
+	long printed;
+};
+
+/* Print the records of one GetRecords answer (as JSON lines with --json). */
+static void records_out(struct reader *r, const char *shard, json_t *recs, bool stream)
+{
+	size_t i;
+	json_t *rec;
+	json_array_foreach(recs, i, rec) {
+		r->printed++;
+		if (r->c->json) {
+			json_t *j = json_deep_copy(rec);
+			json_object_set_new(j, "ShardId", json_string(shard));
+			print_json_line(j);
+			json_decref(j);
+			continue;
+		}
+		char *d = record_data(rec);
+		const char *seq = json_string_value(json_object_get(rec, "SequenceNumber"));
+		const char *key = json_string_value(json_object_get(rec, "PartitionKey"));
+		if (stream)
+			printf("%s  %s  %s  %s\n", shard, seq, key, d ? d : "-");
+		else
+			table_add(&r->t, shard, seq, key, d ? d : "-");
+		free(d);
+	}
+}
+
+static int iterator(struct cli *c, const char *stream, const char *shard, const char *type,
+		    const char *seq, char **out)
+{
+	json_t *in = json_pack("{s:s, s:s, s:s}", "StreamName", stream, "ShardId", shard,
+			       "ShardIteratorType", type), *res;
+	if (in && seq)
+		json_object_set_new(in, "StartingSequenceNumber", json_string(seq));
+	int rc = kin(c, "GetShardIterator", in, &res);
+	if (rc)
+		return rc;
+	const char *it = json_string_value(json_object_get(res, "ShardIterator"));
+	*out = it ? strdup(it) : NULL;
+	json_decref(res);
+	if (!*out) {
+		errmsg("ingestd answered GetShardIterator without a ShardIterator");
+		return RC_SERVER;
+	}
+	return RC_OK;
+}
+
+static int cmd_get(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		   char **argv)
+{
+	(void)argc;
+	static const char *const head[] = { "SHARD", "SEQUENCE NUMBER", "KEY", "DATA" };
+	struct reader r = { .c = c, .t = { 4, head, NULL, NULL, 0, 0 } };
+	const char *type = "TRIM_HORIZON", *seq = NULL;
+	char only[DP_SHARD_ID_LEN + 1] = "";
+	json_t *d = NULL;
+	if (o->shard && !shard_arg(o->shard, only))
+		return usage_err(cmd, "--shard %s: expected a shard id such as shardId-000000000001 "
+				 "or 1", o->shard);
+	if (o->from && strcmp(o->from, "trim") == 0) {
+		type = "TRIM_HORIZON";
+	} else if (o->from && strcmp(o->from, "latest") == 0) {
+		type = "LATEST";
+	} else if (o->from) {
+		struct dp_seqno q;
+		if (dp_seqno_parse(o->from, strlen(o->from), &q) < 0)
+			return usage_err(cmd, "--from %s: expected trim, latest or a sequence number "
+					 "(%d digits)", o->from, DP_SEQNO_LEN);
+		char of[DP_SHARD_ID_LEN + 1];
+		dp_shard_id_format(q.shard_index, of);
+		if (only[0] && strcmp(of, only) != 0)
+			return usage_err(cmd, "--from %s is a sequence number of %s, not of --shard %s",
+					 o->from, of, only);
+		snprintf(only, sizeof(only), "%s", of);
+		type = "AT_SEQUENCE_NUMBER";
+		seq = o->from;
+	}
+	int rc = describe_all(c, argv[0], &d);
+	if (rc)
+		return rc;
+	if (only[0] && !find_shard(d, only)) {
+		errmsg("ResourceNotFoundException: stream %s has no shard %s", argv[0], only);
+		rc = RC_SERVER;
+		goto out;
+	}
+	long limit = o->limit > 0 ? o->limit : LONG_MAX;
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(d, "Shards"), i, s) {
+		const char *id = json_string_value(json_object_get(s, "ShardId"));
+		if (only[0] && strcmp(id, only) != 0)
+			continue;
+		char *it = NULL;
+		if ((rc = iterator(c, argv[0], id, type, seq, &it)))
+			goto out;
+		while (it && r.printed < limit) {
+			long want = limit - r.printed;
+			json_t *res;
+			rc = kin(c, "GetRecords", json_pack("{s:s, s:I}", "ShardIterator", it, "Limit",
+							    (json_int_t)(want < GET_LIMIT_MAX ?
+									 want : GET_LIMIT_MAX)), &res);
+			free(it);
+			it = NULL;
+			if (rc)
+				goto out;
+			json_t *recs = json_object_get(res, "Records");
+			records_out(&r, id, recs, false);
+			const char *nx = json_string_value(json_object_get(res, "NextShardIterator"));
+			/* An empty page means the reader caught up with what is readable now. */
+			if (nx && json_array_size(recs))
+				it = strdup(nx);
+			json_decref(res);
+		}
+		free(it);
+		if (r.printed >= limit)
+			break;
+	}
+	if (!c->json) {
+		if (r.t.rows)
+			table_print(&r.t);
+		else
+			fputs("no records\n", stderr);
+	}
+out:
+	table_free(&r.t);
+	json_decref(d);
+	return rc;
+}
+
+enum tail_state { TAIL_WAITING, TAIL_READING, TAIL_DONE };
+
+struct tail_shard {
+	char id[DP_SHARD_ID_LEN + 1];
+	char parents[2][DP_SHARD_ID_LEN + 1];
+	unsigned n_parents;
+	enum tail_state state;
+	char *iter;
+};
+
+struct tail {
+	struct tail_shard *v;
+	size_t n, cap;
+};
+
+static struct tail_shard *tail_find(struct tail *t, const char *id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].id, id) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+static struct tail_shard *tail_add(struct tail *t, const char *id)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tail_shard *v = realloc(t->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	struct tail_shard *s = &t->v[t->n++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	return s;
+}
+
+/* Record the children a closed shard names; each is read once all its parents are read. */
+static int tail_children(struct tail *t, json_t *children)
+{
+	size_t i, j;
+	json_t *ch, *p;
+	json_array_foreach(children, i, ch) {
+		const char *id = json_string_value(json_object_get(ch, "ShardId"));
+		if (!id || tail_find(t, id))
+			continue;
+		struct tail_shard *s = tail_add(t, id);
+		if (!s)
+			return -ENOMEM;
+		s->state = TAIL_WAITING;
+		json_array_foreach(json_object_get(ch, "ParentShards"), j, p)
+			if (s->n_parents < 2 && json_is_string(p))
+				snprintf(s->parents[s->n_parents++], sizeof(s->parents[0]), "%s",
+					 json_string_value(p));
+	}
+	return 0;
+}
+
+static bool tail_ready(struct tail *t, const struct tail_shard *s)
+{
+	for (unsigned i = 0; i < s->n_parents; i++) {
+		/* A parent this tail does not follow (--shard) cannot hold the child back. */
+		const struct tail_shard *p = tail_find(t, s->parents[i]);
+		if (p && p->state != TAIL_DONE)
+			return false;
+	}
+	return true;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static int cmd_tail(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		    char **argv)
+{
+	(void)argc;
+	struct reader r = { .c = c };
+	struct tail t = { 0 };
+	char only[DP_SHARD_ID_LEN + 1] = "";
+	json_t *d = NULL;
+	if (o->shard && !shard_arg(o->shard, only))
+		return usage_err(cmd, "--shard %s: expected a shard id such as shardId-000000000001 "
+				 "or 1", o->shard);
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int rc = describe_all(c, argv[0], &d);
+	if (rc)
+		return rc;
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(d, "Shards"), i, s) {
+		const char *id = json_string_value(json_object_get(s, "ShardId"));
+		if (only[0] ? strcmp(id, only) != 0 : !shard_open(s))
+			continue;
+		struct tail_shard *ts = tail_add(&t, id);
+		if (!ts) {
+			errmsg("out of memory");
+			rc = RC_SERVER;
+			goto out;
+		}
+		ts->state = TAIL_READING;
+		if ((rc = iterator(c, argv[0], id, "LATEST", NULL, &ts->iter)))
+			goto out;
+	}
+	if (!t.n) {
+		if (only[0])
+			errmsg("ResourceNotFoundException: stream %s has no shard %s", argv[0], only);
+		else
+			errmsg("stream %s has no open shard to follow", argv[0]);
+		rc = RC_SERVER;
+		goto out;
+	}
+	fprintf(stderr, "ingestctl: tailing %zu shard(s) of stream %s from LATEST; Ctrl-C stops\n",
+		t.n, argv[0]);
+	while (!g_stop) {
+		bool active = false, behind = false;
+		for (i = 0; i < t.n && !g_stop; i++) {
+			struct tail_shard *ts = &t.v[i];
+			if (ts->state == TAIL_WAITING && tail_ready(&t, ts)) {
+				if ((rc = iterator(c, argv[0], ts->id, "TRIM_HORIZON", NULL,
+						   &ts->iter)))
+					goto out;
+				ts->state = TAIL_READING;
+			}
+			if (ts->state != TAIL_READING) {
+				active |= ts->state == TAIL_WAITING;
+				continue;
+			}
+			active = true;
+			json_t *res;
+			long want = o->count > 0 ? o->count - r.printed : GET_LIMIT_MAX;
+			rc = kin(c, "GetRecords", json_pack("{s:s, s:I}", "ShardIterator", ts->iter,
+							    "Limit", (json_int_t)(want < GET_LIMIT_MAX ?
+										  want : GET_LIMIT_MAX)),
+				 &res);
+			if (rc || g_stop)
+				goto out;
+			records_out(&r, ts->id, json_object_get(res, "Records"), true);
+			/* A backlog (or a shard that just ended) is read again without the pause. */
+			behind |= json_integer_value(json_object_get(res, "MillisBehindLatest")) > 0;
+			free(ts->iter);
+			ts->iter = NULL;
+			const char *nx = json_string_value(json_object_get(res, "NextShardIterator"));
+			if (nx) {
+				ts->iter = strdup(nx);
+			} else {
+				ts->state = TAIL_DONE;
+				behind = true;
+				if (tail_children(&t, json_object_get(res, "ChildShards")) < 0) {
+					json_decref(res);
+					errmsg("out of memory");
+					rc = RC_SERVER;
+					goto out;
+				}
+			}
+			json_decref(res);
+			if (o->count > 0 && r.printed >= o->count)
+				goto out;
+		}
+		fflush(stdout);
+		if (!active && !g_stop) {
+			errmsg("every followed shard of stream %s is closed and has no children to "
+			       "follow", argv[0]);
+			break;
+		}
+		if (behind)
+			continue;
+		struct timespec ts = { 0, TAIL_POLL_NS };
+		while (!g_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+out:
+	fflush(stdout);
+	for (i = 0; i < t.n; i++)
+		free(t.v[i].iter);
+	free(t.v);
+	json_decref(d);
+	return g_stop ? RC_OK : rc;
+}
+
+/* ---- stream split, merge, scale -------------------------------------------------------------- */
+
+/* The shards whose parent (or adjacent parent) is id, as "a and b" text. */
+static void children_of(json_t *d, const char *id, char *out, size_t n)
+{
+	size_t i, w = 0;
+	json_t *s;
+	out[0] = '\0';
+	json_array_foreach(json_object_get(d, "Shards"), i, s) {
+		const char *p = json_string_value(json_object_get(s, "ParentShardId"));
+		const char *a = json_string_value(json_object_get(s, "AdjacentParentShardId"));
+		if ((p && strcmp(p, id) == 0) || (a && strcmp(a, id) == 0)) {
+			int k = snprintf(out + w, n - w, "%s%s", w ? " and " : "",
+					 json_string_value(json_object_get(s, "ShardId")));
+			if (k < 0 || (size_t)k >= n - w)
+				break;
+			w += (size_t)k;
+		}
+	}
+}
+
+static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)o;
+	char id[DP_SHARD_ID_LEN + 1], key[DP_U128_DIGITS + 1];
+	dp_u128 at;
+	if (!shard_arg(argv[1], id))
+		return usage_err(cmd, "%s: expected a shard id such as shardId-000000000001 or 1",
+				 argv[1]);
+	if (argc == 3 && dp_u128_parse(argv[2], strlen(argv[2]), &at) < 0)
+		return usage_err(cmd, "%s: expected a hash key, a decimal number in 0..2^128-1",
+				 argv[2]);
+	json_t *d = NULL, *out;
+	int rc;
+	if (argc == 3) {
+		snprintf(key, sizeof(key), "%s", argv[2]);
+	} else {
+		/* The middle of the shard's range: start + floor((end - start) / 2) + 1 keeps the
+		 * split point above start + 1 and at most end, as SplitShard requires, without the
+		 * 2^128 overflow of (end - start + 1). */
+		if ((rc = describe_all(c, argv[0], &d)))
+			return rc;
+		json_t *s = find_shard(d, id);
+		json_t *r = json_object_get(s, "HashKeyRange");
+		const char *sk = json_string_value(json_object_get(r, "StartingHashKey"));
+		const char *ek = json_string_value(json_object_get(r, "EndingHashKey"));
+		dp_u128 lo, hi;
+		if (!s) {
+			errmsg("ResourceNotFoundException: stream %s has no shard %s", argv[0], id);
+			json_decref(d);
+			return RC_SERVER;
+		}
+		if (!sk || !ek || dp_u128_parse(sk, strlen(sk), &lo) < 0 ||
+		    dp_u128_parse(ek, strlen(ek), &hi) < 0 || hi < lo) {
+			errmsg("ingestd described shard %s with a bad hash key range", id);
+			json_decref(d);
+			return RC_SERVER;
+		}
+		dp_u128_format(lo + (hi - lo) / 2 + 1, key);
+		json_decref(d);
+		d = NULL;
+	}
+	rc = kin(c, "SplitShard", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0], "ShardToSplit",
+					    id, "NewStartingHashKey", key), &out);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(out);
+	} else {
+		char ch[128] = "";
+		if (describe_all(c, argv[0], &d) == RC_OK)
+			children_of(d, id, ch, sizeof(ch));
+		printf("split %s of stream %s at hash key %s%s%s\n", id, argv[0], key,
+		       ch[0] ? " into " : "", ch);
+		json_decref(d);
+	}
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_merge(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)o, (void)argc;
+	char a[DP_SHARD_ID_LEN + 1], b[DP_SHARD_ID_LEN + 1];
+	if (!shard_arg(argv[1], a))
+		return usage_err(cmd, "%s: expected a shard id such as shardId-000000000001 or 1",
+				 argv[1]);
+	if (!shard_arg(argv[2], b))
+		return usage_err(cmd, "%s: expected a shard id such as shardId-000000000001 or 1",
+				 argv[2]);
+	json_t *out, *d = NULL;
+	int rc = kin(c, "MergeShards", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0],
+						 "ShardToMerge", a, "AdjacentShardToMerge", b), &out);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(out);
+	} else {
+		char ch[128] = "";
+		if (describe_all(c, argv[0], &d) == RC_OK)
+			children_of(d, a, ch, sizeof(ch));
+		printf("merged %s and %s of stream %s%s%s\n", a, b, argv[0], ch[0] ? " into " : "",
+		       ch);
+		json_decref(d);
+	}
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)o, (void)argc;
+	long n;
+	if (!parse_long(argv[1], 1, 10000, &n))
+		return usage_err(cmd, "%s: expected a shard count, 1..10000", argv[1]);
+	json_t *out;
+	int rc = kin(c, "UpdateShardCount", json_pack("{s:s, s:I, s:s}", "StreamName", argv[0],
+						      "TargetShardCount", (json_int_t)n,
+						      "ScalingType", "UNIFORM_SCALING"), &out);
+	if (rc)
+		return rc;
+	char t1[32], t2[32];
+	if (c->json)
+		print_json(out);
+	else
+		printf("scaled stream %s from %s to %s open shard(s)\n", argv[0],
+		       jstr(out, "CurrentShardCount", t1, sizeof(t1)),
+		       jstr(out, "TargetShardCount", t2, sizeof(t2)));
+	json_decref(out);
+	return RC_OK;
+}
+
+/* ---- command table and main ------------------------------------------------------------------ */
+
+static const struct cmd g_cmds[] = {
+	{ "status", "", "", 0, 0, cmd_status,
+	  "version, uptime, streams and open shards of the daemon" },
+	{ "stats", "", "", 0, 0, cmd_stats,
+	  "per-shard counters: records, bytes, flushes, fsyncs, state" },
+	{ "stream create", "NAME [--shards N | --on-demand]", "shards,on-demand", 1, 1, cmd_create,
+	  "create a stream (1 shard unless --shards; on-demand streams start with 4)" },
+	{ "stream list", "", "", 0, 0, cmd_list, "list the streams" },
+	{ "stream describe", "NAME", "", 1, 1, cmd_describe,
+	  "the stream and its shards: id, parents, hash key range, open or closed" },
+	{ "stream delete", "NAME", "", 1, 1, cmd_delete, "delete a stream and its data" },
+	{ "stream put", "NAME [--key K] [--quiet] [DATA]", "key,quiet", 1, 2, cmd_put,
+	  "put DATA, or one record per stdin line (KEY<TAB>DATA, or DATA with --key or a\n"
+	  "                          generated key); prints shard and sequence number per record" },
+	{ "stream get", "NAME [--shard ID] [--from trim|latest|SEQ] [--limit N]", "shard,from,limit",
+	  1, 1, cmd_get, "print the records of every shard (or one): sequence number, key, data" },
+	{ "stream tail", "NAME [--shard ID] [--count N]", "shard,count", 1, 1, cmd_tail,
+	  "follow new records on every open shard (and their children) until Ctrl-C" },
+	{ "stream split", "NAME SHARD [HASHKEY]", "", 2, 3, cmd_split,
+	  "split a shard at HASHKEY (default: the middle of its range)" },
+	{ "stream merge", "NAME SHARD1 SHARD2", "", 3, 3, cmd_merge, "merge two adjacent shards" },
+	{ "stream scale", "NAME N", "", 2, 2, cmd_scale,
+	  "UpdateShardCount to N open shards (uniform scaling)" },
+};
+#define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
+
+static void help(FILE *f)
+{
+	fputs("usage: ingestctl [--socket PATH | --data-dir DIR] [--json] COMMAND [ARGS]\n"
+	      "\n"
+	      "Administers a running ingestd over its admin unix socket.\n"
+	      "\n"
+	      "  --socket PATH      the admin socket (default $INGESTD_SOCKET, else\n"
+	      "                     " DEFAULT_SOCKET ")\n"
+	      "  --data-dir DIR     the daemon's data directory: the socket is DIR/ingestd.sock\n"
+	      "  --json             print the server's JSON instead of tables (get and tail: one\n"
+	      "                     record per line)\n"
+	      "  -h, --help         this text; COMMAND --help shows that command's usage\n"
+	      "\n"
+	      "commands:\n", f);
+	for (size_t i = 0; i < N_CMDS; i++) {
+		char head[128];
+		snprintf(head, sizeof(head), "%s %s", g_cmds[i].name, g_cmds[i].args);
+		fprintf(f, "  %s\n                          %s\n", head, g_cmds[i].help);
+	}
+	fputs("\n"
+	      "exit codes:\n"
+	      "  0  success\n"
+	      "  1  the server answered an error (printed as 'ingestctl: <type>: <message>')\n"
+	      "  2  usage error\n"
+	      "  3  cannot reach the daemon on the socket\n"
+	      "  4  partial failure: some records of a put failed\n", f);
+}
+
+static bool allowed(const char *list, const char *opt)
+{
+	size_t n = strlen(opt);
+	for (const char *p = list; (p = strstr(p, opt)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Parse a command's options and run it; argv[0] is the command's last word. */
+static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "shards", required_argument, NULL, 's' },
+		{ "on-demand", no_argument, NULL, 'D' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "shard", required_argument, NULL, 'S' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { 0 };
+	int ch, li;
+	optind = 0; /* GNU getopt: start over on this argument vector */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, &li)) != -1) {
+		const char *bad = argv[optind - 1];
+		if (ch == '?')
+			return usage_err(cmd, "unknown option %s", bad);
+		if (ch == ':')
+			return usage_err(cmd, "option %s needs a value", bad);
+		if (ch == 'h') {
+			printf("usage: ingestctl [--socket PATH | --data-dir DIR] [--json] %s %s\n",
+			       cmd->name, cmd->args);
+			return RC_OK;
+		}
+		if (ch == 'j') {
+			c->json = true;
+			continue;
+		}
+		if (!allowed(cmd->allowed, lo[li].name))
+			return usage_err(cmd, "option --%s does not apply to %s", lo[li].name,
+					 cmd->name);
+		switch (ch) {
+		case 's':
+			if (!parse_long(optarg, 1, 100000, &o.shards))
+				return usage_err(cmd, "--shards %s: expected 1..100000", optarg);
+			break;
+		case 'D':
+			o.on_demand = true;
+			break;
+		case 'k':
+			o.key = optarg;
+			if (!*optarg || strlen(optarg) > KEY_MAX)
+				return usage_err(cmd, "--key: a partition key is 1 to %d bytes", KEY_MAX);
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'S':
+			o.shard = optarg;
+			break;
+		case 'f':
+			o.from = optarg;
+			break;
+		case 'l':
+			if (!parse_long(optarg, 1, LONG_MAX, &o.limit))
+				return usage_err(cmd, "--limit %s: expected a positive number", optarg);
+			break;
+		case 'n':
+			if (!parse_long(optarg, 1, LONG_MAX, &o.count))
+				return usage_err(cmd, "--count %s: expected a positive number", optarg);
+			break;
+		}
+	}
+	unsigned n = (unsigned)(argc - optind);
+	if (n < cmd->min_args)
+		return usage_err(cmd, "%s needs %u argument(s), got %u", cmd->name, cmd->min_args, n);
+	if (n > cmd->max_args)
+		return usage_err(cmd, "%s takes at most %u argument(s), got %u (unexpected '%s')",
+				 cmd->name, cmd->max_args, n, argv[optind + cmd->max_args]);
+	return cmd->fn(c, cmd, &o, (int)n, argv + optind);
+}
+
+static const struct cmd *cmd_find(const char *group, const char *name)
+{
+	char full[64];
+	if (group)
+		snprintf(full, sizeof(full), "%s %s", group, name);
+	else
+		snprintf(full, sizeof(full), "%s", name);
+	for (size_t i = 0; i < N_CMDS; i++)
+		if (strcmp(g_cmds[i].name, full) == 0)
+			return &g_cmds[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli c = { 0 };
+	const char *sock = NULL, *dir = NULL;
+	char path[PATH_MAX];
+	int ch, rc;
+	opterr = 0;
+	/* '+': stop at the command, whose own options follow it. */
+	while ((ch = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'h':
+			help(stdout);
+			return RC_OK;
+		case ':':
+			return usage_err(NULL, "option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_err(NULL, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (sock && dir)
+		return usage_err(NULL, "pass either --socket or --data-dir, not both");
+	if (dir) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/ingestd.sock", dir) >= sizeof(path))
+			return usage_err(NULL, "--data-dir %s: path too long", dir);
+		sock = path;
+	}
+	if (!sock)
+		sock = getenv("INGESTD_SOCKET");
+	if (!sock || !*sock)
+		sock = DEFAULT_SOCKET;
+	c.socket = sock;
+
+	if (optind >= argc)
+		return usage_err(NULL, "no command given");
+	const struct cmd *cmd;
+	int at = optind;
+	if (strcmp(argv[at], "stream") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "stream needs a subcommand: create, list, describe, "
+					 "delete, put, get, tail, split, merge or scale");
+		cmd = cmd_find("stream", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'stream %s'", argv[at]);
+	} else {
+		cmd = cmd_find(NULL, argv[at]);
+		if (!cmd)
+			return usage_err(NULL, "unknown command '%s'", argv[at]);
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		errmsg("libcurl failed to initialize");
+		return RC_UNREACHABLE;
+	}
+	c.curl = curl_easy_init();
+	if (!c.curl) {
+		errmsg("libcurl failed to initialize");
+		curl_global_cleanup();
+		return RC_UNREACHABLE;
+	}
+	rc = run_cmd(&c, cmd, argc - at, argv + at);
+	curl_easy_cleanup(c.curl);
+	free(c.resp.p);
+	curl_global_cleanup();
+	return rc;
+}
