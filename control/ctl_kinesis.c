@@ -313,7 +313,8 @@ static int shard_attach(struct ctl_kinesis *k, struct k_shard *sh)
 	struct dp_shard *log = ctl_shards_find(k->shards, sh->st->name, sh->index);
 	int r = 0;
 	if (!log)
-		r = ctl_shards_create(k->shards, sh->st->name, sh->index, sh->created_ms, &log);
+		r = ctl_shards_create(k->shards, sh->st->name, sh->index, sh->created_ms,
+				      sh->st->max_record_kib * 1024u, &log);
 	if (r < 0)
 		return r;
 	sh->log = log;
@@ -458,6 +459,20 @@ out:
 	sqlite3_finalize(q);
 	sqlite3_finalize(qs);
 	return r;
+}
+
+uint32_t ctl_kinesis_max_record(void *meta, const char *stream)
+{
+	sqlite3_stmt *q = NULL;
+	uint32_t v = 0;
+	if (sqlite3_prepare_v2(ctl_meta_db(meta), "SELECT max_record_kib FROM kinesis_stream "
+			       "WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
+		return 0; /* no table yet: a new data directory */
+	sqlite3_bind_text(q, 1, stream, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = (uint32_t)sqlite3_column_int(q, 0) * 1024u;
+	sqlite3_finalize(q);
+	return v;
 }
 
 struct orphan_visit {

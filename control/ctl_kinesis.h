@@ -46,6 +46,10 @@ void ctl_kinesis_free(struct ctl_kinesis *k);
  * every pending PutRecord(s) has its answer. Used before stopping. */
 void ctl_kinesis_drain(struct ctl_kinesis *k);
 
+/* The largest record of a stream's shard logs, from the metadata (meta is a struct ctl_meta *;
+ * 0 when unknown): the ctl_shards_record_fn used when the logs are opened at start. */
+uint32_t ctl_kinesis_max_record(void *meta, const char *stream);
+
 /* Register the Kinesis_20131202 operations. */
 int ctl_kinesis_register(struct ctl_kinesis *k, struct ctl_aws *aws);
 

@@ -182,13 +182,13 @@ static int record_in(struct ctl_kinesis *k, struct ctl_aws_call *c, struct k_str
 	}
 	in->key = key;
 	in->key_len = json_string_length(json_object_get(obj, "PartitionKey"));
-	if ((size_t)in->data_len > max || (size_t)in->data_len > DP_DATA_MAX) {
+	if ((size_t)in->data_len > max) {
 		snprintf(m, sizeof(m), "%sdata", path);
 		char val[96], what[96];
 		snprintf(val, sizeof(val), "java.nio.HeapByteBuffer[pos=0 lim=%ld cap=%ld]",
 			 in->data_len, in->data_len);
 		snprintf(what, sizeof(what), "Member must have length less than or equal to %zu",
-			 max < DP_DATA_MAX ? max : (size_t)DP_DATA_MAX);
+			 max);
 		ctl_aws_validation(c, val, m, what);
 		return -1;
 	}

@@ -24,6 +24,8 @@ struct ctl_shard_ent {
 };
 
 struct ctl_shards {
+	ctl_shards_record_fn record_fn;
+	void *record_arg;
 	struct ctl_shard_ent *v;
 	unsigned n, cap;
 	char root[PATH_MAX];          /* DATA_DIR/streams */
@@ -68,6 +70,20 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
+/* The log settings of one stream: the defaults, grown so that its largest record fits. */
+static void stream_cfg(const struct dp_log_config *base, uint32_t max_record,
+		       struct dp_log_config *out)
+{
+	*out = *base;
+	if (max_record <= base->max_record_bytes)
+		return;
+	out->max_record_bytes = max_record;
+	if (out->buffer_bytes < max_record + 64u * 1024)
+		out->buffer_bytes = max_record + 64u * 1024;
+	if (out->segment_bytes < (uint64_t)out->buffer_bytes * 2)
+		out->segment_bytes = (uint64_t)out->buffer_bytes * 2;
+}
+
 static int push(struct ctl_shards *s, struct dp_shard *sh, const char *name)
 {
 	if (s->n == s->cap) {
@@ -85,9 +101,12 @@ static int push(struct ctl_shards *s, struct dp_shard *sh, const char *name)
 }
 
 static int open_stream(struct ctl_shards *s, const char *sdir, const char *stream,
-		       const struct dp_log_config *cfg, struct dp_committer *c,
+		       const struct dp_log_config *base, struct dp_committer *c,
 		       struct ctl_shards_summary *sum)
 {
+	struct dp_log_config scfg;
+	stream_cfg(base, s->record_fn ? s->record_fn(s->record_arg, stream) : 0, &scfg);
+	const struct dp_log_config *cfg = &scfg;
 	DIR *d = opendir(sdir);
 	if (!d) {
 		int r = -errno;
@@ -146,7 +165,8 @@ static int open_stream(struct ctl_shards *s, const char *sdir, const char *strea
 }
 
 int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struct dp_committer *c,
-		    struct ctl_shards **ret, struct ctl_shards_summary *sum)
+		    ctl_shards_record_fn record_fn, void *record_arg, struct ctl_shards **ret,
+		    struct ctl_shards_summary *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	int64_t t0 = mono_ms();
@@ -168,6 +188,8 @@ int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struc
 	snprintf(s->root, sizeof(s->root), "%s", root);
 	s->cfg = *cfg;
 	s->c = c;
+	s->record_fn = record_fn;
+	s->record_arg = record_arg;
 	DIR *d = opendir(root);
 	if (!d) {
 		int r = -errno;
@@ -251,8 +273,10 @@ struct dp_shard *ctl_shards_find(const struct ctl_shards *s, const char *stream,
 }
 
 int ctl_shards_create(struct ctl_shards *s, const char *stream, uint32_t index, int64_t created_ms,
-		      struct dp_shard **ret)
+		      uint32_t max_record, struct dp_shard **ret)
 {
+	struct dp_log_config cfg;
+	stream_cfg(&s->cfg, max_record, &cfg);
 	char id[DP_SHARD_ID_LEN + 1], sdir[PATH_MAX], path[PATH_MAX], name[PATH_MAX];
 	int r = dp_shard_id_format(index, id);
 	if (r < 0)
@@ -271,7 +295,7 @@ int ctl_shards_create(struct ctl_shards *s, const char *stream, uint32_t index, 
 	struct dp_shard_info info = { .shard_index = index, .created_ms = created_ms };
 	struct dp_shard_recovery rep;
 	struct dp_shard *sh;
-	r = dp_shard_open(s->c, path, &info, &s->cfg, &rep, &sh);
+	r = dp_shard_open(s->c, path, &info, &cfg, &rep, &sh);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot create shard log %s: %s", path, strerror(-r));
 		return r;

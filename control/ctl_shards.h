@@ -20,24 +20,29 @@ struct ctl_shards_summary {
 	int64_t elapsed_ms;
 };
 
+/* The largest record of a stream's logs in bytes (0: the default), for logs opened at start. */
+typedef uint32_t (*ctl_shards_record_fn)(void *arg, const char *stream);
+
 /*
- * Open every shard log under data_dir/streams on committer c with log settings cfg.
+ * Open every shard log under data_dir/streams on committer c with log settings cfg (grown for
+ * streams whose records may be larger, as record_fn says; record_fn may be NULL).
  * Creates data_dir/streams when missing. Returns 0, or a negative errno after logging which
  * shard or directory failed and why.
  */
 int ctl_shards_open(const char *data_dir, const struct dp_log_config *cfg, struct dp_committer *c,
-		    struct ctl_shards **ret, struct ctl_shards_summary *sum);
+		    ctl_shards_record_fn record_fn, void *record_arg, struct ctl_shards **ret,
+		    struct ctl_shards_summary *sum);
 
 /* The open shard log of stream/shardId-<index>, or NULL. */
 struct dp_shard *ctl_shards_find(const struct ctl_shards *s, const char *stream, uint32_t index);
 
 /*
  * Create (or open, when its directory already holds a log) the shard log of stream/shardId-<index>
- * and fsync the directories that name it. Returns 0, -EEXIST when already open, or a negative
+ * for records up to max_record bytes (0: the default) and fsync the directories that name it. Returns 0, -EEXIST when already open, or a negative
  * errno after logging the cause.
  */
 int ctl_shards_create(struct ctl_shards *s, const char *stream, uint32_t index, int64_t created_ms,
-		      struct dp_shard **ret);
+		      uint32_t max_record, struct dp_shard **ret);
 
 /*
  * Close every shard of a stream and delete its directory (renamed to a .deleted- name first, so

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,8 +115,18 @@ int main(int argc, char **argv)
 		dp_durability_name(cfg.log.durability), cfg.log.segment_bytes,
 		cfg.log.retention_hours, dp_crc32c_hw() ? "sse4.2" : "table");
 
+	if (mkdir(cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+		ctl_log(CTL_LOG_ERR, "cannot create data directory %s: %s", cfg.data_dir,
+			strerror(errno));
+		goto out;
+	}
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/meta.db", cfg.data_dir);
+	if (ctl_meta_open(path, &meta) < 0)
+		goto out;
 	struct ctl_shards_summary sum;
-	r = ctl_shards_open(cfg.data_dir, &cfg.log, c, &shards, &sum);
+	r = ctl_shards_open(cfg.data_dir, &cfg.log, c, ctl_kinesis_max_record, meta, &shards,
+			    &sum);
 	if (r < 0)
 		goto out;
 	ctl_log(CTL_LOG_INFO, "recovered %u shard log(s) in %" PRId64 " ms: %" PRIu64 " records, %"
@@ -123,10 +134,6 @@ int main(int argc, char **argv)
 		"quarantined", sum.shards, sum.elapsed_ms, sum.records, sum.bytes_scanned,
 		sum.torn_bytes, sum.unclean, sum.quarantined);
 
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/meta.db", cfg.data_dir);
-	if (ctl_meta_open(path, &meta) < 0)
-		goto out;
 	struct ctl_kinesis_config kcfg = { .shard_limit = cfg.shard_limit,
 					   .default_retention_h = cfg.log.retention_hours,
 					   .iterator_ttl_s = cfg.iterator_ttl_s };

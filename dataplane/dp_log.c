@@ -84,6 +84,7 @@ void dp_log_config_default(struct dp_log_config *cfg)
 	*cfg = (struct dp_log_config){
 		.segment_bytes = 64ull << 20,
 		.buffer_bytes = 4u << 20,
+		.max_record_bytes = DP_DATA_MAX,
 		.index_interval = 64u << 10,
 		.retention_hours = 24,
 		.durability = DP_DUR_DURABLE,
@@ -92,13 +93,17 @@ void dp_log_config_default(struct dp_log_config *cfg)
 }
 
 /* One maximal record (key + data + headers) must fit a staging buffer. */
-#define DP_MIN_BUFFER (DP_DATA_MAX + 4096u)
+#define DP_BUFFER_SLACK 4096u
 
 int dp_log_config_check(const struct dp_log_config *cfg, const char **why)
 {
 	const char *w = NULL;
-	if (cfg->buffer_bytes < DP_MIN_BUFFER)
-		w = "buffer_bytes must be at least 1 MiB + 4 KiB so that a maximal record fits";
+	if (cfg->max_record_bytes < 1 || cfg->max_record_bytes > DP_DATA_LIMIT)
+		w = "max_record_bytes must be between 1 byte and 10 MiB";
+	else if (cfg->buffer_bytes < cfg->max_record_bytes + DP_BUFFER_SLACK)
+		w = cfg->max_record_bytes == DP_DATA_MAX ?
+		    "buffer_bytes must be at least 1 MiB + 4 KiB so that a maximal record fits" :
+		    "buffer_bytes must be at least max_record_bytes + 4 KiB so that a maximal record fits";
 	else if (cfg->buffer_bytes > (1u << 30))
 		w = "buffer_bytes must be at most 1 GiB";
 	else if (cfg->segment_bytes < DP_SEG_MIN_BYTES ||
@@ -184,7 +189,7 @@ int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h)
 			return -EBADMSG;
 		memcpy(&dl, q, 4);
 		memcpy(&kl, q + 4, 2);
-		if (kl == 0 || kl > DP_KEY_MAX || dl > DP_DATA_MAX ||
+		if (kl == 0 || kl > DP_KEY_MAX || dl > DP_DATA_LIMIT ||
 		    (uint64_t)(end - q) < (uint64_t)DP_REC_HDR_BYTES + kl + dl)
 			return -EBADMSG;
 		q += DP_REC_HDR_BYTES + kl + dl;
@@ -764,7 +769,7 @@ int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsign
 	uint64_t payload = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (recs[i].key_len == 0 || recs[i].key_len > DP_KEY_MAX || !recs[i].key ||
-		    recs[i].data_len > DP_DATA_MAX || (recs[i].data_len && !recs[i].data))
+		    recs[i].data_len > sh->cfg.max_record_bytes || (recs[i].data_len && !recs[i].data))
 			return -EINVAL;
 		payload += DP_REC_HDR_BYTES + recs[i].key_len + recs[i].data_len;
 	}

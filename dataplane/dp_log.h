@@ -36,7 +36,8 @@
 
 /* Kinesis limits that the log enforces on every record. */
 #define DP_KEY_MAX 256u             /* partition key bytes */
-#define DP_DATA_MAX (1024u * 1024u) /* record data bytes */
+#define DP_DATA_MAX (1024u * 1024u)          /* record data bytes unless a log allows more */
+#define DP_DATA_LIMIT (10u * 1024u * 1024u)  /* largest max_record_bytes: Kinesis's 10 MiB */
 
 /* Sequence counters are 63-bit (Kinesis's counter field starts with a digit <= 7). */
 #define DP_SEQ_MAX ((UINT64_C(1) << 63) - 1)
@@ -63,8 +64,10 @@ const char *dp_shard_state_name(enum dp_shard_state s);
 
 struct dp_log_config {
 	uint64_t segment_bytes;      /* roll size; default 64 MiB; >= 64 KiB and >= buffer_bytes + 4 KiB */
-	uint32_t buffer_bytes;       /* per staging buffer (two per shard); default 4 MiB; >= 1 MiB + 4 KiB
-	                                so that one maximal record always fits */
+	uint32_t buffer_bytes;       /* per staging buffer (two per shard); default 4 MiB;
+	                                >= max_record_bytes + 4 KiB so that one maximal record fits */
+	uint32_t max_record_bytes;   /* largest record data accepted; default 1 MiB (Kinesis's
+	                                default, DP_DATA_MAX), up to DP_DATA_LIMIT */
 	uint32_t index_interval;     /* bytes of log between sparse index entries; default 64 KiB */
 	uint32_t retention_hours;    /* 24..8760, default 24 (Kinesis's range) */
 	enum dp_durability durability;
@@ -156,7 +159,7 @@ int dp_shard_open(struct dp_committer *c, const char *dir, const struct dp_shard
  */
 int dp_shard_close(struct dp_shard *sh);
 
-/* One record to append; key 1..DP_KEY_MAX bytes, data 0..DP_DATA_MAX bytes. */
+/* One record to append; key 1..DP_KEY_MAX bytes, data 0..max_record_bytes bytes. */
 struct dp_record_in {
 	const void *key;
 	const void *data;

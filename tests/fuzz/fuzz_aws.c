@@ -90,8 +90,8 @@ static void setup(void)
 	struct ctl_kinesis_config kc = { .shard_limit = 8 };
 	struct ctl_aws_config ac = { 0 };
 	if (dp_committer_new(64, ctl_kinesis_on_ack, NULL, &F.c) < 0 ||
-	    ctl_shards_open(F.dir, &cfg, F.c, &F.shards, &sum) < 0 ||
 	    ctl_meta_open(path, &F.meta) < 0 ||
+	    ctl_shards_open(F.dir, &cfg, F.c, ctl_kinesis_max_record, F.meta, &F.shards, &sum) < 0 ||
 	    ctl_kinesis_new(&kc, F.meta, F.shards, F.c, &F.k) < 0 ||
 	    ctl_aws_new(&ac, &F.aws) < 0 || ctl_kinesis_register(F.k, F.aws) < 0)
 		abort();

@@ -448,3 +448,34 @@ def test_admin_socket_serves_status_and_the_same_api(daemon):
     assert daemon.client().list_streams()["StreamNames"] == ["viaadmin"]
     st, doc = ask(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert st == 200 and doc["shards"][0]["shard"] == "viaadmin/shardId-000000000000"
+
+
+def test_large_records_where_the_stream_allows_them(tmp_path):
+    d = Daemon(tmp_path / "data").start()
+    big = bytes(range(256)) * (6 * 4096)  # 6 MiB
+    try:
+        st, doc, _ = d.raw("Kinesis_20131202.CreateStream", json.dumps(
+            {"StreamName": "big", "ShardCount": 1, "MaxRecordSizeInKiB": 10240}).encode())
+        assert st == 200, doc
+        body = json.dumps({"StreamName": "big", "PartitionKey": "k",
+                           "Data": base64.b64encode(big).decode()}).encode()
+        st, doc, _ = d.raw("Kinesis_20131202.PutRecord", body)
+        assert st == 200, doc
+        st, doc, _ = d.raw("Kinesis_20131202.DescribeStreamSummary", b'{"StreamName": "big"}')
+        assert doc["StreamDescriptionSummary"]["MaxRecordSizeInKiB"] == 10240
+        st, doc, _ = d.raw("Kinesis_20131202.CreateStream", json.dumps(
+            {"StreamName": "big2", "ShardCount": 1, "MaxRecordSizeInKiB": 10241}).encode())
+        assert st == 400 and doc["__type"] == "ValidationException"
+    finally:
+        assert d.stop() == 0
+    d = Daemon(tmp_path / "data").start()
+    try:
+        kc = d.client()
+        recs, _ = read_all(kc, "big", "shardId-000000000000")
+        assert [r["Data"] for r in recs] == [big]
+        # After the restart the stream still takes records above 1 MiB.
+        body = json.dumps({"StreamName": "big", "PartitionKey": "k",
+                           "Data": base64.b64encode(big[:3 << 20]).decode()}).encode()
+        assert d.raw("Kinesis_20131202.PutRecord", body)[0] == 200
+    finally:
+        assert d.stop() == 0
