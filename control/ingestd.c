@@ -115,9 +115,11 @@ int main(int argc, char **argv)
 		dp_durability_name(cfg.log.durability), cfg.log.segment_bytes,
 		cfg.log.retention_hours, dp_crc32c_hw() ? "sse4.2" : "table");
 
-	if (mkdir(cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+	struct stat dst;
+	if ((mkdir(cfg.data_dir, 0750) < 0 && errno != EEXIST) || stat(cfg.data_dir, &dst) < 0 ||
+	    !S_ISDIR(dst.st_mode)) {
 		ctl_log(CTL_LOG_ERR, "cannot create data directory %s: %s", cfg.data_dir,
-			strerror(errno));
+			errno == EEXIST ? strerror(ENOTDIR) : strerror(errno));
 		goto out;
 	}
 	char path[4096];
