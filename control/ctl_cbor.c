@@ -75,6 +75,8 @@ struct dec {
 	unsigned depth;
 	json_t *root;
 	bool tag_epoch;		/* tag 1 read; its integer is next */
+	bool tag_last;		/* the head just decoded was a tag */
+	bool tag_before;	/* the head before this one was a tag: a break may not follow */
 	bool chunking;		/* inside an indefinite-length string */
 	bool chunk_text;
 	uint8_t *chunk;		/* the chunks so far */
@@ -383,6 +385,10 @@ static void on_break(struct dec *d)
 			bytes_done(d, d->chunk, d->chunk_len);
 		return;
 	}
+	if (d->tag_before) {
+		bad(d, "break after a tag");
+		return;
+	}
 	if (!f || !f->indef) {
 		bad(d, "break outside an indefinite-length item");
 		return;
@@ -403,6 +409,7 @@ static void on_tag(struct dec *d, uint64_t tag)
 {
 	if (!plain_item(d))
 		return;
+	d->tag_last = true;
 	if (tag == TAG_SELF_DESCRIBED)
 		return;
 	if (tag != TAG_EPOCH) {
@@ -493,6 +500,8 @@ int ctl_cbor_to_json(const uint8_t *buf, size_t len, const struct ctl_cbor_hints
 			bad(d, "too many data items");
 			break;
 		}
+		d->tag_before = d->tag_last;
+		d->tag_last = false;
 		r = cbor_stream_decode(buf + pos, len - pos, &callbacks, d);
 		if (r.status == CBOR_DECODER_NEDATA) {
 			bad(d, "truncated item");

@@ -340,7 +340,8 @@ static const struct vec bad[] = {
 	VEC("\xc1\xfb\x41\xd4\x52\xd9\xec\x20\x00\x00", "tag 1 must hold"),
 	VEC("\xc1\x61\x61", "tag 1 must hold"), VEC("\xc1\x80", "tag 1 must hold"),
 	VEC("\xc1\xf6", "tag 1 must hold"), VEC("\xc1\x40", "tag 1 must hold"),
-	VEC("\xc1\xc1\x01", "tag 1 inside tag 1"), VEC("\x9f\xc1\xff", "tag 1 must hold"),
+	VEC("\xc1\xc1\x01", "tag 1 inside tag 1"), VEC("\x9f\xc1\xff", "break after a tag"),
+	VEC("\x9f\xd9\xd9\xf7\xff", "break after a tag"),
 };
 
 static void test_cbor_rejects_bad_input(void)
