@@ -142,7 +142,13 @@ static bool put(struct dec *d, json_t *v)
 			return true;
 		}
 		if (f->is_map) {
-			/* The checked setter validates the key's UTF-8; both steal v, even on failure. */
+			size_t before = json_object_size(f->node);
+
+			/*
+			 * The checked setter validates the key's UTF-8; both setters steal v, even on
+			 * failure. A key seen before replaces its value instead of adding one: that is
+			 * how a duplicate shows, without a second hash lookup per key.
+			 */
 			r = json_object_setn_new(f->node, f->key, f->key_len, v);
 			free(f->key_own);
 			f->key_own = NULL;
@@ -150,6 +156,8 @@ static bool put(struct dec *d, json_t *v)
 			f->hint = HINT_NONE;
 			if (r != 0)
 				return bad(d, "map key is not valid UTF-8");
+			if (json_object_size(f->node) == before)
+				return bad(d, "duplicate map key");
 		} else if (json_array_append_new(f->node, v) != 0) {
 			return oom(d);
 		}
@@ -272,10 +280,6 @@ static void text_done(struct dec *d, const uint8_t *p, size_t n)
 	if (awaiting_key(d)) {
 		struct frame *f = top(d);
 
-		if (json_object_getn(f->node, s, n)) {
-			bad(d, "duplicate map key");
-			return;
-		}
 		f->key = s;
 		f->key_len = n;
 		f->have_key = true;
@@ -318,6 +322,8 @@ static void bytes_done(struct dec *d, const uint8_t *p, size_t n)
 
 static void chunk_add(struct dec *d, const uint8_t *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (n > d->chunk_cap - d->chunk_len) {
 		size_t cap = d->chunk_cap ? d->chunk_cap : 256;
 		/* The chunks lie in the input, which CTL_CBOR_MAX_LEN bounds: no overflow here. */
@@ -473,7 +479,11 @@ static const struct cbor_callbacks callbacks = {
 int ctl_cbor_to_json(const uint8_t *buf, size_t len, const struct ctl_cbor_hints *h, json_t **out,
 		     char *err, size_t errlen)
 {
-	struct dec *d;
+	/*
+	 * About 2 KiB on the stack: allocating it costs more than decoding a small request (glibc
+	 * consolidates its fast bins on every allocation of this size).
+	 */
+	struct dec dec = { .h = h }, *d = &dec;
 	size_t pos = 0, items = 0;
 	int rc;
 
@@ -483,12 +493,6 @@ int ctl_cbor_to_json(const uint8_t *buf, size_t len, const struct ctl_cbor_hints
 				 CTL_CBOR_MAX_LEN);
 		return -E2BIG;
 	}
-	/* About 1.5 KiB of stack frames: on the heap, as request handlers may run on small stacks. */
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->h = h;
-
 	while (pos < len) {
 		struct cbor_decoder_result r;
 
@@ -532,7 +536,6 @@ int ctl_cbor_to_json(const uint8_t *buf, size_t len, const struct ctl_cbor_hints
 	}
 	free(d->chunk);
 	free(d->b64);
-	free(d);
 	return rc;
 }
 

@@ -122,7 +122,8 @@ static const struct vec rfc_decode_only[] = {
 	/* A chunked key. */
 	VEC("\xbf\x7f\x62\x44\x61\x62\x74\x61\xff\x41\x00\xff", "{\"Data\":\"AA==\"}"),
 	VEC("\xa1\x7f\xff\x01", "{\"\":1}"),
-	/* Chunks of text, empty ones too, joined. */
+	/* Chunks, empty ones too, joined. */
+	VEC("\x5f\x40\x41\x00\x40\xff", "\"AA==\""), VEC("\x7f\x60\xff", "\"\""),
 	VEC("\x7f\x62\xc3\xbc\x60\x61\x61\xff", "\"\\u00fca\""),
 };
 
