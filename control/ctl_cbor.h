@@ -27,7 +27,7 @@
  *  - tag 1 around an integer, read as epoch milliseconds (the AWS SDK convention, not RFC 8949's
  *    seconds; a float inside tag 1 is rejected so that seconds from a generic encoder are never
  *    misread by a factor of 1000); tag 55799 (self-described CBOR) anywhere, ignored; no other
- *    tag, and no tag on a map key or directly on another tag 1;
+ *    tag, and no tag on a map key, before a break or directly on another tag 1;
  *  - nesting at most CTL_CBOR_MAX_DEPTH arrays and maps deep, at most CTL_CBOR_MAX_ITEMS items in
  *    all, at most CTL_CBOR_MAX_LEN bytes of input. Declared lengths are never trusted for
  *    allocation: a string must lie inside the buffer, a container is grown item by item.
@@ -44,9 +44,9 @@
 #define CTL_CBOR_MAX_DEPTH 32
 
 /*
- * Data items in one request (each container, string, number... counts one). A one-byte CBOR
- * item becomes a json_t of some 50 bytes, so this caps the memory one request can cost at about
- * 16 MiB; PutRecords at its 500-record limit is about 2,000 items.
+ * Item heads in one request (each container, string, string chunk, number, tag and break counts
+ * one). A one-byte CBOR item becomes a json_t of some 50 bytes, so this caps the memory one
+ * request can cost at about 16 MiB; PutRecords at its 500-record limit is about 2,000 heads.
  */
 #define CTL_CBOR_MAX_ITEMS (1u << 18)
 
