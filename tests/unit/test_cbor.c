@@ -273,6 +273,51 @@ static void test_cbor_round_trip_kinesis(void)
 	}
 }
 
+/*
+ * Long text the way Jackson's CBORGenerator writes it: an indefinite-length string of chunks with
+ * two-byte length heads, each cut on a character boundary; here 3-byte characters, 3 chunks.
+ */
+static void test_cbor_long_chunked_text(void)
+{
+	enum { CHUNK_CHARS = 21000, CHUNKS = 3 };
+	size_t text_len = (size_t)CHUNK_CHARS * CHUNKS * 3;
+	uint8_t *buf = malloc(2 + CHUNKS * (3 + CHUNK_CHARS * 3) + 1);
+	char *want = malloc(text_len + 1);
+	json_t *j = NULL;
+	char err[160] = "";
+	size_t n = 0;
+
+	REQUIRE(buf && want);
+	buf[n++] = 0x7f;
+	for (int c = 0; c < CHUNKS; c++) {
+		buf[n++] = 0x79;
+		buf[n++] = (uint8_t)((CHUNK_CHARS * 3) >> 8);
+		buf[n++] = (uint8_t)(CHUNK_CHARS * 3);
+		for (int i = 0; i < CHUNK_CHARS; i++, n += 3)
+			memcpy(buf + n, "\xe6\xb0\xb4", 3);
+	}
+	buf[n++] = 0xff;
+	for (size_t i = 0; i < text_len; i += 3)
+		memcpy(want + i, "\xe6\xb0\xb4", 3);
+	want[text_len] = '\0';
+	CHECK_EQ(ctl_cbor_to_json(buf, n, NULL, &j, NULL, 0), 0);
+	CHECK(json_is_string(j) && json_string_length(j) == text_len &&
+	      memcmp(json_string_value(j), want, text_len) == 0);
+	json_decref(j);
+	/* Cut one byte later, the second chunk would start inside a character: refused. */
+	buf[3] = (uint8_t)(CHUNK_CHARS * 3 + 1);
+	memmove(buf + 4 + CHUNK_CHARS * 3 + 1, buf + 4 + CHUNK_CHARS * 3, n - (4 + CHUNK_CHARS * 3));
+	buf[4 + CHUNK_CHARS * 3] = 0xe6;
+	buf[4 + CHUNK_CHARS * 3 + 3] = (uint8_t)(CHUNK_CHARS * 3 - 1);
+	memmove(buf + 4 + CHUNK_CHARS * 3 + 4, buf + 4 + CHUNK_CHARS * 3 + 5,
+		n - (4 + CHUNK_CHARS * 3 + 4));
+	j = NULL;
+	CHECK_EQ(ctl_cbor_to_json(buf, n, NULL, &j, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "splits a UTF-8 character") != NULL);
+	free(want);
+	free(buf);
+}
+
 /* Nesting exactly at the limit decodes; one more level does not. */
 static void test_cbor_depth_limit(void)
 {
@@ -432,6 +477,7 @@ int main(void)
 	DP_TEST_RUN(test_cbor_kinesis_requests);
 	DP_TEST_RUN(test_cbor_kinesis_responses);
 	DP_TEST_RUN(test_cbor_round_trip_kinesis);
+	DP_TEST_RUN(test_cbor_long_chunked_text);
 	DP_TEST_RUN(test_cbor_depth_limit);
 	DP_TEST_RUN(test_cbor_rejects_bad_input);
 	DP_TEST_RUN(test_cbor_limits);
