@@ -18,7 +18,7 @@
 
 #include "ctl_b64.h"
 
-/* From botocore's kinesis/2013-12-02/service-2.json: every member whose shape is a blob or a timestamp. */
+/* From botocore's kinesis/2013-12-02/service-2.json: every member of a blob or timestamp shape. */
 static const char *const kinesis_blob_fields[] = { "Data", NULL };
 static const char *const kinesis_time_fields[] = {
 	"ApproximateArrivalTimestamp", "ConsumerCreationTimestamp", "StreamCreationTimestamp",
@@ -63,7 +63,7 @@ struct frame {
 	bool indef;
 	bool is_map;
 	bool have_key;		/* map: a key was read, its value is expected */
-	enum hint hint;		/* array: inherited from its member; map: of the pending key */
+	enum hint hint;		/* array: its member's; map: the pending key's */
 	const char *key;	/* map: the pending key, in the input or in key_own */
 	size_t key_len;
 	char *key_own;		/* map: a key assembled from chunks */
@@ -145,9 +145,10 @@ static bool put(struct dec *d, json_t *v)
 			size_t before = json_object_size(f->node);
 
 			/*
-			 * The checked setter validates the key's UTF-8; both setters steal v, even on
-			 * failure. A key seen before replaces its value instead of adding one: that is
-			 * how a duplicate shows, without a second hash lookup per key.
+			 * The checked setter validates the key's UTF-8; both setters steal v,
+			 * even on failure. A key seen before replaces its value instead of
+			 * adding one: that is how a duplicate shows, without a second hash
+			 * lookup per key.
 			 */
 			r = json_object_setn_new(f->node, f->key, f->key_len, v);
 			free(f->key_own);
@@ -348,8 +349,9 @@ static void on_string(struct dec *d, const uint8_t *p, size_t n, bool text)
 			bad(d, "chunk of an indefinite-length string has another type");
 		else if (text && n && (p[0] & 0xc0) == 0x80)
 			/*
-			 * RFC 8949 3.2.3: chunks of text start on a character boundary. With the UTF-8
-			 * check of the joined text this makes every chunk valid UTF-8 on its own.
+			 * RFC 8949 3.2.3: chunks of text start on a character boundary. With
+			 * the UTF-8 check of the joined text this makes every chunk valid
+			 * UTF-8 on its own.
 			 */
 			bad(d, "text chunk splits a UTF-8 character");
 		else
@@ -461,7 +463,7 @@ static void cb_undefined(void *c)
 		bad(d, "undefined has no JSON form");
 }
 
-/* libcbor's header swaps the comments of the definite/indefinite string members; these match its code. */
+/* libcbor's header swaps the comments on the string members; these pairings follow its code. */
 static const struct cbor_callbacks callbacks = {
 	.uint8 = cb_uint8, .uint16 = cb_uint16, .uint32 = cb_uint32, .uint64 = cb_uint64,
 	.negint8 = cb_negint8, .negint16 = cb_negint16, .negint32 = cb_negint32,

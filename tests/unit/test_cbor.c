@@ -306,7 +306,8 @@ static void test_cbor_long_chunked_text(void)
 	json_decref(j);
 	/* Cut one byte later, the second chunk would start inside a character: refused. */
 	buf[3] = (uint8_t)(CHUNK_CHARS * 3 + 1);
-	memmove(buf + 4 + CHUNK_CHARS * 3 + 1, buf + 4 + CHUNK_CHARS * 3, n - (4 + CHUNK_CHARS * 3));
+	memmove(buf + 4 + CHUNK_CHARS * 3 + 1, buf + 4 + CHUNK_CHARS * 3,
+		n - (4 + CHUNK_CHARS * 3));
 	buf[4 + CHUNK_CHARS * 3] = 0xe6;
 	buf[4 + CHUNK_CHARS * 3 + 3] = (uint8_t)(CHUNK_CHARS * 3 - 1);
 	memmove(buf + 4 + CHUNK_CHARS * 3 + 4, buf + 4 + CHUNK_CHARS * 3 + 5,
@@ -339,7 +340,8 @@ static const struct vec bad[] = {
 	/* Empty, truncated. */
 	VEC("", "empty body"), VEC("\x18", "truncated"), VEC("\x62\x61", "truncated"),
 	VEC("\x82\x01", "truncated"), VEC("\xbf\x61\x61\x01", "truncated"),
-	VEC("\x5f\x41\x00", "truncated"), VEC("\xc1", "truncated"), VEC("\xa1\x61\x61", "truncated"),
+	VEC("\x5f\x41\x00", "truncated"), VEC("\xc1", "truncated"),
+	VEC("\xa1\x61\x61", "truncated"),
 	VEC("\x9f\x01\x02", "truncated"), VEC("\xfb\x00\x00", "truncated"),
 	/* Huge declared lengths. */
 	VEC("\x5b\xff\xff\xff\xff\xff\xff\xff\xff\x00", "truncated"),
@@ -364,7 +366,8 @@ static const struct vec bad[] = {
 	VEC("\xa1\x61\xff\x01", "not valid UTF-8"), VEC("\x61\x00", "U+0000"),
 	VEC("\xa1\x62\x61\x00\x01", "U+0000"),
 	/* Trailing bytes. */
-	VEC("\x00\x00", "bytes after"), VEC("\xa0\xff", "bytes after"), VEC("\x01\xff", "bytes after"),
+	VEC("\x00\x00", "bytes after"), VEC("\xa0\xff", "bytes after"),
+	VEC("\x01\xff", "bytes after"),
 	VEC("\x80\x80", "bytes after"),
 	/* Integers beyond json_int_t. */
 	VEC("\x1b\xff\xff\xff\xff\xff\xff\xff\xff", "above INT64_MAX"),
@@ -399,7 +402,8 @@ static void test_cbor_rejects_bad_input(void)
 					 &ctl_cbor_kinesis_hints, &j, err, sizeof(err));
 
 		if (r != -EINVAL || j != sentinel || !strstr(err, bad[i].json))
-			printf("# bad[%zu]: rc %d, err \"%s\", want \"%s\"\n", i, r, err, bad[i].json);
+			printf("# bad[%zu]: rc %d, err \"%s\", want \"%s\"\n", i, r, err,
+			       bad[i].json);
 		CHECK_EQ(r, -EINVAL);
 		CHECK(j == sentinel);
 		CHECK(strstr(err, bad[i].json) != NULL);
