@@ -27,6 +27,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DP_MD5X_X86 1
+#include <immintrin.h>
 #endif
 
 /* Messages sorted and grouped together: two AVX-512 groups, and small enough for the stack. */
@@ -203,9 +204,91 @@ static void md5_scalar_one(const uint8_t *key, unsigned len, uint32_t st[4])
 	st[3] = d;
 }
 
+/*
+ * Copy len bytes with a few overlapping fixed-size moves instead of a call: the keys are short
+ * and their lengths vary from lane to lane, which is what a generic memcpy pays most for.
+ */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, unsigned len)
+{
+	if (len >= 16) {
+		unsigned i;
+
+		for (i = 0; i + 16 < len; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + len - 16, src + len - 16, 16);
+	} else if (len >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + len - 8, src + len - 8, 8);
+	} else if (len >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + len - 4, src + len - 4, 4);
+	} else {
+		for (unsigned i = 0; i < len; i++)
+			dst[i] = src[i];
+	}
+}
+
+/*
+ * Write the padded message key[0..len) into p, which is zeroed and at least
+ * md5_blocks(len) * 64 bytes long: the key, the 0x80 marker and the bit length at the end of
+ * the last block.
+ */
+static inline void lane_fill(uint8_t *p, const uint8_t *key, unsigned len)
+{
+	unsigned end = md5_blocks(len) * 64;
+	uint64_t bits = (uint64_t)len * 8;
+
+	copy_short(p, key, len);
+	p[len] = 0x80;
+	le32_store(p + end - 8, (uint32_t)bits);
+	le32_store(p + end - 4, (uint32_t)(bits >> 32));
+}
+
 typedef void group_fn(const uint32_t *T, unsigned nblk, const uint8_t *fin, uint32_t (*st)[4]);
+typedef void transpose_fn(const uint8_t *P, unsigned stride, unsigned nblk, unsigned lanes,
+			  uint32_t *T);
 
 #ifdef DP_MD5X_X86
+/*
+ * Lane-major padded messages to the kernel's word-major layout: P holds each lane's blocks
+ * contiguously (lane l at P + l * stride), T gets word j of block b of lane l at
+ * T[(b * 16 + j) * lanes + l]. Eight lanes by eight words at a time, an 8x8 transpose of 32-bit
+ * elements in registers (unpack 32, unpack 64, swap 128-bit halves). lanes is a multiple of 8
+ * and T is 32-byte aligned. AVX-512F implies AVX2, so both SIMD implementations use this.
+ */
+__attribute__((target("avx2")))
+static void transpose_avx2(const uint8_t *P, unsigned stride, unsigned nblk, unsigned lanes,
+			   uint32_t *T)
+{
+	for (unsigned blk = 0; blk < nblk; blk++)
+		for (unsigned l0 = 0; l0 < lanes; l0 += 8)
+			for (unsigned j0 = 0; j0 < 16; j0 += 8) {
+				const uint8_t *src = P + (size_t)l0 * stride + blk * 64 + j0 * 4;
+				uint32_t *dst = T + (size_t)(blk * 16 + j0) * lanes + l0;
+				__m256i r[8], t[8], u[8];
+
+				for (unsigned i = 0; i < 8; i++)
+					r[i] = _mm256_loadu_si256((const __m256i *)(src + i * stride));
+				for (unsigned i = 0; i < 8; i += 2) {
+					t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+					t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+				}
+				for (unsigned i = 0; i < 8; i += 4) {
+					u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+					u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+					u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+					u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+				}
+				/* u[i] holds word i of lanes 0-3 (low half) and word i + 4 (high). */
+				for (unsigned i = 0; i < 4; i++) {
+					_mm256_store_si256((__m256i *)(dst + i * lanes),
+							   _mm256_permute2x128_si256(u[i], u[i + 4], 0x20));
+					_mm256_store_si256((__m256i *)(dst + (i + 4) * lanes),
+							   _mm256_permute2x128_si256(u[i], u[i + 4], 0x31));
+				}
+			}
+}
+
 #define MD5X_FN md5x_group_avx2
 #define MD5X_LANES 16
 #define MD5X_TARGET "avx2"
@@ -220,19 +303,20 @@ typedef void group_fn(const uint32_t *T, unsigned nblk, const uint8_t *fin, uint
 struct impl {
 	const char *name;
 	group_fn *group;   /* NULL: scalar */
+	transpose_fn *transpose;
 	unsigned lanes;
 };
 
 enum { IMPL_SCALAR, IMPL_AVX2, IMPL_AVX512, IMPL_COUNT };
 
 static const struct impl impls[IMPL_COUNT] = {
-	[IMPL_SCALAR] = { "scalar", NULL, 1 },
+	[IMPL_SCALAR] = { "scalar", NULL, NULL, 1 },
 #ifdef DP_MD5X_X86
-	[IMPL_AVX2] = { "avx2", md5x_group_avx2, 16 },
-	[IMPL_AVX512] = { "avx512", md5x_group_avx512, 32 },
+	[IMPL_AVX2] = { "avx2", md5x_group_avx2, transpose_avx2, 16 },
+	[IMPL_AVX512] = { "avx512", md5x_group_avx512, transpose_avx2, 32 },
 #else
-	[IMPL_AVX2] = { "avx2", NULL, 0 },
-	[IMPL_AVX512] = { "avx512", NULL, 0 },
+	[IMPL_AVX2] = { "avx2", NULL, NULL, 0 },
+	[IMPL_AVX512] = { "avx512", NULL, NULL, 0 },
 #endif
 };
 
@@ -295,6 +379,7 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 		       unsigned n, uint32_t (*st)[4])
 {
 	_Alignas(64) uint32_t T[MAX_BLOCKS * 16 * MAX_LANES];
+	_Alignas(64) uint8_t P[MAX_LANES * MAX_BLOCKS * 64];
 	uint32_t gst[MAX_LANES][4];
 	unsigned cnt[MAX_BLOCKS + 1] = {0};
 	uint8_t nbs[CHUNK], order[CHUNK];
@@ -325,7 +410,7 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 		unsigned k = n - g < W ? n - g : W;
 		const uint8_t *lane = order + g;
 		uint8_t fin[MAX_BLOCKS];
-		unsigned nblk, l;
+		unsigned nblk;
 
 		if (k <= SCALAR_TAIL) {
 			for (unsigned i = 0; i < k; i++)
@@ -333,20 +418,11 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 			break;
 		}
 		nblk = nbs[lane[k - 1]];
-		for (l = 0; l < k; l++) {
-			unsigned x = lane[l];
-
-			for (unsigned blk = 0; blk < nbs[x]; blk++)
-				block_words(keys[x], lens[x], blk, nbs[x], T + blk * 16 * W + l, W);
-			/* Words past this lane's end: zero, so that no lane reads stale stack. */
-			for (unsigned blk = nbs[x]; blk < nblk; blk++)
-				for (unsigned j = 0; j < 16; j++)
-					T[(blk * 16 + j) * W + l] = 0;
-		}
-		for (; l < W; l++)
-			for (unsigned blk = 0; blk < nblk; blk++)
-				for (unsigned j = 0; j < 16; j++)
-					T[(blk * 16 + j) * W + l] = 0;
+		/* Lanes past their message, and the lanes of a short group, hash zero blocks. */
+		memset(P, 0, (size_t)W * nblk * 64);
+		for (unsigned l = 0; l < k; l++)
+			lane_fill(P + (size_t)l * nblk * 64, keys[lane[l]], lens[lane[l]]);
+		im->transpose(P, nblk * 64, nblk, W, T);
 		for (unsigned blk = 0, l2 = 0; blk < nblk; blk++) {
 			while (l2 < k && nbs[lane[l2]] <= blk + 1)
 				l2++;
