@@ -20,6 +20,8 @@
 #define EMPTY UINT16_MAX
 /* Misses hashed together: a worker's burst of 32 fits in one call of dp_md5x_hashkeys. */
 #define MISS_BATCH 64
+/* Keys between a set's prefetch and its probe: about one DRAM latency of CRC and probe work. */
+#define PREFETCH_AHEAD 8
 
 struct set {
 	uint32_t tag[DP_HCACHE_WAYS];
@@ -69,12 +71,34 @@ void dp_hcache_free(struct dp_hcache *c)
 	free(c);
 }
 
+/*
+ * a[0..len) == b[0..len) for len <= DP_HCACHE_KEY_MAX, without a call: 8-byte words, the last
+ * one overlapping its predecessor so that no byte outside either key is read.
+ */
+static inline int key_eq(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	uint64_t x, y, diff = 0;
+
+	if (len >= 8) {
+		for (unsigned i = 0; i + 8 < len; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			diff |= x ^ y;
+		}
+		memcpy(&x, a + len - 8, 8);
+		memcpy(&y, b + len - 8, 8);
+		return (diff | (x ^ y)) == 0;
+	}
+	for (unsigned i = 0; i < len; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
 /* The way holding key in set s, or -1. len <= DP_HCACHE_KEY_MAX. */
 static inline int find(const struct set *s, uint32_t crc, const void *key, unsigned len)
 {
 	for (int w = 0; w < DP_HCACHE_WAYS; w++)
-		if (s->tag[w] == crc && s->len[w] == len &&
-		    (len == 0 || memcmp(s->key[w], key, len) == 0))
+		if (s->tag[w] == crc && s->len[w] == len && key_eq(s->key[w], key, len))
 			return w;
 	return -1;
 }
@@ -153,21 +177,48 @@ static void misses_flush(struct dp_hcache *c, struct misses *m, dp_u128 *out)
 	m->n = 0;
 }
 
+/* A cacheable key's CRC, its set's first line prefetched; 0 for a key too long to cache. */
+static inline uint32_t key_crc(const struct dp_hcache *c, const uint8_t *key, unsigned len)
+{
+	uint32_t crc;
+
+	if (len > DP_HCACHE_KEY_MAX)
+		return 0;
+	crc = dp_crc32c(0, key, len);
+	__builtin_prefetch(&c->sets[crc & c->mask]);
+	return crc;
+}
+
 void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const uint16_t *lens,
 			unsigned n, dp_u128 *out)
 {
+	uint32_t crcs[PREFETCH_AHEAD];
 	struct misses m;
 
+	/*
+	 * The CRCs run PREFETCH_AHEAD keys ahead of the probes, each prefetching its set's tag
+	 * line, and the keys' bytes are prefetched twice as far ahead for the CRCs: with keys or
+	 * sets outside the CPU's caches, several memory accesses are in flight at once rather
+	 * than one per key.
+	 */
+	for (unsigned i = 0; i < n && i < 2 * PREFETCH_AHEAD; i++)
+		__builtin_prefetch(keys[i]);
+	for (unsigned i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		crcs[i] = key_crc(c, keys[i], lens[i]);
 	m.n = 0;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned len = lens[i];
-		uint32_t crc = 0;
+		uint32_t crc = crcs[i % PREFETCH_AHEAD];
 
+		if (i + 2 * PREFETCH_AHEAD < n)
+			__builtin_prefetch(keys[i + 2 * PREFETCH_AHEAD]);
+		if (i + PREFETCH_AHEAD < n)
+			crcs[i % PREFETCH_AHEAD] = key_crc(c, keys[i + PREFETCH_AHEAD],
+							   lens[i + PREFETCH_AHEAD]);
 		if (len <= DP_HCACHE_KEY_MAX) {
 			const struct set *s;
 			int w;
 
-			crc = dp_crc32c(0, keys[i], len);
 			s = &c->sets[crc & c->mask];
 			w = find(s, crc, keys[i], len);
 			if (w >= 0) {
