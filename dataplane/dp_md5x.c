@@ -28,6 +28,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -325,8 +326,12 @@ static const struct impl impls[IMPL_COUNT] = {
 #endif
 };
 
-/* The implementation in use: written at load time and by dp_md5x_impl_set() only. */
-static const struct impl *cur = &impls[IMPL_SCALAR];
+/*
+ * The implementation in use: written at load time and by dp_md5x_impl_set() only. Atomic so
+ * that a change while other threads hash is defined behaviour (they see the old or the new
+ * choice); relaxed, because the tables it points to are constant.
+ */
+static const struct impl *_Atomic cur = &impls[IMPL_SCALAR];
 
 static int impl_supported(unsigned i)
 {
@@ -354,18 +359,18 @@ __attribute__((constructor)) static void md5x_init(void)
 #ifdef DP_MD5X_X86
 	__builtin_cpu_init();
 #endif
-	cur = impl_best();
+	atomic_store_explicit(&cur, impl_best(), memory_order_relaxed);
 }
 
 const char *dp_md5x_impl(void)
 {
-	return cur->name;
+	return atomic_load_explicit(&cur, memory_order_relaxed)->name;
 }
 
 int dp_md5x_impl_set(const char *name)
 {
 	if (!name) {
-		cur = impl_best();
+		atomic_store_explicit(&cur, impl_best(), memory_order_relaxed);
 		return 0;
 	}
 	for (unsigned i = 0; i < IMPL_COUNT; i++) {
@@ -373,7 +378,7 @@ int dp_md5x_impl_set(const char *name)
 			continue;
 		if (!impl_supported(i))
 			return -ENOTSUP;
-		cur = &impls[i];
+		atomic_store_explicit(&cur, &impls[i], memory_order_relaxed);
 		return 0;
 	}
 	return -EINVAL;
@@ -441,7 +446,7 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 
 void dp_md5x(const uint8_t *const *keys, const uint16_t *lens, unsigned n, uint8_t (*out)[16])
 {
-	const struct impl *im = cur;
+	const struct impl *im = atomic_load_explicit(&cur, memory_order_relaxed);
 	uint32_t st[CHUNK][4];
 
 	for (unsigned base = 0; base < n; base += CHUNK) {
@@ -456,7 +461,7 @@ void dp_md5x(const uint8_t *const *keys, const uint16_t *lens, unsigned n, uint8
 
 void dp_md5x_hashkeys(const uint8_t *const *keys, const uint16_t *lens, unsigned n, dp_u128 *out)
 {
-	const struct impl *im = cur;
+	const struct impl *im = atomic_load_explicit(&cur, memory_order_relaxed);
 	uint32_t st[CHUNK][4];
 
 	for (unsigned base = 0; base < n; base += CHUNK) {
