@@ -31,6 +31,9 @@ struct set {
 	uint8_t key[DP_HCACHE_WAYS][DP_HCACHE_KEY_MAX];
 } __attribute__((aligned(64)));
 
+/* The header's "96 bytes a way": 4 ways, tags and lengths and hash keys and keys, 6 lines. */
+_Static_assert(sizeof(struct set) == 96 * DP_HCACHE_WAYS, "a set is 6 cache lines");
+
 struct dp_hcache {
 	struct set *sets;
 	uint32_t mask;                  /* sets - 1 */

@@ -15,8 +15,8 @@
  *
  * Threads. Every function here may be called from any thread at any time; the calls keep their
  * state on the stack and allocate nothing. dp_md5x_impl_set() changes the implementation for
- * the whole process and is meant for tests and benchmarks, called before the hashing threads
- * start.
+ * the whole process and is meant for tests and benchmarks; a call already hashing finishes with
+ * the implementation it started with.
  *
  * The header compiles as C and as C++ (benchmarks include it inside extern "C").
  */
