@@ -22,6 +22,16 @@
 #define MISS_BATCH 64
 /* Keys between a set's prefetch and its probe: about one DRAM latency of CRC and probe work. */
 #define PREFETCH_AHEAD 8
+/*
+ * Bypass. Keys are counted in windows of WINDOW cacheable keys; a window with fewer than one
+ * hit in BYPASS_BELOW sends the next BYPASS keys straight to dp_md5x, after which the cache is
+ * tried again for a window. At 4 % hits the probe and insert cost 25 % on top of the hash
+ * (docs/performance.md, HashCache/16/100000), so a cache that does not help costs about 1/16
+ * of that, and a working set that shrinks again is noticed within BYPASS + WINDOW keys.
+ */
+#define WINDOW 1024
+#define BYPASS_BELOW 8
+#define BYPASS (15 * WINDOW)
 
 struct set {
 	uint32_t tag[DP_HCACHE_WAYS];
@@ -37,6 +47,8 @@ _Static_assert(sizeof(struct set) == 96 * DP_HCACHE_WAYS, "a set is 6 cache line
 struct dp_hcache {
 	struct set *sets;
 	uint32_t mask;                  /* sets - 1 */
+	uint32_t win_keys, win_hits;    /* cacheable keys and hits in the current window */
+	uint32_t bypass_left;           /* keys still to hash without the cache */
 	struct dp_hcache_stats st;
 };
 
@@ -196,7 +208,16 @@ void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const u
 			unsigned n, dp_u128 *out)
 {
 	uint32_t crcs[PREFETCH_AHEAD];
+	uint64_t hits0 = c->st.hits, miss0 = c->st.misses;
 	struct misses m;
+
+	if (c->bypass_left > 0) {
+		/* Whole bursts only: a burst never mixes the two ways. */
+		c->bypass_left = c->bypass_left > n ? c->bypass_left - n : 0;
+		c->st.bypassed += n;
+		dp_md5x_hashkeys(keys, lens, n, out);
+		return;
+	}
 
 	/*
 	 * The CRCs run PREFETCH_AHEAD keys ahead of the probes, each prefetching its set's tag
@@ -239,6 +260,15 @@ void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const u
 	}
 	if (m.n)
 		misses_flush(c, &m, out);
+
+	c->win_hits += (uint32_t)(c->st.hits - hits0);
+	c->win_keys += (uint32_t)(c->st.hits - hits0 + c->st.misses - miss0);
+	if (c->win_keys >= WINDOW) {
+		if (c->win_hits * BYPASS_BELOW < c->win_keys)
+			c->bypass_left = BYPASS;
+		c->win_keys = 0;
+		c->win_hits = 0;
+	}
 }
 
 void dp_hcache_stats(const struct dp_hcache *c, struct dp_hcache_stats *out)

@@ -10,6 +10,11 @@
  * tag, length and a full byte compare, so two keys whose CRCs collide never share a hash key.
  * A full set replaces its ways round robin.
  *
+ * A cache that does not help costs: when the working set is much larger than the cache, every
+ * key pays a probe and an insert on top of its hash. dp_hcache_hashkeys() therefore watches its
+ * hit rate over windows of 1024 keys and, below 1 in 8, hashes the next 15 windows' worth of
+ * bursts directly (counted as bypassed) before it tries the cache again.
+ *
  * Only keys of at most DP_HCACHE_KEY_MAX bytes are cached. Storing the longest partition keys
  * (256 bytes) inline would make every way four times larger for keys that are rarely that long;
  * longer keys are hashed every time and counted as uncacheable.
@@ -41,6 +46,7 @@ struct dp_hcache_stats {
 	uint64_t hits;          /* keys answered from the cache */
 	uint64_t misses;        /* cacheable keys hashed and inserted */
 	uint64_t uncacheable;   /* keys longer than DP_HCACHE_KEY_MAX, hashed every time */
+	uint64_t bypassed;      /* keys hashed without the cache while it was not helping */
 };
 
 /*
@@ -56,7 +62,8 @@ void dp_hcache_free(struct dp_hcache *c);
 /*
  * out[i] = the hash key of keys[i][0 .. lens[i]) (MD5 read big-endian, as dp_hasher_md5), for
  * every i < n. Cached keys are answered from the cache; the others are hashed together with
- * dp_md5x_hashkeys() and the cacheable ones inserted. lens[i] <= DP_MD5X_KEY_MAX (256); keys[i]
+ * dp_md5x_hashkeys() and the cacheable ones inserted. While the cache is bypassed (above), the
+ * whole burst is hashed and nothing is looked up or inserted. lens[i] <= DP_MD5X_KEY_MAX (256); keys[i]
  * may be NULL when lens[i] is 0. No allocation.
  */
 void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const uint16_t *lens,

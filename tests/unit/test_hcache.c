@@ -261,6 +261,67 @@ static void test_insert_updates_in_place(void)
 	dp_hcache_free(c);
 }
 
+/*
+ * A stream of distinct keys (no hits) turns the cache off after one window of 1024 keys, for
+ * 15 windows; a stream of two keys afterwards turns it back on. Answers stay right throughout.
+ */
+static void test_bypass_when_not_helping(void)
+{
+	enum { POOL = 4096, KLEN = 12 };
+	static uint8_t pool[POOL][KLEN];
+	const uint8_t *keys[32];
+	uint16_t lens[32];
+	dp_u128 out[32];
+	struct dp_hcache *c = NULL;
+	struct dp_hcache_stats st;
+	unsigned bad = 0, next = 0;
+
+	dp_test_fill(9, &pool[0][0], sizeof(pool));
+	REQUIRE(dp_hcache_new(4, &c) == 0);
+	for (unsigned b = 0; b < 33 + 480; b++) {
+		for (unsigned i = 0; i < 32; i++) {
+			keys[i] = pool[next++ % POOL];
+			lens[i] = KLEN;
+		}
+		dp_hcache_hashkeys(c, keys, lens, 32, out);
+		for (unsigned i = 0; i < 32; i++)
+			bad += out[i] != md5key(keys[i], KLEN);
+		dp_hcache_stats(c, &st);
+		if (b == 31) {
+			/* One full window, no hit: nothing bypassed yet. */
+			CHECK_EQ_U64(st.hits, 0);
+			CHECK_EQ_U64(st.misses, 1024);
+			CHECK_EQ_U64(st.bypassed, 0);
+		} else if (b == 32) {
+			CHECK_EQ_U64(st.misses, 1024);
+			CHECK_EQ_U64(st.bypassed, 32);
+		}
+	}
+	/* 15 windows bypassed in all, then the cache is tried again. */
+	dp_hcache_stats(c, &st);
+	CHECK_EQ_U64(st.bypassed, 15 * 1024);
+	CHECK_EQ_U64(st.misses, 1024 + 32);
+
+	/* Two hot keys: within a bypass period and a window the cache answers again. */
+	for (unsigned b = 0; b < 600; b++) {
+		for (unsigned i = 0; i < 32; i++) {
+			keys[i] = pool[i % 2];
+			lens[i] = KLEN;
+		}
+		dp_hcache_hashkeys(c, keys, lens, 32, out);
+		for (unsigned i = 0; i < 32; i++)
+			bad += out[i] != md5key(keys[i], KLEN);
+	}
+	CHECK_EQ(bad, 0);
+	{
+		struct dp_hcache_stats st2;
+
+		dp_hcache_stats(c, &st2);
+		CHECK(st2.hits > 500 * 32);
+	}
+	dp_hcache_free(c);
+}
+
 int main(void)
 {
 	if (dp_hasher_new(&hasher) != 0)
@@ -272,6 +333,7 @@ int main(void)
 	DP_TEST_RUN(test_evictions_never_return_wrong_hash);
 	DP_TEST_RUN(test_crc_collision_is_not_a_hit);
 	DP_TEST_RUN(test_insert_updates_in_place);
+	DP_TEST_RUN(test_bypass_when_not_helping);
 	dp_hasher_free(hasher);
 	return dp_test_done();
 }
