@@ -163,7 +163,9 @@ void run_draws(benchmark::State &state, bool cached)
 	const size_t nkeys = static_cast<size_t>(state.range(1));
 	const auto keys = make_keys(static_cast<size_t>(state.range(0)), nkeys, 7);
 	constexpr unsigned kBurst = 32;
-	constexpr size_t kDraws = 1 << 16;  // a fixed random sequence of key indexes
+	// A fixed random sequence of key indexes, long and of prime length so that it repeats
+	// neither within a run's working set nor in step with the cache's 1024-key windows.
+	constexpr size_t kDraws = 1000003;
 	std::vector<const uint8_t *> ptrs(kDraws + kBurst);
 	std::vector<uint16_t> lens(kDraws + kBurst);
 	std::mt19937_64 gen(1);
@@ -188,7 +190,9 @@ void run_draws(benchmark::State &state, bool cached)
 			dp_md5x_hashkeys(&ptrs[i], &lens[i], kBurst, out);
 		benchmark::DoNotOptimize(out);
 		benchmark::ClobberMemory();
-		i = (i + kBurst) & (kDraws - 1);
+		i += kBurst;
+		if (i >= kDraws)
+			i -= kDraws;
 	}
 	if (cached) {
 		struct dp_hcache_stats st;
@@ -196,6 +200,8 @@ void run_draws(benchmark::State &state, bool cached)
 		dp_hcache_stats(c, &st);
 		state.counters["hit_rate"] = static_cast<double>(st.hits) /
 			static_cast<double>(st.hits + st.misses + st.uncacheable);
+		state.counters["bypassed"] = static_cast<double>(st.bypassed) /
+			static_cast<double>(st.hits + st.misses + st.uncacheable + st.bypassed);
 		dp_hcache_free(c);
 	}
 	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);

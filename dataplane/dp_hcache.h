@@ -63,8 +63,8 @@ void dp_hcache_free(struct dp_hcache *c);
  * out[i] = the hash key of keys[i][0 .. lens[i]) (MD5 read big-endian, as dp_hasher_md5), for
  * every i < n. Cached keys are answered from the cache; the others are hashed together with
  * dp_md5x_hashkeys() and the cacheable ones inserted. While the cache is bypassed (above), the
- * whole burst is hashed and nothing is looked up or inserted. lens[i] <= DP_MD5X_KEY_MAX (256); keys[i]
- * may be NULL when lens[i] is 0. No allocation.
+ * whole burst is hashed and nothing is looked up or inserted. keys[i] may be NULL when lens[i]
+ * is 0. No allocation.
  */
 void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const uint16_t *lens,
 			unsigned n, dp_u128 *out);
@@ -72,7 +72,7 @@ void dp_hcache_hashkeys(struct dp_hcache *c, const uint8_t *const *keys, const u
 /*
  * Single-key access, for callers that hash by other means. lookup: 1 and *out set when the key
  * is cached, else 0 (counts a hit or nothing: the miss is counted by the insert that follows).
- * insert: remember hash for the key, replacing its set's oldest way; returns 0, or -E2BIG for a
+ * insert: remember hash for the key, replacing its set's ways in turn; returns 0, or -E2BIG for a
  * key longer than DP_HCACHE_KEY_MAX (counted as uncacheable). Inserting a key already cached
  * updates its hash key in place.
  */

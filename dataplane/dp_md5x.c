@@ -26,7 +26,6 @@
  */
 #include "dp_md5x.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -401,9 +400,17 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 		return;
 	}
 
-	/* Counting sort of the messages by block count, shortest first. */
+	/*
+	 * Counting sort of the messages by block count, shortest first. Keys longer than
+	 * DP_MD5X_KEY_MAX would overflow the group buffers: they are hashed one at a time here
+	 * and left out of the lanes.
+	 */
 	for (unsigned i = 0; i < n; i++) {
-		assert(lens[i] <= DP_MD5X_KEY_MAX);
+		if (lens[i] > DP_MD5X_KEY_MAX) {
+			md5_scalar_one(keys[i], lens[i], st[i]);
+			nbs[i] = 0;
+			continue;
+		}
 		nbs[i] = (uint8_t)md5_blocks(lens[i]);
 		cnt[nbs[i]]++;
 	}
@@ -414,7 +421,9 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 		pos += c;
 	}
 	for (unsigned i = 0; i < n; i++)
-		order[cnt[nbs[i]]++] = (uint8_t)i;
+		if (nbs[i])
+			order[cnt[nbs[i]]++] = (uint8_t)i;
+	n = cnt[MAX_BLOCKS];   /* the messages in lanes, now order[0 .. n) */
 
 	for (unsigned g = 0; g < n; g += W) {
 		unsigned k = n - g < W ? n - g : W;

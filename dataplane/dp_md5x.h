@@ -27,13 +27,14 @@
 
 #include "dp_hash.h"
 
-/* Longest key hashed here: Kinesis partition keys are at most 256 Unicode code points, and the
- * workers hash keys of at most this many bytes (longer keys take dp_hasher_md5). */
+/* Longest key hashed in lanes. Kinesis partition keys are at most 256 Unicode code points;
+ * longer byte strings (multi-byte UTF-8) are still hashed correctly, one at a time by the scalar
+ * code. */
 #define DP_MD5X_KEY_MAX 256
 
 /*
  * out[i] = MD5(keys[i][0 .. lens[i])) as the 16 digest bytes, for every i < n (any n, 0
- * included). lens[i] <= DP_MD5X_KEY_MAX (asserted); keys[i] may be NULL when lens[i] is 0.
+ * included). Any lens[i] (see DP_MD5X_KEY_MAX); keys[i] may be NULL when lens[i] is 0.
  */
 void dp_md5x(const uint8_t *const *keys, const uint16_t *lens, unsigned n, uint8_t (*out)[16]);
 

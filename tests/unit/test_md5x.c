@@ -202,6 +202,34 @@ static void test_boundary_lengths_every_lane(void)
 	CHECK_EQ(dp_md5x_impl_set(NULL), 0);
 }
 
+/* Keys past DP_MD5X_KEY_MAX (multi-byte UTF-8 keys can be) are hashed right, beside short ones. */
+static void test_keys_longer_than_lanes_take(void)
+{
+	static uint8_t pool[4096];
+	const uint8_t *keys[40];
+	uint16_t lens[40];
+	uint8_t out[40][16], ref[16];
+
+	dp_test_fill(13, pool, sizeof(pool));
+	for (size_t k = 0; k < sizeof(impl_names) / sizeof(impl_names[0]); k++) {
+		unsigned bad = 0;
+
+		if (impl_use(impl_names[k]) != 0)
+			continue;
+		for (unsigned i = 0; i < 40; i++) {
+			keys[i] = pool + i;
+			lens[i] = (uint16_t)(i % 3 == 0 ? DP_MD5X_KEY_MAX + 1 + i * 50 : i);
+		}
+		dp_md5x(keys, lens, 40, out);
+		for (unsigned i = 0; i < 40; i++) {
+			MD5(keys[i], lens[i], ref);
+			bad += memcmp(out[i], ref, 16) != 0;
+		}
+		CHECK_EQ(bad, 0);
+	}
+	CHECK_EQ(dp_md5x_impl_set(NULL), 0);
+}
+
 static void test_impl_selection(void)
 {
 	const char *best;
@@ -237,6 +265,7 @@ int main(void)
 	DP_TEST_RUN(test_rfc1321_every_impl);
 	DP_TEST_RUN(test_random_bursts_match_libcrypto);
 	DP_TEST_RUN(test_boundary_lengths_every_lane);
+	DP_TEST_RUN(test_keys_longer_than_lanes_take);
 	DP_TEST_RUN(test_impl_selection);
 	return dp_test_done();
 }
