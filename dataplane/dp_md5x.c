@@ -437,6 +437,10 @@ static void md5x_chunk(const struct impl *im, const uint8_t *const *keys, const 
 			break;
 		}
 		nblk = nbs[lane[k - 1]];
+		/* Holds (keys past DP_MD5X_KEY_MAX never reach the lanes); says so to the compiler,
+		 * which otherwise cannot bound the writes to fin[] at -O3. */
+		if (nblk > MAX_BLOCKS)
+			__builtin_unreachable();
 		/* Lanes past their message, and the lanes of a short group, hash zero blocks. */
 		memset(P, 0, (size_t)W * nblk * 64);
 		for (unsigned l = 0; l < k; l++)
