@@ -10,10 +10,11 @@
  * them into the word-major layout the kernel loads (word j of all lanes in one vector), then the
  * lane kernel (dp_md5x_lanes_internal.h) runs every block of the group's longest lane on all
  * lanes at once and saves each lane's state after its own last block. Lanes that ended earlier
- * keep computing on zero words and are ignored: sorted, they waste little (keys of 1..256 random
- * bytes, AVX2: 87 ns per key sorted, 98 unsorted), and the kernel needs no per-block masks.
- * Building each lane's rows directly in registers with masked loads instead of through the
- * buffer was tried and measured about 8 % slower.
+ * keep computing on zero words and are ignored: sorted, they waste little, and the kernel needs
+ * no per-block masks. Two alternatives were timed against this one in throwaway builds, with
+ * bursts of 32 keys as in bench/bench_hash.cc BM_Md5x_avx2: without the sort, keys of 1..256
+ * random bytes took 98 ns per key against 87; building each lane's rows directly in registers
+ * with masked loads, instead of through the buffer, was about 8 % slower with 16-byte keys.
  *
  * A group with only a few live lanes costs as much as a full one, so a tail of at most
  * SCALAR_TAIL messages is hashed by the scalar code instead. Measured with AVX2 and 16-byte keys
