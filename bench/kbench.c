@@ -43,6 +43,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -105,6 +106,7 @@ struct kb_opts {
 	uint64_t requests;        /* 0: run for duration */
 	unsigned keys;
 	unsigned get_limit;
+	unsigned threads;
 	bool sign;
 	const char *region;
 	uint64_t seed;
@@ -155,16 +157,40 @@ struct kb {
 	CURL *ctl;                  /* synchronous calls outside the timed loops */
 	struct kb_buf ctl_resp;
 	struct kb_shard *shards;
-	size_t nshards, next_shard;
+	size_t nshards;
 	uint64_t rng;
-	/* the put phase being run */
+	/* the put phase being run: read-only while its workers run */
 	char **bodies;
-	size_t nbodies, next_body;
+	size_t nbodies;
 	unsigned records_per_body;
 	enum kb_op op;
+};
+
+/* A phase: prepare a slot's next request (0) or say there is none (1); judge a response. */
+struct kb_worker;
+struct kb_phase {
+	int (*prepare)(struct kb_worker *w, struct kb_slot *s);
+	void (*complete)(struct kb_worker *w, struct kb_slot *s, json_t *resp);
+};
+
+/*
+ * One thread of a phase, with its own slots, libcurl multi handle and results; it shares only
+ * the read-only struct kb (options, headers, request bodies). Its shards are its own slice.
+ */
+struct kb_worker {
+	struct kb *kb;
+	const struct kb_phase *ph;
+	unsigned nslots;
+	uint64_t duration_ns;       /* 0: until prepare() has nothing more */
+	struct kb_stats st;
 	uint64_t issued, issue_limit;
+	size_t next_body;
 	bool stop;
-	struct kb_stats *st;
+	struct kb_shard *shards;
+	size_t nshards, next_shard;
+	uint64_t t_start, t_last;
+	int rc;
+	pthread_t tid;
 };
 
 static uint64_t now_ns(void)
@@ -550,28 +576,24 @@ static void bodies_free(char **bodies, size_t n)
 
 /* ---- the load loop --------------------------------------------------------------------------- */
 
-/* A phase: prepare a slot's next request (0) or say there is none (1); judge a response. */
-struct kb_phase {
-	int (*prepare)(struct kb *kb, struct kb_slot *s);
-	void (*complete)(struct kb *kb, struct kb_slot *s, json_t *resp);
-};
-
-static int put_prepare(struct kb *kb, struct kb_slot *s)
+static int put_prepare(struct kb_worker *w, struct kb_slot *s)
 {
-	if (kb->stop || (kb->issue_limit && kb->issued >= kb->issue_limit) ||
-	    kb->issued >= kb->st->lat_cap) {
-		kb->st->capped |= kb->issued >= kb->st->lat_cap && !kb->issue_limit;
+	struct kb *kb = w->kb;
+	if (w->stop || (w->issue_limit && w->issued >= w->issue_limit) ||
+	    w->issued >= w->st.lat_cap) {
+		w->st.capped |= w->issued >= w->st.lat_cap && !w->issue_limit;
 		return 1;
 	}
-	easy_body(kb, s->h, kb->op, kb->bodies[kb->next_body]);
-	kb->next_body = (kb->next_body + 1) % kb->nbodies;
-	kb->issued++;
+	easy_body(kb, s->h, kb->op, kb->bodies[w->next_body]);
+	w->next_body = (w->next_body + 1) % kb->nbodies;
+	w->issued++;
 	return 0;
 }
 
-static void put_complete(struct kb *kb, struct kb_slot *s, json_t *resp)
+static void put_complete(struct kb_worker *w, struct kb_slot *s, json_t *resp)
 {
-	struct kb_stats *st = kb->st;
+	struct kb *kb = w->kb;
+	struct kb_stats *st = &w->st;
 	(void)s;
 	if (kb->op == OP_PUT_RECORD) {
 		if (!json_string_value(json_object_get(resp, "SequenceNumber")) ||
@@ -621,16 +643,17 @@ static void put_complete(struct kb *kb, struct kb_slot *s, json_t *resp)
 	st->bytes += (kb->records_per_body - nfailed) * (uint64_t)kb->o.size;
 }
 
-static int get_prepare(struct kb *kb, struct kb_slot *s)
+static int get_prepare(struct kb_worker *w, struct kb_slot *s)
 {
-	if (kb->stop)
+	struct kb *kb = w->kb;
+	if (w->stop)
 		return 1;
-	for (size_t k = 0; k < kb->nshards; k++) {
-		size_t i = (kb->next_shard + k) % kb->nshards;
-		struct kb_shard *sh = &kb->shards[i];
+	for (size_t k = 0; k < w->nshards; k++) {
+		size_t i = (w->next_shard + k) % w->nshards;
+		struct kb_shard *sh = &w->shards[i];
 		if (sh->busy || !sh->iter)
 			continue;
-		kb->next_shard = i + 1;   /* round robin over the shards when they outnumber slots */
+		w->next_shard = i + 1;   /* round robin over the shards when they outnumber slots */
 		json_t *req = json_pack("{s:s, s:I}", "ShardIterator", sh->iter, "Limit",
 					(json_int_t)kb->o.get_limit);
 		free(s->body);
@@ -640,16 +663,16 @@ static int get_prepare(struct kb *kb, struct kb_slot *s)
 		easy_body(kb, s->h, OP_GET_RECORDS, s->body);
 		sh->busy = true;
 		s->shard = (long)i;
-		kb->issued++;
+		w->issued++;
 		return 0;
 	}
 	return 1;
 }
 
-static void get_complete(struct kb *kb, struct kb_slot *s, json_t *resp)
+static void get_complete(struct kb_worker *w, struct kb_slot *s, json_t *resp)
 {
-	struct kb_stats *st = kb->st;
-	struct kb_shard *sh = &kb->shards[s->shard];
+	struct kb_stats *st = &w->st;
+	struct kb_shard *sh = &w->shards[s->shard];
 	sh->busy = false;
 	s->shard = -1;
 	json_t *recs = json_object_get(resp, "Records");
@@ -689,16 +712,16 @@ static void get_complete(struct kb *kb, struct kb_slot *s, json_t *resp)
 }
 
 /* A request finished on slot s: classify it, record its latency when it succeeded. */
-static void slot_done(struct kb *kb, const struct kb_phase *ph, struct kb_slot *s, CURLcode rc,
+static void slot_done(struct kb_worker *w, const struct kb_phase *ph, struct kb_slot *s, CURLcode rc,
 		      uint64_t t1)
 {
-	struct kb_stats *st = kb->st;
+	struct kb_stats *st = &w->st;
 	long status = 0;
 	if (rc != CURLE_OK) {
 		st->transport_errors++;
 		stats_error(st, "transport: %s", curl_easy_strerror(rc));
 		if (s->shard >= 0) {   /* a read is retried with the same iterator */
-			kb->shards[s->shard].busy = false;
+			w->shards[s->shard].busy = false;
 			s->shard = -1;
 		}
 		return;
@@ -707,7 +730,7 @@ static void slot_done(struct kb *kb, const struct kb_phase *ph, struct kb_slot *
 	json_t *resp = json_loadb(s->resp.p ? s->resp.p : "", s->resp.len, 0, NULL);
 	if (status == 200 && resp) {
 		uint64_t ok = st->ok;
-		ph->complete(kb, s, resp);
+		ph->complete(w, s, resp);
 		if (st->ok > ok && st->nlat < st->lat_cap)
 			st->lat[st->nlat++] = t1 - s->t0;
 	} else {
@@ -722,7 +745,7 @@ static void slot_done(struct kb *kb, const struct kb_phase *ph, struct kb_slot *
 			stats_error(st, "HTTP %ld %s", status, type ? type : "(no __type)");
 		}
 		if (s->shard >= 0) {
-			struct kb_shard *sh = &kb->shards[s->shard];
+			struct kb_shard *sh = &w->shards[s->shard];
 			sh->busy = false;
 			s->shard = -1;
 			if (!is_throttle(type)) {
@@ -739,10 +762,12 @@ static void slot_done(struct kb *kb, const struct kb_phase *ph, struct kb_slot *
  * Run a phase on nslots slots until prepare() has nothing more and every request is answered,
  * or until duration_ns have passed (0: no limit), after which no request is started.
  */
-static int phase_run(struct kb *kb, const struct kb_phase *ph, unsigned nslots,
-		     uint64_t duration_ns)
+static int phase_run(struct kb_worker *w)
 {
-	struct kb_stats *st = kb->st;
+	struct kb *kb = w->kb;
+	const struct kb_phase *ph = w->ph;
+	unsigned nslots = w->nslots;
+	struct kb_stats *st = &w->st;
 	int r = -ENOMEM;
 	CURLM *m = curl_multi_init();
 	struct kb_slot *slots = xcalloc(nslots, sizeof(*slots));
@@ -760,11 +785,10 @@ static int phase_run(struct kb *kb, const struct kb_phase *ph, unsigned nslots,
 		curl_easy_setopt(slots[i].h, CURLOPT_PRIVATE, &slots[i]);
 	}
 
-	double cpu0 = cpu_seconds();
 	uint64_t t_start = now_ns(), t_last = t_start;
-	uint64_t deadline_ns = duration_ns ? t_start + duration_ns : 0;
+	uint64_t deadline_ns = w->duration_ns ? t_start + w->duration_ns : 0;
 	for (unsigned i = 0; i < nslots; i++) {
-		if (ph->prepare(kb, &slots[i]) != 0)
+		if (ph->prepare(w, &slots[i]) != 0)
 			break;
 		slots[i].resp.len = 0;
 		slots[i].t0 = now_ns();
@@ -791,10 +815,10 @@ static int phase_run(struct kb *kb, const struct kb_phase *ph, unsigned nslots,
 			curl_multi_remove_handle(m, h);
 			active--;
 			t_last = t1;
-			slot_done(kb, ph, s, rc, t1);
+			slot_done(w, ph, s, rc, t1);
 			if (deadline_ns && t1 >= deadline_ns)
-				kb->stop = true;
-			if (ph->prepare(kb, s) == 0) {
+				w->stop = true;
+			if (ph->prepare(w, s) == 0) {
 				s->resp.len = 0;
 				s->t0 = now_ns();
 				curl_multi_add_handle(m, h);
@@ -808,9 +832,9 @@ static int phase_run(struct kb *kb, const struct kb_phase *ph, unsigned nslots,
 			goto out;
 		}
 	}
-	st->seconds = (double)(t_last - t_start) / 1e9;
-	st->cpu_seconds = cpu_seconds() - cpu0;
-	st->requests = kb->issued;
+	w->t_start = t_start;
+	w->t_last = t_last;
+	st->requests = w->issued;
 	r = 0;
 out:
 	for (unsigned i = 0; i < nslots; i++) {
@@ -831,13 +855,91 @@ out:
 static const struct kb_phase put_phase = { put_prepare, put_complete };
 static const struct kb_phase get_phase = { get_prepare, get_complete };
 
-static void stats_init(struct kb *kb, struct kb_stats *st, const char *name, size_t lat_cap)
+static void *worker_main(void *arg)
 {
+	struct kb_worker *w = arg;
+	w->rc = phase_run(w);
+	return NULL;
+}
+
+/* Add a worker's results to the phase's. */
+static void stats_merge(struct kb_stats *to, const struct kb_stats *from)
+{
+	to->requests += from->requests;
+	to->ok += from->ok;
+	to->records += from->records;
+	to->bytes += from->bytes;
+	to->http_errors += from->http_errors;
+	to->transport_errors += from->transport_errors;
+	to->bad_responses += from->bad_responses;
+	to->throttled_requests += from->throttled_requests;
+	to->throttled_records += from->throttled_records;
+	to->failed_records += from->failed_records;
+	to->capped |= from->capped;
+	to->shards_read += from->shards_read;
+	if (!to->first_error[0])
+		memcpy(to->first_error, from->first_error, sizeof(to->first_error));
+	memcpy(to->lat + to->nlat, from->lat, from->nlat * sizeof(*to->lat));
+	to->nlat += from->nlat;
+}
+
+/*
+ * Run a phase on nslots slots spread over --threads workers (each with its share of the slots,
+ * of issue_limit, of the latency slots and of the shards), and merge their results into *st.
+ * The phase lasts from the first worker's start to the last response of any worker.
+ */
+static int phase_workers(struct kb *kb, const struct kb_phase *ph, const char *name,
+			 unsigned nslots, uint64_t duration_ns, uint64_t issue_limit,
+			 size_t lat_cap, struct kb_stats *st)
+{
+	unsigned nw = kb->o.threads < nslots ? kb->o.threads : nslots;
+	struct kb_worker *w = xcalloc(nw, sizeof(*w));
+	int r = 0;
 	*st = (struct kb_stats){ .name = name, .lat_cap = lat_cap };
 	st->lat = xcalloc(lat_cap, sizeof(*st->lat));
-	kb->st = st;
-	kb->issued = 0;
-	kb->stop = false;
+	for (unsigned i = 0; i < nw; i++) {
+		size_t sh0 = kb->nshards * i / nw, sh1 = kb->nshards * (i + 1) / nw;
+		w[i] = (struct kb_worker){
+			.kb = kb, .ph = ph, .duration_ns = duration_ns,
+			.nslots = nslots / nw + (i < nslots % nw),
+			.issue_limit = issue_limit ? issue_limit / nw + (i < issue_limit % nw) : 0,
+			.next_body = kb->nbodies ? kb->nbodies * i / nw : 0,
+			.shards = kb->shards + sh0, .nshards = sh1 - sh0,
+		};
+		if (issue_limit && w[i].issue_limit == 0)
+			w[i].nslots = 0;
+		w[i].st.lat_cap = lat_cap / nw;
+		w[i].st.lat = xcalloc(w[i].st.lat_cap, sizeof(*w[i].st.lat));
+	}
+	double cpu0 = cpu_seconds();
+	unsigned started = 0;
+	for (unsigned i = 1; i < nw; i++, started++) {
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+			fprintf(stderr, "kbench: cannot start a worker thread\n");
+			w[i].rc = r = -EAGAIN;
+			for (unsigned j = i; j < nw; j++)
+				w[j].nslots = 0;  /* not started: nothing to wait for */
+			break;
+		}
+	}
+	worker_main(&w[0]);
+	for (unsigned i = 1; i <= started; i++)
+		pthread_join(w[i].tid, NULL);
+	st->cpu_seconds = cpu_seconds() - cpu0;
+	uint64_t t0 = UINT64_MAX, t1 = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		if (w[i].rc < 0 && r == 0)
+			r = w[i].rc;
+		if (w[i].nslots && w[i].t_start) {
+			t0 = w[i].t_start < t0 ? w[i].t_start : t0;
+			t1 = w[i].t_last > t1 ? w[i].t_last : t1;
+		}
+		stats_merge(st, &w[i].st);
+		free(w[i].st.lat);
+	}
+	st->seconds = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
+	free(w);
+	return r;
 }
 
 static int phase_put(struct kb *kb, enum kb_op op, struct kb_stats *st)
@@ -848,15 +950,13 @@ static int phase_put(struct kb *kb, enum kb_op op, struct kb_stats *st)
 	kb->nbodies = batch ? PUTRECORDS_BODIES : PUTRECORD_BODIES;
 	if (kb->o.requests && kb->nbodies > kb->o.requests)
 		kb->nbodies = kb->o.requests;
-	kb->next_body = 0;
 	kb->bodies = bodies_make(kb, kb->nbodies, batch ? kb->o.batch : 0);
-	kb->issue_limit = kb->o.requests;
-	stats_init(kb, st, batch ? "putrecords" : "putrecord",
-		   kb->o.requests ? kb->o.requests : LAT_CAP_DURATION);
-	int r = phase_run(kb, &put_phase, kb->o.inflight,
-			  kb->o.requests ? 0 : (uint64_t)(kb->o.duration * 1e9));
+	int r = phase_workers(kb, &put_phase, batch ? "putrecords" : "putrecord", kb->o.inflight,
+			      kb->o.requests ? 0 : (uint64_t)(kb->o.duration * 1e9), kb->o.requests,
+			      kb->o.requests ? kb->o.requests : LAT_CAP_DURATION, st);
 	bodies_free(kb->bodies, kb->nbodies);
 	kb->bodies = NULL;
+	kb->nbodies = 0;
 	return r;
 }
 
@@ -883,11 +983,11 @@ static int phase_get(struct kb *kb, struct kb_stats *st)
 		kb->shards[i].iter = xstrdup(it);
 		json_decref(resp);
 	}
-	stats_init(kb, st, "getrecords", LAT_CAP_DURATION);
 	unsigned nslots = kb->nshards < kb->o.inflight ? (unsigned)kb->nshards : kb->o.inflight;
-	/* Reading runs to the end of the stream; the limit only stops a server that never says
-	 * it is at the end. */
-	return phase_run(kb, &get_phase, nslots, (uint64_t)((120.0 + 10 * kb->o.duration) * 1e9));
+	/* Reading runs to the end of the stream; the time limit only stops a server that never
+	 * says it is at the end. */
+	return phase_workers(kb, &get_phase, "getrecords", nslots,
+			     (uint64_t)((120.0 + 10 * kb->o.duration) * 1e9), 0, LAT_CAP_DURATION, st);
 }
 
 /* ---- report ----------------------------------------------------------------------------------- */
@@ -955,7 +1055,7 @@ static const char usage[] =
 	"usage: kbench [--endpoint URL] [--stream NAME] [--shards N]\n"
 	"              [--mode putrecords|putrecord|getrecords|all] [--batch N] [--size BYTES]\n"
 	"              [--inflight N] [--duration S | --requests N] [--keys N] [--get-limit N]\n"
-	"              [--sign] [--region R] [--seed N]\n"
+	"              [--threads N] [--sign] [--region R] [--seed N]\n"
 	"Loads a Kinesis API endpoint over HTTP and prints the results as JSON (see bench/kbench.c).\n";
 
 static int parse_u64(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -986,6 +1086,7 @@ static int parse_args(int argc, char **argv, struct kb_opts *o)
 		{ "requests", required_argument, NULL, 'r' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "get-limit", required_argument, NULL, 'g' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "sign", no_argument, NULL, 'S' },
 		{ "region", required_argument, NULL, 'R' },
 		{ "seed", required_argument, NULL, 'x' },
@@ -995,7 +1096,7 @@ static int parse_args(int argc, char **argv, struct kb_opts *o)
 	*o = (struct kb_opts){ .endpoint = "http://127.0.0.1:4566", .shards = 4,
 			       .mode = MODE_PUTRECORDS | MODE_PUTRECORD | MODE_GETRECORDS,
 			       .batch = 500, .size = 100, .inflight = 16, .duration = 10,
-			       .keys = 1000, .get_limit = 10000, .region = "us-east-1", .seed = 1 };
+			       .keys = 1000, .get_limit = 10000, .threads = 1, .region = "us-east-1", .seed = 1 };
 	int c;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1030,7 +1131,8 @@ static int parse_args(int argc, char **argv, struct kb_opts *o)
 			}
 			break;
 		}
-		case 'n': case 'b': case 'z': case 'i': case 'r': case 'k': case 'g': case 'x': {
+		case 'n': case 'b': case 'z': case 'i': case 'r': case 'k': case 'g': case 't':
+		case 'x': {
 			/* limits: Kinesis' own (500 records a call, 1 MiB a record, 10000 a read) */
 			uint64_t lo = 1, hi = UINT32_MAX;
 			if (c == 'n') hi = MAX_SHARDS;
@@ -1040,6 +1142,7 @@ static int parse_args(int argc, char **argv, struct kb_opts *o)
 			if (c == 'r') hi = 1u << 28;
 			if (c == 'k') hi = 1u << 20;
 			if (c == 'g') hi = 10000;
+			if (c == 't') hi = 64;
 			if (c == 'x') { lo = 0; hi = UINT64_MAX; }
 			if (parse_u64(name, optarg, lo, hi, &v) < 0)
 				return -EINVAL;
@@ -1051,6 +1154,7 @@ static int parse_args(int argc, char **argv, struct kb_opts *o)
 			case 'r': o->requests = v; break;
 			case 'k': o->keys = (unsigned)v; break;
 			case 'g': o->get_limit = (unsigned)v; break;
+			case 't': o->threads = (unsigned)v; break;
 			default: o->seed = v; break;
 			}
 			break;
@@ -1075,6 +1179,7 @@ int main(int argc, char **argv)
 	struct kb kb = { 0 };
 	struct kb_stats st[3];
 	const char *names[3] = { NULL };
+	memset(st, 0, sizeof(st));
 	int nst = 0, rc = 1;
 	char stream[64];
 	if (parse_args(argc, argv, &kb.o) < 0)
@@ -1151,7 +1256,7 @@ int main(int argc, char **argv)
 	if (!all_ok)
 		fputs("kbench: a phase had no successful request (see errors.first)\n", stderr);
 out:
-	for (int i = 0; i < nst; i++)
+	for (int i = 0; i < 3; i++)
 		free(st[i].lat);
 	shards_free(&kb);
 	for (int op = 0; op < OP_COUNT; op++)
