@@ -720,8 +720,13 @@ static void slot_done(struct kb_worker *w, const struct kb_phase *ph, struct kb_
 	if (rc != CURLE_OK) {
 		st->transport_errors++;
 		stats_error(st, "transport: %s", curl_easy_strerror(rc));
-		if (s->shard >= 0) {   /* a read is retried with the same iterator */
-			w->shards[s->shard].busy = false;
+		if (s->shard >= 0) {
+			/* the shard is given up: a server that stopped answering would otherwise be
+			 * asked again and again until the phase's time limit */
+			struct kb_shard *sh = &w->shards[s->shard];
+			sh->busy = false;
+			free(sh->iter);
+			sh->iter = NULL;
 			s->shard = -1;
 		}
 		return;
