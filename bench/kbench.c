@@ -4,9 +4,10 @@
  * Kinesis_20131202.*), so that ingestd and another implementation of the API can be measured by
  * the same client in the same run (`bench/run kinesis`).
  *
- *   kbench [--endpoint URL] [--stream NAME] [--shards N] [--mode putrecords|putrecord|getrecords|all]
- *          [--batch 500] [--size 100] [--inflight 16] [--duration S | --requests N] [--keys N]
- *          [--get-limit N] [--sign] [--region R] [--seed N]
+ *   kbench [--endpoint URL] [--stream NAME] [--shards N]
+ *          [--mode putrecords|putrecord|getrecords|all] [--batch 500] [--size 100]
+ *          [--inflight 16] [--duration S | --requests N] [--keys N] [--get-limit N]
+ *          [--threads N] [--sign] [--region R] [--seed N]
  *
  * It creates the stream (CreateStream, then DescribeStreamSummary until ACTIVE; an existing
  * stream is used as it is), then runs the phases of --mode in order:
@@ -17,9 +18,11 @@
  *               back once. Alone it first runs putrecords, so that there is something to read.
  * A put phase keeps --inflight requests in flight, each slot on its own keep-alive connection
  * (libcurl multi interface, one thread), for --duration seconds or until --requests were sent;
- * getrecords keeps one request in flight per shard, at most --inflight. Request bodies are built
- * before the clock starts (base64 data, partition keys drawn from a set of --keys random keys),
- * so a request costs the client one pointer hand-over to libcurl and the parse of its answer.
+ * getrecords keeps one request in flight per shard, at most --inflight. --threads spreads the
+ * slots (and the shards) over that many threads, each with its own multi handle, for a server
+ * that one client thread cannot saturate. Request bodies are built before the clock starts
+ * (base64 data, partition keys drawn from a set of --keys random keys), so a request costs the
+ * client one pointer hand-over to libcurl and the parse of its answer.
  *
  * Every response is checked: HTTP 200 and a well-formed answer (FailedRecordCount == 0 for
  * PutRecords, or the failed entries counted by ErrorCode), otherwise it is counted as throttled
@@ -574,7 +577,7 @@ static void bodies_free(char **bodies, size_t n)
 	free(bodies);
 }
 
-/* ---- the load loop --------------------------------------------------------------------------- */
+/* ---- the load loop -------------------------------------------------------------------------- */
 
 static int put_prepare(struct kb_worker *w, struct kb_slot *s)
 {
@@ -712,8 +715,8 @@ static void get_complete(struct kb_worker *w, struct kb_slot *s, json_t *resp)
 }
 
 /* A request finished on slot s: classify it, record its latency when it succeeded. */
-static void slot_done(struct kb_worker *w, const struct kb_phase *ph, struct kb_slot *s, CURLcode rc,
-		      uint64_t t1)
+static void slot_done(struct kb_worker *w, const struct kb_phase *ph, struct kb_slot *s,
+		      CURLcode rc, uint64_t t1)
 {
 	struct kb_stats *st = &w->st;
 	long status = 0;
@@ -900,8 +903,7 @@ static int phase_workers(struct kb *kb, const struct kb_phase *ph, const char *n
 	unsigned nw = kb->o.threads < nslots ? kb->o.threads : nslots;
 	struct kb_worker *w = xcalloc(nw, sizeof(*w));
 	int r = 0;
-	*st = (struct kb_stats){ .name = name, .lat_cap = lat_cap };
-	st->lat = xcalloc(lat_cap, sizeof(*st->lat));
+	*st = (struct kb_stats){ .name = name };
 	for (unsigned i = 0; i < nw; i++) {
 		size_t sh0 = kb->nshards * i / nw, sh1 = kb->nshards * (i + 1) / nw;
 		w[i] = (struct kb_worker){
@@ -913,7 +915,7 @@ static int phase_workers(struct kb *kb, const struct kb_phase *ph, const char *n
 		};
 		if (issue_limit && w[i].issue_limit == 0)
 			w[i].nslots = 0;
-		w[i].st.lat_cap = lat_cap / nw;
+		w[i].st.lat_cap = lat_cap / nw + 1;   /* >= its share of issue_limit */
 		w[i].st.lat = xcalloc(w[i].st.lat_cap, sizeof(*w[i].st.lat));
 	}
 	double cpu0 = cpu_seconds();
@@ -932,6 +934,11 @@ static int phase_workers(struct kb *kb, const struct kb_phase *ph, const char *n
 		pthread_join(w[i].tid, NULL);
 	st->cpu_seconds = cpu_seconds() - cpu0;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
+	size_t nlat = 0;
+	for (unsigned i = 0; i < nw; i++)
+		nlat += w[i].st.nlat;
+	st->lat_cap = nlat;
+	st->lat = xcalloc(nlat, sizeof(*st->lat));
 	for (unsigned i = 0; i < nw; i++) {
 		if (w[i].rc < 0 && r == 0)
 			r = w[i].rc;
@@ -995,7 +1002,7 @@ static int phase_get(struct kb *kb, struct kb_stats *st)
 			     (uint64_t)((120.0 + 10 * kb->o.duration) * 1e9), 0, LAT_CAP_DURATION, st);
 }
 
-/* ---- report ----------------------------------------------------------------------------------- */
+/* ---- report --------------------------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -1054,7 +1061,7 @@ static json_t *stats_json(struct kb_stats *st, unsigned inflight)
 	return o;
 }
 
-/* ---- command line ----------------------------------------------------------------------------- */
+/* ---- command line --------------------------------------------------------------------------- */
 
 static const char usage[] =
 	"usage: kbench [--endpoint URL] [--stream NAME] [--shards N]\n"

@@ -232,7 +232,8 @@ int main(int argc, char **argv)
 		if (c == 'r') per_page = v;
 		if (c == 't') threads = v;
 	}
-	if (port > 65535 || batch < 1 || batch > 500 || shards < 1 || shards > 1024 || per_page > 10000 || pages > 100000 ||
+	if (port > 65535 || batch < 1 || batch > 500 || shards < 1 || shards > 1024 ||
+	    per_page > 10000 || pages > 100000 ||
 	    threads < 1 || threads > 64) {
 		fputs("kstub: --port 0..65535, --batch 1..500, --shards 1..1024, --get-records 0..10000, "
 		      "--get-pages 0..100000, --threads 1..64\n", stderr);
