@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/rand.h>
 
+#include "ctl_cbor.h"
 #include "ctl_log.h"
 
 #define AWS_MAX_SERVICES 16
 #define JSON_TYPE "application/x-amz-json-1.1"
+#define CBOR_TYPE "application/x-amz-cbor-1.1"
 
 struct ctl_aws {
 	const struct ctl_sigv4_creds *creds;
@@ -31,6 +34,8 @@ struct ctl_aws_call {
 	void *reply_arg;
 	const struct ctl_aws_op *op;
 	json_t *in;
+	bool cbor;                          /* request and answer in CBOR */
+	const struct ctl_cbor_hints *hints;  /* the service's blob and timestamp members */
 	char region[32];
 	char request_id[37];
 	int64_t now_ms;
@@ -94,6 +99,32 @@ static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned 
 	fn(arg, status, JSON_TYPE, text, text ? strlen(text) : 0, rid);
 }
 
+/* Answer in the request's encoding: CBOR for application/x-amz-cbor-1.1, JSON otherwise. */
+static void send_body(struct ctl_aws_call *c, unsigned status, json_t *body)
+{
+	if (!c->cbor) {
+		send_json(c->reply, c->reply_arg, c->request_id, status, body);
+		return;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (ctl_json_to_cbor(body, c->hints, &buf, &len) < 0) {
+		/* Only a handler bug (a Data member that is not base64) gets here. */
+		json_t *e = json_pack("{s:s, s:s}", "__type", "InternalFailure", "message",
+				      "the answer could not be encoded as CBOR");
+		free(buf);
+		buf = NULL;
+		status = 500;
+		if (!e || ctl_json_to_cbor(e, NULL, &buf, &len) < 0) {
+			free(buf);
+			buf = NULL;
+			len = 0;
+		}
+		json_decref(e);
+	}
+	c->reply(c->reply_arg, status, CBOR_TYPE, (char *)buf, len, c->request_id);
+}
+
 void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 {
 	if (c->answered) {
@@ -103,16 +134,15 @@ void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 	c->answered = true;
 	if (!out)
 		out = json_object();
-	send_json(c->reply, c->reply_arg, c->request_id, 200, out);
+	send_body(c, 200, out);
 	json_decref(out);
 }
 
-static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
-		      const char *type, const char *msg)
+/* The error document; a message quoting client input that is not UTF-8 is quoted safely. */
+static json_t *err_doc(const char *type, const char *msg)
 {
 	json_t *m = json_string(msg);
 	if (!m) {
-		/* The message quotes client input that is not UTF-8: quote it safely. */
 		char safe[1024];
 		size_t i = 0;
 		for (; msg[i] && i < sizeof(safe) - 1; i++)
@@ -120,7 +150,13 @@ static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned 
 		safe[i] = '\0';
 		m = json_string(safe);
 	}
-	json_t *e = json_pack("{s:s, s:o}", "__type", type, "message", m);
+	return json_pack("{s:s, s:o}", "__type", type, "message", m);
+}
+
+static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
+		      const char *type, const char *msg)
+{
+	json_t *e = err_doc(type, msg);
 	send_json(fn, arg, rid, status, e);
 	json_decref(e);
 }
@@ -135,7 +171,9 @@ void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, cons
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	err_plain(c->reply, c->reply_arg, c->request_id, status, type, msg);
+	json_t *e = err_doc(type, msg);
+	send_body(c, status, e);
+	json_decref(e);
 }
 
 void ctl_aws_validation(struct ctl_aws_call *c, const char *value, const char *member,
@@ -259,6 +297,14 @@ static const struct ctl_aws_op *find_op(struct ctl_aws *a, const char *target, b
 	return NULL;
 }
 
+static const struct ctl_cbor_hints *find_hints(struct ctl_aws *a, const struct ctl_aws_op *op)
+{
+	for (unsigned i = 0; i < a->n_svc; i++)
+		if (op >= a->svc[i].ops && op < a->svc[i].ops + a->svc[i].n_ops)
+			return a->svc[i].cbor;
+	return NULL;
+}
+
 static void *find_svc(struct ctl_aws *a, const struct ctl_aws_op *op)
 {
 	for (unsigned i = 0; i < a->n_svc; i++)
@@ -283,6 +329,7 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 	memcpy(c->request_id, rid, sizeof(rid));
 	c->now_ms = wall_ms();
 	snprintf(c->region, sizeof(c->region), "%s", a->region);
+	c->cbor = r->content_type && strncasecmp(r->content_type, CBOR_TYPE, strlen(CBOR_TYPE)) == 0;
 
 	if (!r->method || strcmp(r->method, "POST") != 0) {
 		ctl_aws_err(c, 403, "AccessDeniedException",
@@ -304,16 +351,30 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 			    r->target ? r->target : "");
 		return c;
 	}
-	json_error_t je;
-	c->in = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je) : NULL;
-	if (!c->in) {
-		if (r->len)
-			ctl_aws_err(c, 400, "SerializationException", "Malformed request body at "
-				    "position %d: %s", je.position, je.text);
-		else
-			ctl_aws_err(c, 400, "SerializationException", "Empty request body: expected "
-				    "a JSON object");
-		return c;
+	c->hints = find_hints(a, c->op);
+	if (c->cbor) {
+		char why[160];
+		int rc = r->len ? ctl_cbor_to_json((const uint8_t *)r->body, r->len, c->hints, &c->in,
+						   why, sizeof(why)) : 0;
+		if (!r->len)
+			c->in = json_object();
+		if (rc < 0 || !c->in) {
+			ctl_aws_err(c, 400, "SerializationException", "Malformed CBOR request body: %s",
+				    rc < 0 ? why : "out of memory");
+			return c;
+		}
+	} else {
+		json_error_t je;
+		c->in = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+		if (!c->in) {
+			if (r->len)
+				ctl_aws_err(c, 400, "SerializationException", "Malformed request body "
+					    "at position %d: %s", je.position, je.text);
+			else
+				ctl_aws_err(c, 400, "SerializationException", "Empty request body: "
+					    "expected a JSON object");
+			return c;
+		}
 	}
 	if (!json_is_object(c->in)) {
 		ctl_aws_err(c, 400, "SerializationException", "Start of %s found where a structure "

@@ -42,9 +42,12 @@ struct ctl_aws_service {
 	const struct ctl_aws_op *ops;   /* sorted by name is not required */
 	unsigned n_ops;
 	void *svc;                      /* handed to every op */
+	const struct ctl_cbor_hints *cbor;  /* blob/timestamp members for CBOR requests; NULL:
+	                                       the service speaks JSON only */
 };
 
 struct ctl_sigv4_creds;
+struct ctl_cbor_hints;
 
 struct ctl_aws_config {
 	const char *account_id;  /* 12 digits; default 000000000000 */

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "ctl_b64.h"
+#include "ctl_cbor.h"
 #include "ctl_log.h"
 
 static const char *const k_schema[] = {
@@ -1204,6 +1205,7 @@ int ctl_kinesis_register(struct ctl_kinesis *k, struct ctl_aws *aws)
 		.ops = k_ops,
 		.n_ops = sizeof(k_ops) / sizeof(k_ops[0]),
 		.svc = k,
+		.cbor = &ctl_cbor_kinesis_hints,
 	};
 	return ctl_aws_register(aws, &s);
 }
