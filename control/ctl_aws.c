@@ -99,6 +99,8 @@ static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned 
 	fn(arg, status, JSON_TYPE, text, text ? strlen(text) : 0, rid);
 }
 
+static json_t *err_doc(const char *type, const char *msg);
+
 /* Answer in the request's encoding: CBOR for application/x-amz-cbor-1.1, JSON otherwise. */
 static void send_body(struct ctl_aws_call *c, unsigned status, json_t *body)
 {
@@ -151,6 +153,30 @@ static json_t *err_doc(const char *type, const char *msg)
 		m = json_string(safe);
 	}
 	return json_pack("{s:s, s:o}", "__type", type, "message", m);
+}
+
+void ctl_aws_ok_text(struct ctl_aws_call *c, char *text, size_t len)
+{
+	if (c->answered) {
+		free(text);
+		return;
+	}
+	c->answered = true;
+	if (!c->cbor) {
+		c->reply(c->reply_arg, 200, JSON_TYPE, text, len, c->request_id);
+		return;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!j) {
+		json_t *e = err_doc("InternalFailure", "the answer could not be encoded as CBOR");
+		send_body(c, 500, e);
+		json_decref(e);
+		return;
+	}
+	send_body(c, 200, j);
+	json_decref(j);
 }
 
 static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
@@ -352,6 +378,30 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 		return c;
 	}
 	c->hints = find_hints(a, c->op);
+	if (c->op->text_fn) {
+		if (!c->cbor) {
+			c->op->text_fn(find_svc(a, c->op), c, r->body, r->len);
+			goto done;
+		}
+		/* CBOR for a text operation: decode, print as JSON, hand that over. */
+		char why[160];
+		json_t *j = NULL;
+		if (ctl_cbor_to_json((const uint8_t *)r->body, r->len, c->hints, &j, why,
+				     sizeof(why)) < 0) {
+			ctl_aws_err(c, 400, "SerializationException", "Malformed CBOR request body: %s",
+				    why);
+			return c;
+		}
+		char *text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (!text) {
+			ctl_aws_internal(c, "out of memory");
+			return c;
+		}
+		c->op->text_fn(find_svc(a, c->op), c, text, strlen(text));
+		free(text);
+		goto done;
+	}
 	if (c->cbor) {
 		char why[160];
 		int rc = r->len ? ctl_cbor_to_json((const uint8_t *)r->body, r->len, c->hints, &c->in,
@@ -382,6 +432,7 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 		return c;
 	}
 	c->op->fn(find_svc(a, c->op), c);
+done:
 	if (!c->answered && !c->deferred)
 		ctl_aws_internal(c, "%s produced no answer", c->op->name);
 	return c;

@@ -24,11 +24,17 @@ size_t ctl_b64_encode(const void *in, size_t n, char *out)
 	return w;
 }
 
-static int b64_char_ok(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
+/* The standard alphabet as a lookup table: the check runs over every blob on the records path. */
+static const uint8_t b64_ok[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+	['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+	['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
+};
 
 long ctl_b64_decode(const char *in, size_t n, uint8_t *out)
 {
@@ -39,9 +45,11 @@ long ctl_b64_decode(const char *in, size_t n, uint8_t *out)
 	size_t pad = 0;
 	if (in[n - 1] == '=')
 		pad = in[n - 2] == '=' ? 2 : 1;
+	unsigned bad = 0;
 	for (size_t i = 0; i < n - pad; i++)
-		if (!b64_char_ok((unsigned char)in[i]))
-			return -EINVAL;
+		bad |= b64_ok[(unsigned char)in[i]] ^ 1u;
+	if (bad)
+		return -EINVAL;
 	int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
 	if (r < 0)
 		return -EINVAL;

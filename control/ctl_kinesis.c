@@ -73,29 +73,23 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-/* StreamName or StreamARN ("arn:aws:kinesis:REGION:ACCOUNT:stream/NAME"), as AWS accepts both. */
-static int stream_name_arg(struct ctl_aws_call *c, json_t *obj, const char **name, bool required)
+int k_stream_name_pick(struct ctl_aws_call *c, const char *name, const char *arn,
+		       const char **out, bool required)
 {
-	const char *arn = NULL;
-	int r = ctl_aws_str(c, obj, "StreamName", 1, K_NAME_MAX, false, name);
-	if (r < 0)
-		return -1;
-	int ra = ctl_aws_str(c, obj, "StreamARN", 1, 2048, false, &arn);
-	if (ra < 0)
-		return -1;
-	if (ra > 0) {
+	int r = name ? 1 : 0;
+	if (arn) {
 		const char *p = strstr(arn, ":stream/");
 		if (strncmp(arn, "arn:aws", 7) != 0 || !p || !p[8] || strchr(p + 8, '/')) {
 			ctl_aws_validation(c, arn, "streamARN", "Member must satisfy regular "
 					   "expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
 			return -1;
 		}
-		if (r > 0 && strcmp(*name, p + 8) != 0) {
+		if (name && strcmp(name, p + 8) != 0) {
 			ctl_aws_invalid(c, "StreamARN %s and StreamName %s name different streams",
-					arn, *name);
+					arn, name);
 			return -1;
 		}
-		*name = p + 8;
+		name = p + 8;
 		r = 1;
 	}
 	if (r == 0) {
@@ -103,12 +97,33 @@ static int stream_name_arg(struct ctl_aws_call *c, json_t *obj, const char **nam
 			ctl_aws_invalid(c, "Either StreamName or StreamARN should be provided.");
 		return required ? -1 : 0;
 	}
-	if (strlen(*name) > K_NAME_MAX || !name_ok(*name)) {
-		ctl_aws_validation(c, *name, "streamName",
+	if (strlen(name) > K_NAME_MAX || !name_ok(name)) {
+		ctl_aws_validation(c, name, "streamName",
 				   "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
 		return -1;
 	}
+	*out = name;
 	return 1;
+}
+
+/* StreamName or StreamARN ("arn:aws:kinesis:REGION:ACCOUNT:stream/NAME"), as AWS accepts both. */
+static int stream_name_arg(struct ctl_aws_call *c, json_t *obj, const char **name, bool required)
+{
+	const char *n = NULL, *arn = NULL;
+	if (ctl_aws_str(c, obj, "StreamName", 1, K_NAME_MAX, false, &n) < 0 ||
+	    ctl_aws_str(c, obj, "StreamARN", 1, 2048, false, &arn) < 0)
+		return -1;
+	*name = NULL;
+	return k_stream_name_pick(c, n, arn, name, required);
+}
+
+struct k_stream *k_stream_named(struct ctl_kinesis *k, struct ctl_aws_call *c, const char *name)
+{
+	struct k_stream *st = k_stream_find(k, name);
+	if (!st)
+		ctl_aws_notfound(c, "Stream %s under account %s not found.", name,
+				 ctl_aws_account(c));
+	return st;
 }
 
 struct k_stream *k_stream_arg(struct ctl_kinesis *k, struct ctl_aws_call *c)
@@ -116,11 +131,7 @@ struct k_stream *k_stream_arg(struct ctl_kinesis *k, struct ctl_aws_call *c)
 	const char *name;
 	if (stream_name_arg(c, NULL, &name, true) < 0)
 		return NULL;
-	struct k_stream *st = k_stream_find(k, name);
-	if (!st)
-		ctl_aws_notfound(c, "Stream %s under account %s not found.", name,
-				 ctl_aws_account(c));
-	return st;
+	return k_stream_named(k, c, name);
 }
 
 struct k_shard *k_shard_find(struct k_stream *st, uint32_t index)
@@ -1189,8 +1200,8 @@ static const struct ctl_aws_op k_ops[] = {
 	{ "RemoveTagsFromStream", op_remove_tags },
 	{ "ListTagsForStream", op_list_tags },
 	{ "DescribeLimits", op_describe_limits },
-	{ "PutRecord", k_op_put_record },
-	{ "PutRecords", k_op_put_records },
+	{ "PutRecord", NULL, k_op_put_record },
+	{ "PutRecords", NULL, k_op_put_records },
 	{ "GetShardIterator", k_op_get_shard_iterator },
 	{ "GetRecords", k_op_get_records },
 	{ "SplitShard", k_op_split_shard },

@@ -73,6 +73,12 @@ struct k_stream *k_stream_find(struct ctl_kinesis *k, const char *name);
 /* Resolve StreamName / StreamARN of the call's input (obj NULL) and answer the error when absent
  * or unknown. Returns the stream or NULL (answered). */
 struct k_stream *k_stream_arg(struct ctl_kinesis *k, struct ctl_aws_call *c);
+/* Pick the stream name from StreamName and/or StreamARN (either may be NULL) with AWS's checks.
+ * Returns 1 (*out set), 0 when neither was given and !required, or -1 after answering. */
+int k_stream_name_pick(struct ctl_aws_call *c, const char *name, const char *arn,
+		       const char **out, bool required);
+/* The stream called name, or NULL after answering ResourceNotFoundException. */
+struct k_stream *k_stream_named(struct ctl_kinesis *k, struct ctl_aws_call *c, const char *name);
 struct k_shard *k_shard_find(struct k_stream *st, uint32_t index);
 /* Resolve a ShardId string ("shardId-000000000001", also "1" as kinesalite accepts). */
 struct k_shard *k_shard_arg(struct k_stream *st, struct ctl_aws_call *c, const char *field);
@@ -90,8 +96,8 @@ int k_shard_new(struct ctl_kinesis *k, struct k_stream *st, dp_u128 start, dp_u1
 unsigned k_open_shards_total(const struct ctl_kinesis *k);
 
 /* ctl_kinesis_data.c */
-void k_op_put_record(void *svc, struct ctl_aws_call *c);
-void k_op_put_records(void *svc, struct ctl_aws_call *c);
+void k_op_put_record(void *svc, struct ctl_aws_call *c, const char *body, size_t len);
+void k_op_put_records(void *svc, struct ctl_aws_call *c, const char *body, size_t len);
 void k_op_get_shard_iterator(void *svc, struct ctl_aws_call *c);
 void k_op_get_records(void *svc, struct ctl_aws_call *c);
 /* Fail every waiter of a shard whose log failed. */
