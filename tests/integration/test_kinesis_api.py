@@ -479,3 +479,15 @@ def test_large_records_where_the_stream_allows_them(tmp_path):
         assert d.raw("Kinesis_20131202.PutRecord", body)[0] == 200
     finally:
         assert d.stop() == 0
+
+
+def test_body_over_the_limit_gets_413_and_the_daemon_keeps_serving(tmp_path):
+    d = Daemon(tmp_path / "data", "--max-body", "64K").start()
+    try:
+        big = b'{"StreamName": "s", "Records": [' + b'{"Data": "QUFB", "PartitionKey": "k"},' * 3000
+        st, doc, _ = d.raw("Kinesis_20131202.PutRecords", big + b'{}]}')
+        assert st == 413 and doc["__type"] == "SerializationException", doc
+        st, doc, _ = d.raw("Kinesis_20131202.ListStreams", b"{}")
+        assert st == 200
+    finally:
+        assert d.stop() == 0
