@@ -7,7 +7,9 @@
  * only with --key) or from a generator (--count, --size, --keys). They are packed into RECORDS
  * frames of at most one datagram (--mtu less the IP and UDP headers) and --batch records; a
  * record too large for one frame travels alone as CHUNK frames. Up to --inflight batches are
- * outstanding; each waits for its durable ACK. A batch with no ack after --timeout-ms is resent
+ * outstanding, their batch numbers
+ * within --window of the oldest unacked one (the receiver's retry window); each waits for its
+ * durable ACK. A batch with no ack after --timeout-ms is resent
  * byte for byte, with the same producer id and batch number, so that the receiver's retry window
  * answers what it already wrote instead of writing it twice; the wait doubles on every try, and
  * after --retries resends its unacked records fail as `timeout`. Records answered `throttled` or
@@ -112,6 +114,7 @@ struct opts {
 	double rate;
 	unsigned timeout_ms;
 	unsigned retries;
+	unsigned window;
 	const char *ack_log;
 	bool progress;
 	bool json;
@@ -710,7 +713,7 @@ static void slot_finish(struct producer *p, struct slot *sl, int64_t now, unsign
 		if (st == DP_ACK_STALE && !p->warned_stale) {
 			p->warned_stale = true;
 			errmsg("batch %" PRIu64 " answered stale-batch: outside the receiver's retry "
-			       "window (a reused producer id?)", sl->batch);
+			       "window (a reused producer id, or --window above the receiver's?)", sl->batch);
 		}
 		if (st == DP_ACK_DUPLICATE && !p->warned_dup) {
 			p->warned_dup = true;
@@ -1086,6 +1089,22 @@ static void report_text(const struct producer *p, double el)
 
 /* ---- main loop ------------------------------------------------------------------------------- */
 
+/*
+ * Whether a new batch number stays within --window of the oldest batch still outstanding. The
+ * receiver remembers the outcome of the last W batch numbers per producer (docs/protocol.md,
+ * "Retries and idempotence"); a retry of a batch older than that is answered stale-batch instead
+ * of being deduplicated. One slow batch must therefore hold back new numbers, not only new
+ * slots: --inflight alone bounds how many are outstanding, not how far apart they are.
+ */
+static bool window_open(const struct producer *p)
+{
+	uint64_t oldest = p->next_batch;
+	for (unsigned s = 0; s < p->o.inflight; s++)
+		if (p->slots[s].state != SLOT_FREE && p->slots[s].batch < oldest)
+			oldest = p->slots[s].batch;
+	return p->next_batch - oldest < p->o.window;
+}
+
 static bool any_active(const struct producer *p)
 {
 	for (unsigned s = 0; s < p->o.inflight; s++)
@@ -1123,6 +1142,8 @@ static int run(struct producer *p)
 			struct slot *sl = &p->slots[s];
 			if (sl->state != SLOT_FREE)
 				continue;
+			if (!window_open(p))
+				break;    /* an ack (or a give-up) of the oldest batch opens it */
 			int rc = slot_build(p, sl, now, &wake_ns);
 			if (rc < 0) {
 				errmsg("input: %s", strerror(-rc));
@@ -1198,6 +1219,8 @@ static void usage(FILE *f)
 	      "  --stream NAME       stream name, 1..128 of [a-zA-Z0-9_.-] (required)\n"
 	      "  --producer-id N     64-bit producer id (default: random)\n"
 	      "  --inflight N        batches outstanding, 1..1024 (default 8)\n"
+	      "  --window W          batch numbers outstanding from the oldest unacked one,\n"
+	      "                      1..65536 (default 32: the receiver's retry window)\n"
 	      "  --batch N           records per frame at most, 1..1024 (default 500)\n"
 	      "  --mtu N             path MTU, 576..65535 (default 1500); a frame is the MTU less\n"
 	      "                      the IP and UDP headers; larger records go as chunks\n"
@@ -1263,7 +1286,7 @@ static bool stream_name_ok(const char *s)
 enum {
 	OPT_TO = 256, OPT_STREAM, OPT_PID, OPT_INFLIGHT, OPT_BATCH, OPT_MTU, OPT_KEY,
 	OPT_JSON_LINES, OPT_COUNT, OPT_SIZE, OPT_KEYS, OPT_RATE, OPT_TIMEOUT, OPT_RETRIES,
-	OPT_ACK_LOG, OPT_PROGRESS, OPT_JSON, OPT_DURATION,
+	OPT_ACK_LOG, OPT_PROGRESS, OPT_JSON, OPT_DURATION, OPT_WINDOW,
 };
 
 /* Returns 0, 1 for --help (exit 0), or -EINVAL (message printed). */
@@ -1288,17 +1311,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "window", required_argument, NULL, OPT_WINDOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	*o = (struct opts){ .to = DEFAULT_TARGET, .inflight = 8, .batch = 500, .mtu = 1500,
-			    .size = 100, .keys = 1024, .timeout_ms = 200, .retries = 5 };
+			    .size = 100, .keys = 1024, .timeout_ms = 200, .retries = 5,
+			    .window = 32 };
 	bool size_set = false, keys_set = false;
 	int ch;
 	uint64_t v;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		int rc = 0;
-		const char *name = ch >= OPT_TO && ch <= OPT_DURATION ? lo[ch - OPT_TO].name : "";
+		const char *name = ch >= OPT_TO && ch <= OPT_WINDOW ? lo[ch - OPT_TO].name : "";
 		switch (ch) {
 		case 'h':
 			return 1;
@@ -1355,6 +1380,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			rc = parse_double(optarg, &o->duration);
 			if (rc == 0 && o->duration > 1e7)
 				rc = -EINVAL;
+			break;
+		case OPT_WINDOW:
+			rc = parse_u64(optarg, 1, 65536, &v);
+			o->window = (unsigned)v;
 			break;
 		case ':':
 			errmsg("option %s needs a value", argv[optind - 1]);

@@ -12,7 +12,8 @@
  * Faults for the producer's retry paths: --drop-every N drops the first ack of every batch whose
  * number is a multiple of N; --delay-ms holds every ack back; --status NAME answers every record
  * of a new batch with that status instead of writing it; --stream NAME answers other streams
- * unknown-stream.
+ * unknown-stream; --window W answers stale-batch for a batch W or more below the producer's
+ * highest, as the appliance's retry window does.
  *
  * Output: "port N" on stdout once listening; at SIGINT/SIGTERM one JSON object with its counters
  * on stdout. --dump FILE writes every record written as `key<TAB>data` lines.
@@ -44,6 +45,8 @@
 #define SHARDS_MAX 64u
 #define REASM_SLOTS 16u
 #define REASM_TIMEOUT_MS 10000u
+/* Producers tracked for --window. */
+#define PRODUCERS_MAX 64u
 
 static volatile sig_atomic_t g_stop;
 
@@ -78,11 +81,14 @@ struct stub {
 	size_t dedup_cap, dedup_used;
 	uint64_t next_seq[SHARDS_MAX];
 	uint64_t per_shard[SHARDS_MAX];
+	uint64_t window;      /* 0: remember every batch */
+	uint64_t prod_id[PRODUCERS_MAX], prod_high[PRODUCERS_MAX];
+	unsigned nprod;
 	struct delayed **queue;
 	size_t qhead, qlen, qcap;
 	/* counters */
 	uint64_t frames, chunks, records_written, dup_frames, acks_sent, acks_dropped,
-		acks_delayed, error_acks;
+		acks_delayed, error_acks, stale_frames;
 	uint64_t drops[DP_DROP__COUNT];
 };
 
@@ -263,6 +269,31 @@ static int write_rec(struct stub *s, const uint8_t *key, size_t key_len, const u
 	return 0;
 }
 
+/*
+ * --window W: like the appliance's retry window, a frame whose batch is W or more below the
+ * producer's highest batch seen is answered stale-batch and not written (even when the stub still
+ * holds its ack). Returns true when f is stale.
+ */
+static bool window_stale(struct stub *s, const struct dp_frame *f)
+{
+	if (!s->window)
+		return false;
+	unsigned i;
+	for (i = 0; i < s->nprod && s->prod_id[i] != f->producer_id; i++)
+		;
+	if (i == s->nprod) {
+		if (s->nprod == PRODUCERS_MAX)
+			return false;
+		s->prod_id[s->nprod] = f->producer_id;
+		s->prod_high[s->nprod++] = f->batch;
+		return false;
+	}
+	uint64_t high = s->prod_high[i];
+	if (f->batch > high)
+		s->prod_high[i] = f->batch;
+	return high >= s->window && f->batch <= high - s->window;
+}
+
 static void answer_error(struct stub *s, const struct dp_frame *f, unsigned status,
 			 const struct sockaddr_storage *to, socklen_t tolen)
 {
@@ -299,6 +330,15 @@ static void handle(struct stub *s, const uint8_t *p, size_t len,
 	}
 	if (f.type == DP_FRAME_T_CHUNK)
 		s->chunks++;
+	if (window_stale(s, &f)) {
+		s->stale_frames++;
+		for (unsigned i = 0; i < f.count; i++)
+			recs[i] = (struct dp_ack_rec){ .status = DP_ACK_STALE };
+		int alen = dp_ack_build(ack, f.len, f.producer_id, f.batch, recs, f.count);
+		if (alen > 0)
+			send_ack(s, ack, (size_t)alen, from, fromlen);
+		return;
+	}
 	struct stored *e = dedup_find(s, f.producer_id, f.batch);
 	if (e) {
 		/* A retry of a batch already written (for a chunk: of a completed record). */
@@ -353,7 +393,7 @@ static void print_stats(const struct stub *s)
 		json_array_append_new(shards, json_integer((json_int_t)s->per_shard[i]));
 	struct dp_reasm_stats rs;
 	dp_reasm_stats_get(s->reasm, &rs);
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 			      "frames", (json_int_t)s->frames,
 			      "chunks", (json_int_t)s->chunks,
 			      "records_written", (json_int_t)s->records_written,
@@ -362,6 +402,7 @@ static void print_stats(const struct stub *s)
 			      "acks_dropped", (json_int_t)s->acks_dropped,
 			      "acks_delayed", (json_int_t)s->acks_delayed,
 			      "error_acks", (json_int_t)s->error_acks,
+			      "stale_frames", (json_int_t)s->stale_frames,
 			      "reasm_completed", (json_int_t)rs.completed,
 			      "batches_stored", (json_int_t)s->dedup_used,
 			      "drops", drops,
@@ -387,7 +428,8 @@ static int status_by_name(const char *name)
 static void usage(void)
 {
 	fputs("usage: ack_stub [--bind IPV4] [--port N] [--shards N] [--drop-every N]\n"
-	      "                [--delay-ms MS] [--status NAME] [--stream NAME] [--dump FILE]\n",
+	      "                [--delay-ms MS] [--status NAME] [--stream NAME] [--dump FILE]\n"
+	      "                [--window W]\n",
 	      stderr);
 }
 
@@ -402,6 +444,7 @@ int main(int argc, char **argv)
 		{ "status", required_argument, NULL, 't' },
 		{ "stream", required_argument, NULL, 'n' },
 		{ "dump", required_argument, NULL, 'u' },
+		{ "window", required_argument, NULL, 'w' },
 		{ 0 },
 	};
 	struct stub s = { .fd = -1, .shards = 4, .force_status = -1 };
@@ -425,6 +468,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n': s.stream = optarg; break;
 		case 'u': dump = optarg; break;
+		case 'w': s.window = strtoull(optarg, NULL, 10); break;
 		default: usage(); return 2;
 		}
 	}

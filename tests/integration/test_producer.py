@@ -151,6 +151,26 @@ def test_dropped_acks_are_retried_and_acked_once(stub_factory, tmp_path):
     check_exactly_once(read_ack_log(log), 400)
 
 
+@pytest.mark.parametrize("window,stale", [(8, False), (1000, True)])
+def test_window_keeps_retries_inside_the_receivers(stub_factory, window, stale):
+    # The stub forgets batches 8 below the highest seen, as the appliance's retry window does.
+    # Dropped acks hold their batch back for a timeout while the others move on: with --window 8
+    # the producer waits for it; with a larger window its retry comes back stale-batch.
+    stub = stub_factory("--drop-every", "3", "--window", "8")
+    r = produce("--to", stub.addr, "--stream", "s", "--count", "1000", "--size", "100",
+                "--batch", "10", "--inflight", "8", "--window", str(window),
+                "--timeout-ms", "50", "--json")
+    rep = report(r)
+    st = stub.stop()
+    assert st["records_written"] == 1000
+    if stale:
+        assert r.returncode == 1
+        assert rep["failed_by_status"]["stale-batch"] > 0 and st["stale_frames"] > 0
+    else:
+        assert r.returncode == 0, r.stderr
+        assert rep["acked"] == 1000 and rep["retries"] > 0 and st["stale_frames"] == 0
+
+
 def test_large_record_goes_chunked_and_is_acked(stub_factory, tmp_path):
     dump = tmp_path / "dump"
     # Its ack is dropped once: the producer resends every chunk and gets the stored ack.
@@ -187,6 +207,7 @@ def test_large_record_goes_chunked_and_is_acked(stub_factory, tmp_path):
     ["--stream", "s", "--bogus"],
     ["--stream", "s", "extra"],
     ["--stream", "s", "--retries", "-1"],
+    ["--stream", "s", "--window", "0"],
 ])
 def test_bad_usage_exits_2(args):
     r = produce(*args, stdin=b"")
