@@ -8,6 +8,7 @@ delay or fail acks. Everything stays on 127.0.0.1.
 import base64
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -341,3 +342,55 @@ def test_text_report_and_progress(stub_factory):
     out = r.stdout.decode()
     assert "ack latency" in out and "records/s" in out
     assert b"rec/s" in r.stderr    # at least one progress line
+
+
+def test_open_stdin_is_bounded_by_duration_and_sigterm(stub_factory):
+    stub = stub_factory()
+    for how in ("duration", "sigterm"):
+        args = [PRODUCER, "--to", stub.addr, "--stream", "s", "--json"]
+        if how == "duration":
+            args += ["--duration", "0.5"]
+        t0 = time.monotonic()
+        p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"a\t1\nb\t2\nc\t3\n")
+        p.stdin.flush()                    # and keep stdin open: no end of input
+        if how == "sigterm":
+            time.sleep(0.5)
+            p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)                 # not communicate(): that would close stdin
+        elapsed = time.monotonic() - t0
+        p.stdin.close()
+        out, err = p.stdout.read(), p.stderr.read()
+        assert p.returncode == 0, (how, err)
+        assert 0.45 < elapsed < 4, (how, elapsed)
+        rep = json.loads(out.decode().splitlines()[-1])
+        assert rep["sent"] == rep["acked"] == 3, how
+    assert stub.stop()["records_written"] == 6
+
+
+@pytest.mark.parametrize("mode", [[], ["--json-lines"], ["--key", "k"]])
+def test_garbage_input_never_crashes(stub_factory, mode):
+    # Random bytes, JSON fragments and over-long lines: each line is sent or rejected, and
+    # the counts add up.
+    stub = stub_factory()
+    rnd = random.Random(7)
+    parts = []
+    for i in range(400):
+        kind = rnd.randrange(4)
+        if kind == 0:
+            parts.append(bytes(rnd.randrange(256) for _ in range(rnd.randrange(64))))
+        elif kind == 1:
+            parts.append(b'{"key":"k%d","data":"%s"' % (i, b"x" * rnd.randrange(5)) +
+                         rnd.choice([b"}", b"", b',"ehk":"1"}', b',"data_b64":"@@"}']))
+        elif kind == 2:
+            parts.append(b"k\t" + b"y" * rnd.randrange(1, 3000))
+        else:
+            parts.append(b"z" * 300 + b"\t" + b"v")     # key over 256 bytes
+    data = b"\n".join(parts)
+    r = produce("--to", stub.addr, "--stream", "s", "--json", *mode, stdin=data)
+    assert r.returncode in (0, 1), r.stderr
+    rep = report(r)
+    assert rep["sent"] == rep["acked"] + rep["failed"] - rep["input_rejected"]
+    assert rep["failed"] == rep["input_rejected"]
+    assert stub.stop()["records_written"] == rep["acked"]
