@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -115,6 +116,7 @@ struct opts {
 	unsigned timeout_ms;
 	unsigned retries;
 	unsigned window;
+	unsigned ports;
 	const char *ack_log;
 	bool progress;
 	bool json;
@@ -974,6 +976,22 @@ static int open_socket(struct producer *p)
 	/* Best effort: the kernel caps it at net.core.{r,w}mem_max. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* Producers that do not route by shard spread over the workers' ports base .. base + N - 1
+	 * by producer id (docs/protocol.md, "Ports"); all of one producer's frames, and so all
+	 * chunks of a record, go to one port. */
+	if (p->o.ports > 1) {
+		in_port_t *pp = ai->ai_family == AF_INET6 ?
+			&((struct sockaddr_in6 *)ai->ai_addr)->sin6_port :
+			&((struct sockaddr_in *)ai->ai_addr)->sin_port;
+		unsigned base = ntohs(*pp);
+		if (base + p->o.ports - 1 > 65535) {
+			errmsg("--ports %u from port %u passes 65535", p->o.ports, base);
+			rc = -EINVAL;
+			close(fd);
+			goto out_ai;
+		}
+		*pp = htons((uint16_t)(base + p->o.producer_id % p->o.ports));
+	}
 	/* Connected: the kernel filters out datagrams from anyone else and reports ICMP errors. */
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		rc = -errno;
@@ -1218,6 +1236,8 @@ static void usage(FILE *f)
 	      "  --to HOST:PORT      receiver (default " DEFAULT_TARGET ")\n"
 	      "  --stream NAME       stream name, 1..128 of [a-zA-Z0-9_.-] (required)\n"
 	      "  --producer-id N     64-bit producer id (default: random)\n"
+	      "  --ports N           receiver ports PORT .. PORT+N-1 (one per worker); this\n"
+	      "                      producer uses PORT + id mod N (default 1)\n"
 	      "  --inflight N        batches outstanding, 1..1024 (default 8)\n"
 	      "  --window W          batch numbers outstanding from the oldest unacked one,\n"
 	      "                      1..65536 (default 32: the receiver's retry window)\n"
@@ -1286,7 +1306,7 @@ static bool stream_name_ok(const char *s)
 enum {
 	OPT_TO = 256, OPT_STREAM, OPT_PID, OPT_INFLIGHT, OPT_BATCH, OPT_MTU, OPT_KEY,
 	OPT_JSON_LINES, OPT_COUNT, OPT_SIZE, OPT_KEYS, OPT_RATE, OPT_TIMEOUT, OPT_RETRIES,
-	OPT_ACK_LOG, OPT_PROGRESS, OPT_JSON, OPT_DURATION, OPT_WINDOW,
+	OPT_ACK_LOG, OPT_PROGRESS, OPT_JSON, OPT_DURATION, OPT_WINDOW, OPT_PORTS,
 };
 
 /* Returns 0, 1 for --help (exit 0), or -EINVAL (message printed). */
@@ -1312,18 +1332,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	*o = (struct opts){ .to = DEFAULT_TARGET, .inflight = 8, .batch = 500, .mtu = 1500,
 			    .size = 100, .keys = 1024, .timeout_ms = 200, .retries = 5,
-			    .window = 32 };
+			    .window = 32, .ports = 1 };
 	bool size_set = false, keys_set = false;
 	int ch;
 	uint64_t v;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		int rc = 0;
-		const char *name = ch >= OPT_TO && ch <= OPT_WINDOW ? lo[ch - OPT_TO].name : "";
+		const char *name = ch >= OPT_TO && ch <= OPT_PORTS ? lo[ch - OPT_TO].name : "";
 		switch (ch) {
 		case 'h':
 			return 1;
@@ -1380,6 +1401,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			rc = parse_double(optarg, &o->duration);
 			if (rc == 0 && o->duration > 1e7)
 				rc = -EINVAL;
+			break;
+		case OPT_PORTS:
+			rc = parse_u64(optarg, 1, 65535, &v);
+			o->ports = (unsigned)v;
 			break;
 		case OPT_WINDOW:
 			rc = parse_u64(optarg, 1, 65536, &v);

@@ -209,6 +209,8 @@ def test_large_record_goes_chunked_and_is_acked(stub_factory, tmp_path):
     ["--stream", "s", "extra"],
     ["--stream", "s", "--retries", "-1"],
     ["--stream", "s", "--window", "0"],
+    ["--stream", "s", "--ports", "0"],
+    ["--stream", "s", "--to", "127.0.0.1:65535", "--ports", "2"],
 ])
 def test_bad_usage_exits_2(args):
     r = produce(*args, stdin=b"")
@@ -394,3 +396,21 @@ def test_garbage_input_never_crashes(stub_factory, mode):
     assert rep["sent"] == rep["acked"] + rep["failed"] - rep["input_rejected"]
     assert rep["failed"] == rep["input_rejected"]
     assert stub.stop()["records_written"] == rep["acked"]
+
+
+def test_ports_spread_producers_by_id(stub_factory):
+    # Two receivers on ports P and P+1 are not guaranteed to be adjacent: take P+1 first.
+    for _ in range(20):
+        a = stub_factory()
+        try:
+            b = stub_factory("--port", str(a.port + 1))
+            break
+        except AssertionError:
+            continue
+    else:
+        pytest.skip("no two adjacent free UDP ports")
+    for pid in (10, 11):
+        r = produce("--to", a.addr, "--ports", "2", "--stream", "s", "--producer-id", str(pid),
+                    stdin=b"k\tv\n")
+        assert r.returncode == 0, r.stderr
+    assert a.stop()["records_written"] == 1 and b.stop()["records_written"] == 1
