@@ -414,3 +414,16 @@ def test_ports_spread_producers_by_id(stub_factory):
                     stdin=b"k\tv\n")
         assert r.returncode == 0, r.stderr
     assert a.stop()["records_written"] == 1 and b.stop()["records_written"] == 1
+
+
+def test_overlong_line_is_skipped_and_input_goes_on(stub_factory, tmp_path):
+    dump = tmp_path / "dump"
+    stub = stub_factory(dump=dump)
+    data = b"a\tfirst\n" + b"k\t" + b"x" * (9 << 20) + b"\nb\tafter\n"
+    r = produce("--to", stub.addr, "--stream", "s", "--json", stdin=data)
+    assert r.returncode == 1
+    assert b"line 2: line longer than 8 MiB" in r.stderr
+    rep = report(r)
+    assert rep["acked"] == 2 and rep["failed_by_status"] == {"bad-input": 1}
+    stub.stop()
+    assert dump.read_text().splitlines() == ["a\tfirst", "b\tafter"]
