@@ -709,6 +709,10 @@ static int owner_take(struct dp_ingest *ing, unsigned src, struct pframe *pf, un
 	}
 	switch (dp_dedup_lookup(ing->dedup, pf->producer, pf->batch, s->key, &first, &n)) {
 	case DP_DEDUP_HIT:
+		/* A window entry that the log does not hold (a log removed and created again under
+		 * the same key) would never become durable: forget it and write the group. */
+		if (first + n > dp_shard_next_seq(s->sh))
+			break;
 		COUNT(ing, DEDUP_HITS);
 		if (n != gr->n) {
 			status = DP_ACK_DUPLICATE;
