@@ -127,6 +127,13 @@ static void shards_down(void)
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The logs go with the process (libFuzzer exits without returning to a caller). */
+static void cleanup(void)
+{
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	struct dp_ingest_config cfg;
@@ -140,6 +147,7 @@ static void setup(void)
 	cfg.dedup_entries = 16;
 	cfg.ack_fn = ack_cb;
 	PROPERTY(mkdtemp(strcpy(dir, "/tmp/fuzz_ingest.XXXXXX")));
+	atexit(cleanup);
 	PROPERTY(dp_ingest_group_new(&cfg, &g) == 0);
 	PROPERTY(dp_shard_map_even(NSH, &map) == 0);
 	shards_up();

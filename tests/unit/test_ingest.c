@@ -18,6 +18,7 @@
  */
 #include "dp_ingest.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -49,6 +50,7 @@ struct fix {
 	struct dp_ingest_shard *shards[NSHARDS];
 	unsigned workers;
 	struct acks acks;
+	const struct dp_io_ops *io; /* NULL: the real calls */
 	int gen; /* shard directory generation is kept: reopen uses the same dirs */
 };
 
@@ -112,6 +114,7 @@ static bool shards_open(struct fix *fx)
 		dp_log_config_default(&s->cfg);
 		s->cfg.segment_bytes = 4u << 20;
 		s->cfg.buffer_bytes = (1u << 20) + 4096;
+		s->cfg.io = fx->io;
 		s->key = i;
 		s->owner = (uint16_t)(i % fx->workers);
 		fx->shards[i] = s;
@@ -165,9 +168,11 @@ static bool shards_close(struct fix *fx)
 	return ok && dp_ingest_reclaim(fx->g) == 0;
 }
 
-static bool fix_init(struct fix *fx, unsigned workers, unsigned window)
+static bool fix_init_io(struct fix *fx, unsigned workers, unsigned window,
+			const struct dp_io_ops *io)
 {
 	memset(fx, 0, sizeof(*fx));
+	fx->io = io;
 	pthread_mutex_init(&fx->acks.mu, NULL);
 	fx->workers = workers;
 	struct dp_ingest_config cfg;
@@ -181,6 +186,11 @@ static bool fix_init(struct fix *fx, unsigned workers, unsigned window)
 	cur_fix = fx;
 	return dp_ingest_group_new(&cfg, &fx->g) == 0 && dp_shard_map_even(NSHARDS, &fx->map) == 0 &&
 	       shards_open(fx);
+}
+
+static bool fix_init(struct fix *fx, unsigned workers, unsigned window)
+{
+	return fix_init_io(fx, workers, window, NULL);
 }
 
 static void fix_fini(struct fix *fx)
@@ -482,6 +492,90 @@ static void test_chunked_record(void)
 	fix_fini(&fx);
 }
 
+static _Atomic bool fail_fsync;
+
+static int fail_filter(void *arg, enum dp_io_op op, int fd, int res)
+{
+	(void)arg;
+	(void)fd;
+	return op == DP_IO_FSYNC && atomic_load(&fail_fsync) ? -EIO : res;
+}
+
+static void test_failed_shard_answers_read_only(void)
+{
+	static struct dp_io_ops io;
+	io = *dp_io_default();
+	io.cqe_filter = fail_filter;
+	atomic_store(&fail_fsync, false);
+	struct fix fx;
+	REQUIRE(fix_init_io(&fx, 2, 0, &io));
+	size_t len = build(9, 1, 30, 30, 0);
+	CHECK_EQ(send_to(&fx, 0, frame, len), 1);
+	REQUIRE(wait_acks(&fx, 1));
+
+	/* Every fdatasync fails from now on: the records of the next frame were written but never
+	 * made durable, so none may be acked ok. */
+	atomic_store(&fail_fsync, true);
+	len = build(9, 2, 30, 30, 0);
+	CHECK_EQ(send_to(&fx, 1, frame, len), 1);
+	REQUIRE(wait_acks(&fx, 2));
+	struct dp_ack a;
+	struct dp_ack_rec out[64];
+	REQUIRE(dp_ack_parse(fx.acks.buf[1], fx.acks.len[1], &a) == DP_DROP_NONE);
+	REQUIRE(dp_ack_expand(&a, out, 64) == 30);
+	for (unsigned i = 0; i < 30; i++)
+		CHECK_EQ(out[i].status, DP_ACK_READ_ONLY);
+	CHECK_EQ(fx.acks.early, 0u);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		CHECK_EQ(dp_shard_state(fx.shards[i]->sh), DP_SHARD_FAILED);
+
+	/* A retry of batch 2 is not answered from the window with numbers that were never durable. */
+	CHECK_EQ(send_to(&fx, 0, frame, len), 1);
+	REQUIRE(wait_acks(&fx, 3));
+	REQUIRE(dp_ack_parse(fx.acks.buf[2], fx.acks.len[2], &a) == DP_DROP_NONE);
+	REQUIRE(dp_ack_expand(&a, out, 64) == 30);
+	for (unsigned i = 0; i < 30; i++)
+		CHECK_EQ(out[i].status, DP_ACK_READ_ONLY);
+
+	/* Closing a failed log reports its error; the engine still answers and frees everything. */
+	CHECK(!shards_close(&fx));
+	atomic_store(&fail_fsync, false);
+	fix_fini(&fx);
+}
+
+static unsigned freed;
+
+static void count_free(void *p)
+{
+	(void)p;
+	freed++;
+}
+
+static void test_reclaim_waits_for_every_worker(void)
+{
+	struct fix fx;
+	REQUIRE(fix_init(&fx, 3, 0));
+	static int obj;
+	freed = 0;
+	REQUIRE(dp_ingest_retire(fx.g, &obj, count_free) == 0);
+	CHECK_EQ(dp_ingest_reclaim(fx.g), 1u);
+	/* Workers 0 and 1 poll as often as they like: worker 2 has not passed a quiescent point. */
+	for (int k = 0; k < 5; k++) {
+		dp_ingest_poll(dp_ingest_worker(fx.g, 0), 0);
+		dp_ingest_poll(dp_ingest_worker(fx.g, 1), 0);
+		CHECK_EQ(dp_ingest_reclaim(fx.g), 1u);
+	}
+	CHECK_EQ(freed, 0u);
+	/* One round of all: the first grace period ends, the second begins. */
+	step(&fx);
+	CHECK_EQ(dp_ingest_reclaim(fx.g), 1u);
+	CHECK_EQ(freed, 0u);
+	step(&fx);
+	CHECK_EQ(dp_ingest_reclaim(fx.g), 0u);
+	CHECK_EQ(freed, 1u);
+	fix_fini(&fx);
+}
+
 /* ---- four workers on four threads ------------------------------------------------------------ */
 
 #define T_WORKERS 4
@@ -657,6 +751,8 @@ int main(void)
 	DP_TEST_RUN(test_retry_reacked_not_rewritten);
 	DP_TEST_RUN(test_bad_frames_counted);
 	DP_TEST_RUN(test_chunked_record);
+	DP_TEST_RUN(test_failed_shard_answers_read_only);
+	DP_TEST_RUN(test_reclaim_waits_for_every_worker);
 	DP_TEST_RUN(test_threads_keep_per_key_order);
 	dp_test_rm_tree(tmp);
 	return dp_test_done();
