@@ -103,9 +103,19 @@ struct tstream {
 	unsigned nshards;
 };
 
+/* An object waiting for its grace periods (dp_ingest_retire). */
+struct retired {
+	void *p;
+	void (*free_fn)(void *);
+	uint64_t epoch;  /* freed once every worker recorded this epoch */
+	bool embedded;   /* part of *p (a table's own node): not freed separately */
+	struct retired *next;
+};
+
 struct dp_ingest_table {
 	struct tstream *streams; /* sorted by (name_len, name) */
 	unsigned n;
+	struct retired node;     /* a replaced table retires without allocating */
 };
 
 /* Shards per stream: the group sort packs a shard's position into 22 bits. */
@@ -313,13 +323,6 @@ struct dp_ingest {
 	_Atomic uint64_t status[DP_INGEST_STATUS_SLOTS];
 };
 
-struct retired {
-	void *p;
-	void (*free_fn)(void *);
-	uint64_t epoch; /* freed once every worker recorded this epoch */
-	struct retired *next;
-};
-
 struct dp_ingest_group {
 	struct dp_ingest_config cfg;
 	unsigned n;
@@ -467,8 +470,10 @@ void dp_ingest_group_free(struct dp_ingest_group *g)
 		return;
 	for (struct retired *x = g->retired, *nx; x; x = nx) {
 		nx = x->next;
+		bool embedded = x->embedded;
 		x->free_fn(x->p);
-		free(x);
+		if (!embedded)
+			free(x);
 	}
 	dp_ingest_table_free(atomic_load(&g->table));
 	if (g->rings)
@@ -514,6 +519,16 @@ void dp_ingest_stats_get(const struct dp_ingest *ing, struct dp_ingest_stats *st
 
 /* ---- publication and reclamation -------------------------------------------------------------- */
 
+static void retire_node(struct dp_ingest_group *g, struct retired *x)
+{
+	/* New epoch E: a worker that records E started its poll after the pointer was gone from
+	 * everything it could load; E + 1 also ends the drains that could hold it (dp_ingest.h). */
+	uint64_t e = atomic_fetch_add_explicit(&g->epoch, 1, memory_order_acq_rel) + 1;
+	x->epoch = e + 1;
+	x->next = g->retired;
+	g->retired = x;
+}
+
 int dp_ingest_retire(struct dp_ingest_group *g, void *p, void (*free_fn)(void *))
 {
 	if (!p)
@@ -521,33 +536,17 @@ int dp_ingest_retire(struct dp_ingest_group *g, void *p, void (*free_fn)(void *)
 	struct retired *x = malloc(sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	/* New epoch E: a worker that records E started its poll after the pointer was gone from
-	 * everything it could load; E + 1 also ends the drains that could hold it (dp_ingest.h). */
-	uint64_t e = atomic_fetch_add_explicit(&g->epoch, 1, memory_order_acq_rel) + 1;
-	*x = (struct retired){ .p = p, .free_fn = free_fn, .epoch = e + 1, .next = g->retired };
-	g->retired = x;
+	*x = (struct retired){ .p = p, .free_fn = free_fn };
+	retire_node(g, x);
 	return 0;
 }
 
 void dp_ingest_table_publish(struct dp_ingest_group *g, struct dp_ingest_table *t)
 {
 	struct dp_ingest_table *old = atomic_exchange_explicit(&g->table, t, memory_order_acq_rel);
-	if (old && dp_ingest_retire(g, old, table_free_cb) < 0) {
-		/* No memory for the list entry: wait the grace periods here instead. */
-		uint64_t target = atomic_fetch_add(&g->epoch, 1) + 2;
-		while (true) {
-			uint64_t min = UINT64_MAX;
-			for (unsigned i = 0; i < g->n; i++) {
-				uint64_t e = atomic_load_explicit(&g->w[i]->qs_epoch, memory_order_acquire);
-				if (e < min)
-					min = e;
-			}
-			if (min >= target)
-				break;
-			if (min >= atomic_load(&g->epoch))
-				atomic_fetch_add(&g->epoch, 1);
-		}
-		dp_ingest_table_free(old);
+	if (old) {
+		old->node = (struct retired){ .p = old, .free_fn = table_free_cb, .embedded = true };
+		retire_node(g, &old->node);
 	}
 }
 
@@ -567,8 +566,10 @@ unsigned dp_ingest_reclaim(struct dp_ingest_group *g)
 		struct retired *x = *pp;
 		if (x->epoch <= min) {
 			*pp = x->next;
+			bool embedded = x->embedded;
 			x->free_fn(x->p);
-			free(x);
+			if (!embedded)
+				free(x);
 		} else {
 			left++;
 			pp = &x->next;
@@ -1001,7 +1002,10 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 		}
 		struct msg m = { .kind = MSG_GROUP, .gidx = (uint16_t)gi, .src = (uint16_t)ing->idx,
 				 .pf = pf };
-		if (gr->owner >= ing->g->n || !ring_push(ing->out[gr->owner], &m)) {
+		if (gr->owner >= ing->g->n) {
+			/* The control plane named a worker that does not exist. */
+			group_done(ing, pf, gi, DP_ACK_INTERNAL, 0);
+		} else if (!ring_push(ing->out[gr->owner], &m)) {
 			COUNT(ing, RING_FULL);
 			group_done(ing, pf, gi, DP_ACK_THROTTLED, 0);
 		} else {

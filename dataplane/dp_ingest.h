@@ -212,7 +212,8 @@ void dp_ingest_table_free(struct dp_ingest_table *t);
 
 /*
  * Make t the table every worker routes by (t may be NULL: every stream unknown); the previous
- * one is retired and freed by a later dp_ingest_reclaim(). The group owns t from now on.
+ * one is retired (without allocating) and freed by a later dp_ingest_reclaim(). The group owns
+ * t from now on.
  */
 void dp_ingest_table_publish(struct dp_ingest_group *g, struct dp_ingest_table *t);
 
