@@ -124,13 +124,14 @@ int dp_log_config_check(const struct dp_log_config *cfg, const char **why)
 
 uint32_t dp_batch_encode(uint8_t *p, enum dp_batch_kind kind, const struct dp_record_in *recs,
 			 unsigned n, uint32_t payload_len, uint64_t first_seq, int64_t ts_ms,
-			 uint64_t durable_seq)
+			 uint64_t durable_seq, const uint64_t tag[2])
 {
 	uint32_t len = dp_align8(DP_BATCH_HDR_BYTES + payload_len);
 	struct dp_batch_hdr h = {
 		.magic = DP_BATCH_MAGIC,
 		.len = len,
 		.kind = (uint16_t)kind,
+		.flags = tag ? DP_BATCH_F_TAG : 0,
 		.count = n,
 		.payload_len = payload_len,
 		.first_seq = first_seq,
@@ -138,6 +139,10 @@ uint32_t dp_batch_encode(uint8_t *p, enum dp_batch_kind kind, const struct dp_re
 		.durable_seq = durable_seq,
 	};
 	uint8_t *q = p + DP_BATCH_HDR_BYTES;
+	if (tag) {
+		memcpy(q, tag, DP_BATCH_TAG_BYTES);
+		q += DP_BATCH_TAG_BYTES;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t dl = recs[i].data_len;
 		uint16_t kl = recs[i].key_len;
@@ -171,6 +176,11 @@ int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h)
 		return -EBADMSG;
 	if (dp_crc32c(0, p + 8, h->len - 8) != h->crc)
 		return -EBADMSG;
+	if (h->flags & ~DP_BATCH_F_KNOWN)
+		return -EBADMSG;
+	if ((h->flags & DP_BATCH_F_TAG) &&
+	    (h->kind != DP_BATCH_DATA || h->payload_len < DP_BATCH_TAG_BYTES))
+		return -EBADMSG;
 	if (h->kind == DP_BATCH_DATA) {
 		if (h->count == 0)
 			return -EBADMSG;
@@ -181,7 +191,7 @@ int dp_batch_check(const uint8_t *p, uint64_t avail, struct dp_batch_hdr *h)
 		return -EBADMSG;
 	}
 	/* The CRC guards against damage, not against a writer bug: walk the records anyway. */
-	const uint8_t *q = p + DP_BATCH_HDR_BYTES, *end = q + h->payload_len;
+	const uint8_t *q = p + dp_batch_rec_off(h), *end = p + DP_BATCH_HDR_BYTES + h->payload_len;
 	for (uint32_t i = 0; i < h->count; i++) {
 		uint32_t dl;
 		uint16_t kl;
@@ -643,6 +653,13 @@ int dp_shard_open(struct dp_committer *c, const char *dir, const struct dp_shard
 		  const struct dp_log_config *cfg, struct dp_shard_recovery *rep,
 		  struct dp_shard **ret)
 {
+	return dp_shard_open_tags(c, dir, info, cfg, rep, NULL, NULL, ret);
+}
+
+int dp_shard_open_tags(struct dp_committer *c, const char *dir, const struct dp_shard_info *info,
+		       const struct dp_log_config *cfg, struct dp_shard_recovery *rep,
+		       dp_shard_tag_fn tag_fn, void *tag_arg, struct dp_shard **ret)
+{
 	struct dp_shard_recovery local;
 	if (!rep)
 		rep = &local;
@@ -677,7 +694,11 @@ int dp_shard_open(struct dp_committer *c, const char *dir, const struct dp_shard
 		goto err;
 	sh->dirfd = r;
 
+	sh->tag_fn = tag_fn;
+	sh->tag_arg = tag_arg;
 	r = dp_log_recover(sh, rep);
+	sh->tag_fn = NULL;
+	sh->tag_arg = NULL;
 	if (r < 0)
 		goto err;
 	if (rep->quarantined)
@@ -759,14 +780,14 @@ static int stage_reserve(struct dp_shard *sh, uint32_t blen, struct dp_stage **o
 	return 0;
 }
 
-int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
-		    int64_t ts_ms, uint64_t *first_seq)
+static int shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
+			int64_t ts_ms, const uint64_t tag[2], uint64_t *first_seq)
 {
 	if (atomic_load_explicit(&sh->state, memory_order_relaxed) != DP_SHARD_OPEN)
 		return -EROFS;
 	if (n == 0 || n > 65535 || !recs)
 		return -EINVAL;
-	uint64_t payload = 0;
+	uint64_t payload = tag ? DP_BATCH_TAG_BYTES : 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (recs[i].key_len == 0 || recs[i].key_len > DP_KEY_MAX || !recs[i].key ||
 		    recs[i].data_len > sh->cfg.max_record_bytes || (recs[i].data_len && !recs[i].data))
@@ -798,7 +819,7 @@ int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsign
 	uint64_t durable = atomic_load_explicit(&sh->durable_next, memory_order_relaxed);
 	uint64_t off = st->off + st->len;
 	dp_batch_encode(st->buf + st->len, DP_BATCH_DATA, recs, n, (uint32_t)payload, seq, ts_ms,
-			durable);
+			durable, tag);
 	st->len += blen;
 	st->end_seq = seq + n;
 	st->seg->end = off + blen;
@@ -818,6 +839,19 @@ int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsign
 	return (int)n;
 }
 
+int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
+		    int64_t ts_ms, uint64_t *first_seq)
+{
+	return shard_append(sh, recs, n, ts_ms, NULL, first_seq);
+}
+
+int dp_shard_append_tagged(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
+			   int64_t ts_ms, uint64_t producer, uint64_t batch, uint64_t *first_seq)
+{
+	const uint64_t tag[2] = { producer, batch };
+	return shard_append(sh, recs, n, ts_ms, tag, first_seq);
+}
+
 /* Stage a zero-record marker batch (CLOSE); -EAGAIN when no room right now. */
 static int stage_marker(struct dp_shard *sh, enum dp_batch_kind kind)
 {
@@ -830,7 +864,7 @@ static int stage_marker(struct dp_shard *sh, enum dp_batch_kind kind)
 	bool was_empty = st->len == 0;
 	st->len += dp_batch_encode(st->buf + st->len, kind, NULL, 0, 0, seq,
 				   sh->last_ts == INT64_MIN ? 0 : sh->last_ts,
-				   atomic_load_explicit(&sh->durable_next, memory_order_relaxed));
+				   atomic_load_explicit(&sh->durable_next, memory_order_relaxed), NULL);
 	st->end_seq = seq;
 	st->seg->end = off + DP_BATCH_HDR_BYTES;
 	if (was_empty && !sh->fl.active)

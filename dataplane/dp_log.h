@@ -152,6 +152,30 @@ int dp_shard_open(struct dp_committer *c, const char *dir, const struct dp_shard
 		  const struct dp_log_config *cfg, struct dp_shard_recovery *rep,
 		  struct dp_shard **ret);
 
+/* A tagged batch found by recovery (dp_shard_open_tags). */
+struct dp_batch_tag {
+	uint64_t producer;   /* the producer id given to dp_shard_append_tagged */
+	uint64_t batch;      /* the batch number given with it */
+	uint64_t first_seq;  /* the batch's records hold first_seq .. first_seq + count - 1 */
+	uint32_t count;
+	int64_t ts_ms;       /* the batch's arrival time */
+};
+
+/* Called by recovery, on the opening thread, once per tagged batch it keeps, oldest first. */
+typedef void (*dp_shard_tag_fn)(void *arg, const struct dp_batch_tag *tag);
+
+/*
+ * dp_shard_open, and during recovery tag_fn(tag_arg, tag) for every tagged batch
+ * (dp_shard_append_tagged) that the open keeps, in log order: batches a torn tail cut are not
+ * reported, nor, on a quarantined shard, batches after the corruption. This is how a worker
+ * rebuilds its retry window (dp_dedup_note) after a restart. The retained log is scanned in
+ * full by every open, so the report costs no extra I/O. When the open fails, what was reported
+ * describes no open shard: discard it. tag_fn NULL is dp_shard_open.
+ */
+int dp_shard_open_tags(struct dp_committer *c, const char *dir, const struct dp_shard_info *info,
+		       const struct dp_log_config *cfg, struct dp_shard_recovery *rep,
+		       dp_shard_tag_fn tag_fn, void *tag_arg, struct dp_shard **ret);
+
 /*
  * Flush everything, wait for it, write a clean-close marker and free the shard. Any reader on
  * it must have been freed. Returns 0 or the negative errno of the first failure (the shard is
@@ -178,6 +202,14 @@ struct dp_record_in {
  */
 int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
 		    int64_t ts_ms, uint64_t *first_seq);
+
+/*
+ * dp_shard_append, storing (producer, batch) with the batch: the ingest frame that the records
+ * came from, so that dp_shard_open_tags() can report it after a restart. The tag takes 16 bytes
+ * of the batch (counted against the staging buffer). Same returns and errors as dp_shard_append.
+ */
+int dp_shard_append_tagged(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
+			   int64_t ts_ms, uint64_t producer, uint64_t batch, uint64_t *first_seq);
 
 /* Sequence number the next appended record will get. Owner thread only. */
 uint64_t dp_shard_next_seq(const struct dp_shard *sh);

@@ -31,6 +31,13 @@
  * tell a torn tail (invalid bytes above the mark: cut) from corruption (invalid bytes below it:
  * quarantine, cut nothing).
  *
+ * Tagged DATA batches (flags bit 0, DP_BATCH_F_TAG): the payload starts with a 16-byte tag
+ * {u64 producer, u64 batch}, the ingest frame whose records the batch holds (docs/protocol.md,
+ * "Retries and idempotence"), and the records follow it; payload_len and the CRC include the tag.
+ * Recovery reports every tagged batch it keeps so that the retry window can be rebuilt. A batch
+ * with flags 0 is laid out as before, so logs written before tags existed open unchanged; any
+ * other flag bit, or the tag on a marker batch, makes the batch invalid.
+ *
  * Batch kinds: DATA (records), CLOSE (count 0, written by a clean close), SKIP (count 0, written
  * and synced by every open of an existing log before the first append; after an unclean stop
  * first_seq jumps past every number the previous run could have handed out, after a clean one it
@@ -61,6 +68,11 @@
 #define DP_SEG_NAME_LEN 24 /* 20 digits + ".log" */
 /* Smallest segment a valid config makes; a header claiming less was not written by the log. */
 #define DP_SEG_MIN_BYTES (64u << 10)
+
+/* Batch flags. */
+#define DP_BATCH_F_TAG 0x0001u  /* DATA only: payload starts with {u64 producer, u64 batch} */
+#define DP_BATCH_F_KNOWN DP_BATCH_F_TAG
+#define DP_BATCH_TAG_BYTES 16u
 
 enum dp_batch_kind {
 	DP_BATCH_DATA = 1,
@@ -207,6 +219,10 @@ struct dp_shard {
 
 	struct dp_shard_stats st;
 	struct dp_shard *all_next; /* committer's list of open shards */
+
+	/* dp_shard_open_tags(): called by recovery for every tagged batch kept; NULL otherwise. */
+	dp_shard_tag_fn tag_fn;
+	void *tag_arg;
 };
 
 /* Validate the batch at p (avail bytes readable from p). Returns 0 and fills *h when valid,
@@ -236,10 +252,17 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep);
 /* Fail the shard: state FAILED, error kept, nothing acked after this. */
 void dp_shard_fail(struct dp_shard *sh, int err, const char *what);
 
-/* Encode a batch header + records into p; returns bytes used (multiple of 8). */
+/* Encode a batch header + records into p; returns bytes used (multiple of 8). tag: NULL, or
+ * {producer, batch} for a tagged DATA batch (payload_len then includes DP_BATCH_TAG_BYTES). */
 uint32_t dp_batch_encode(uint8_t *p, enum dp_batch_kind kind, const struct dp_record_in *recs,
 			 unsigned n, uint32_t payload_len, uint64_t first_seq, int64_t ts_ms,
-			 uint64_t durable_seq);
+			 uint64_t durable_seq, const uint64_t tag[2]);
+
+/* Offset of a valid batch's first record from the batch start. */
+static inline uint32_t dp_batch_rec_off(const struct dp_batch_hdr *h)
+{
+	return DP_BATCH_HDR_BYTES + ((h->flags & DP_BATCH_F_TAG) ? DP_BATCH_TAG_BYTES : 0u);
+}
 
 static inline uint32_t dp_align8(uint32_t v)
 {

@@ -287,7 +287,7 @@ int dp_reader_read(struct dp_reader *r, struct dp_record_out *out, unsigned max,
 			continue;
 		}
 		r->min_ts = INT64_MIN; /* found the first record at or after the timestamp */
-		const uint8_t *q = p + DP_BATCH_HDR_BYTES;
+		const uint8_t *q = p + dp_batch_rec_off(&h);
 		for (uint64_t s = h.first_seq; s < end; s++) {
 			uint32_t dl;
 			uint16_t kl;

@@ -355,7 +355,7 @@ static int start_run(struct dp_shard *sh, bool clean, uint64_t expected, uint64_
 	}
 	uint8_t b[DP_BATCH_HDR_BYTES];
 	dp_batch_encode(b, DP_BATCH_SKIP, NULL, 0, 0, next, last_ts == INT64_MIN ? 0 : last_ts,
-			expected);
+			expected, NULL);
 	r = dp_io_pwrite_all(io, seg->fd, b, sizeof(b), (off_t)seg->end);
 	if (r == 0)
 		r = io->fdatasync(io->arg, seg->fd);
@@ -472,6 +472,15 @@ int dp_log_recover(struct dp_shard *sh, struct dp_shard_recovery *rep)
 				       h.first_seq == expected)) {
 				if (h.kind == DP_BATCH_DATA)
 					dp_seg_index_add(seg, sh->cfg.index_interval, h.first_seq, h.ts_ms, off);
+				if ((h.flags & DP_BATCH_F_TAG) && sh->tag_fn) {
+					struct dp_batch_tag tag = {
+						.first_seq = h.first_seq, .count = h.count,
+						.ts_ms = h.ts_ms,
+					};
+					memcpy(&tag.producer, s->map + off + DP_BATCH_HDR_BYTES, 8);
+					memcpy(&tag.batch, s->map + off + DP_BATCH_HDR_BYTES + 8, 8);
+					sh->tag_fn(sh->tag_arg, &tag);
+				}
 				if (h.kind == DP_BATCH_DATA && h.ts_ms > last_ts)
 					last_ts = h.ts_ms;
 				if (h.kind == DP_BATCH_DATA && h.ts_ms > atomic_load(&seg->max_ts))
