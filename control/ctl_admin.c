@@ -76,6 +76,7 @@ void ctl_admin_route(void *arg, struct ctl_http_req *rq)
 	else if (strcmp(m, "POST") == 0)
 		ctl_aws_route(a->aws, rq);
 	else
-		reply_json(rq, 404, json_pack("{s:s}", "message", "unknown admin path: use GET "
-					      "/status, GET /stats or POST with X-Amz-Target"));
+		reply_json(rq, 404, json_pack("{s:s, s:s}", "__type", "NotFound", "message",
+					      "unknown admin path: use GET /status, GET /stats or POST "
+					      "with X-Amz-Target"));
 }
