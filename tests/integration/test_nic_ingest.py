@@ -183,8 +183,10 @@ def dump(data):
     return recs, tags
 
 
-def check_producer(producer, keys, acked, recs):
-    """Every acked record at its shard/seq with its key and tag; a key's records in order."""
+def check_producer(producer, keys, acked, recs, ordered=True):
+    """Every acked record at its shard/seq with its key and tag; with `ordered`, a key's records
+    in the order they were sent (which holds while no batch is resent: a resent batch lands
+    after the newer batches that were in flight with it, as with Kinesis's PutRecords)."""
     last = {}
     assert len(acked) == len(keys)
     n_ok = 0
@@ -196,7 +198,7 @@ def check_producer(producer, keys, acked, recs):
         key, _, head = recs[a]
         assert key == keys[i], f"record {i} at {a}: key {key}, sent {keys[i]}"
         assert head.startswith(f"p{producer}-n{i}-"), f"record {i} at {a}: data {head}"
-        if keys[i] in last:
+        if ordered and keys[i] in last:
             prev = last[keys[i]]
             assert prev[0] == a[0] and prev[1] < a[1], f"key {keys[i]}: {prev} then {a}"
         last[keys[i]] = a
@@ -333,6 +335,7 @@ def test_kill_under_load_loses_no_acked_record_and_writes_none_twice(netns, tmp_
         smoke.kill()
     assert rc == 0, out
     assert "ready" in killed_out
+    print("".join(ln for ln in out.splitlines(True) if ln.startswith("shard ")))
     # The retry window came back from the logs' tags.
     assert stats["ingest"]["tags-recovered"] > 0, stats
     assert all(s["state"] == 5 and s["err"] == 0 for s in stats["shards"]), stats
@@ -348,6 +351,6 @@ def test_kill_under_load_loses_no_acked_record_and_writes_none_twice(netns, tmp_
         acked = read_ack_log(tmp_path / f"acks{p}")
         # `duplicate` acks (sequence numbers not restatable) are acked too: their record is
         # in the log once, which the tag count above checks.
-        total_ok += check_producer(pid, keys[pid], acked, recs)
+        total_ok += check_producer(pid, keys[pid], acked, recs, ordered=False)
     # Every sent record is in the log exactly once: acked ones at their place, and none lost.
     assert len(recs) == nprod * per, (len(recs), total_ok)
