@@ -172,14 +172,18 @@ static void map_free(void *p)
 	dp_shard_map_free(p);
 }
 
-/* Wait until every shard left `from`; returns 1 when all reached `want`. */
-static int shards_wait(struct dp_ingest_shard **s, unsigned n, int from, int want, int timeout_ms)
+/* Wait until every shard reached `want` or an end state (FAILED, CLOSED); 1 when all are `want`.
+ * The state moves on the owner's thread, some steps only after the request was queued. */
+static int shards_wait(struct dp_ingest_shard **s, unsigned n, int want, int timeout_ms)
 {
 	for (int t = 0; t < timeout_ms; t += 5) {
-		unsigned moved = 0;
-		for (unsigned i = 0; i < n; i++)
-			moved += atomic_load(&s[i]->state) != from;
-		if (moved == n)
+		unsigned settled = 0;
+		for (unsigned i = 0; i < n; i++) {
+			int st = atomic_load(&s[i]->state);
+			settled += st == want || st == DP_INGEST_SHARD_FAILED ||
+				   st == DP_INGEST_SHARD_CLOSED;
+		}
+		if (settled == n)
 			break;
 		sleep_ms(5);
 	}
@@ -341,7 +345,7 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		}
 		opened++;
 	}
-	if (!shards_wait(shards, opened, DP_INGEST_SHARD_OPENING, DP_INGEST_SHARD_OPEN, 30000)) {
+	if (!shards_wait(shards, opened, DP_INGEST_SHARD_OPEN, 30000)) {
 		for (unsigned i = 0; i < opened; i++)
 			printf("shard %u state %d err %s\n", i, atomic_load(&shards[i]->state),
 			       strerror(shards[i]->err));
@@ -381,7 +385,7 @@ out_shards:
 		while ((r = dp_ingest_shard_close(g, shards[i])) == -EAGAIN)
 			sleep_ms(1);
 	}
-	if (!shards_wait(shards, opened, DP_INGEST_SHARD_CLOSING, DP_INGEST_SHARD_CLOSED, 30000))
+	if (!shards_wait(shards, opened, DP_INGEST_SHARD_CLOSED, 30000))
 		rc = 1;
 	for (unsigned i = 0; i < opened; i++)
 		if (atomic_load(&shards[i]->state) == DP_INGEST_SHARD_CLOSED && shards[i]->err != 0) {

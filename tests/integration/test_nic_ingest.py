@@ -236,10 +236,11 @@ def bad_frames():
     return [truncated, bad_magic, key0]
 
 
-def test_producers_through_the_nic_into_shard_logs(netns, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_producers_through_the_nic_into_shard_logs(netns, tmp_path, workers):
     data = tmp_path / "data"
     data.mkdir()
-    smoke = Smoke(netns, data)
+    smoke = Smoke(netns, data, workers=workers)
     procs = []
     try:
         smoke.wait_line("ready")
@@ -269,7 +270,11 @@ def test_producers_through_the_nic_into_shard_logs(netns, tmp_path):
                 proc.kill()
         smoke.kill()
     assert rc == 0, out
-    assert stats is not None, out
+    assert stats is not None and stats["workers"] == workers, out
+    if workers == 1:
+        assert stats["ingest"]["groups-forwarded"] == 0, stats
+    else:
+        assert stats["ingest"]["groups-forwarded"] > 0, stats
     for pid, rep in reports.items():
         print(f"producer {pid}: {rep['records_per_s']:.0f} records/s, ack latency p50 "
               f"{rep['latency_ns']['p50'] / 1e6:.2f} ms p99 {rep['latency_ns']['p99'] / 1e6:.2f} ms")
