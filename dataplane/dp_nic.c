@@ -197,7 +197,9 @@ static inline int same_sender(const struct dp_ingest_src *a, const struct dp_ing
 	       a->dst_addr == b->dst_addr && a->dst_port == b->dst_port;
 }
 
-/* The engine's ack callback: on worker src->queue's lcore. */
+/* The engine's ack callback. A frame's ack is built by the engine that took it (the pending
+ * frame stays with the receiving worker; owners only send replies back), so this runs on the
+ * lcore of worker src->queue, the only one that touches that worker's state and tx queue. */
 static void on_ack(void *arg, const struct dp_ingest_src *src, const uint8_t *ack, size_t len)
 {
 	struct dp_nic *n = arg;
