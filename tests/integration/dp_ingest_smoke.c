@@ -11,8 +11,11 @@
  *
  *   dp_ingest_smoke --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC]
  *                   [--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P]
- *                   [--seconds S] [--eal "ARGS"]
+ *                   [--seconds S] [--eal "ARGS"] [--pending-frames N]
  *   dp_ingest_smoke --dump DIR
+ *
+ * --pending-frames sets the frames each engine holds in flight (dp_ingest_config), so that a
+ * test can make it throttle.
  *
  * --dump needs no DPDK: it opens every shard log found under DIR (directories named
  * shardId-...) and prints each record as "shard seq key data_len head", head being the first
@@ -30,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dp_dedup.h"
 #include "dp_hash.h"
 #include "dp_ingest.h"
 #include "dp_log.h"
@@ -264,6 +268,7 @@ static void print_json(struct dp_workers *workers, struct dp_nic *nic, struct dp
 struct opts {
 	const char *stream, *dir, *dump;
 	unsigned shards;
+	unsigned pending;       /* 0: dp_ingest's default */
 	double seconds;
 };
 
@@ -302,6 +307,16 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 	}
 	ncfg.port = port;
 	dp_ingest_config_default(&ncfg.ingest);
+	/* A worker's retry window holds one entry per (batch, shard) group of a producer: room for
+	 * a whole window of batches that each touch every shard the worker owns, or a resent
+	 * batch (throttled, ack lost) would find its producer's floor above it and be refused as
+	 * stale. */
+	{
+		unsigned w = cfg->workers ? cfg->workers : 1;
+		ncfg.ingest.dedup_entries = DP_DEDUP_WINDOW_DEFAULT * ((o->shards + w - 1) / w);
+	}
+	if (o->pending)
+		ncfg.ingest.pending_frames = o->pending;
 	r = dp_nic_new(&ncfg, &nic);
 	if (r < 0) {
 		printf("dp_nic_new failed: %s\n", strerror(-r));
@@ -448,6 +463,8 @@ int main(int argc, char **argv)
 			o.shards = (unsigned)atoi(v);
 		else if (strcmp(a, "--dir") == 0)
 			o.dir = v;
+		else if (strcmp(a, "--pending-frames") == 0)
+			o.pending = (unsigned)atoi(v);
 		else if (strcmp(a, "--dump") == 0)
 			o.dump = v;
 		else
@@ -464,6 +481,6 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: %s --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC] "
 		"[--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P] "
-		"[--seconds S] [--eal ARGS]\n       %s --dump DIR\n", argv[0], argv[0]);
+		"[--seconds S] [--eal ARGS] [--pending-frames N]\n       %s --dump DIR\n", argv[0], argv[0]);
 	return 2;
 }

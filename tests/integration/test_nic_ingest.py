@@ -70,11 +70,11 @@ def netns():
 class Smoke:
     """dp_ingest_smoke as a child process, its output read by a thread so no read can hang."""
 
-    def __init__(self, netns, data, workers=2):
+    def __init__(self, netns, data, workers=2, extra=()):
         self.proc = subprocess.Popen(
             [SMOKE, "--netns", netns, "--kernel-ip", KERNEL_SIDE, "--udp-port", str(INGEST_PORT),
              "--workers", str(workers), "--stream", STREAM, "--shards", str(SHARDS),
-             "--dir", str(data), "--seconds", "240"],
+             "--dir", str(data), "--seconds", "240", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.q = queue.Queue()
@@ -359,3 +359,43 @@ def test_kill_under_load_loses_no_acked_record_and_writes_none_twice(netns, tmp_
         total_ok += check_producer(pid, keys[pid], acked, recs, ordered=False)
     # Every sent record is in the log exactly once: acked ones at their place, and none lost.
     assert len(recs) == nprod * per, (len(recs), total_ok)
+
+
+def test_throttled_frames_are_resent_and_written_once(netns, tmp_path):
+    """Few pending-frame slots: frames are refused `throttled`, producers resend them, and each
+    record still lands once, where its ack says (the retry window sized for whole batches)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    smoke = Smoke(netns, data, workers=1, extra=("--pending-frames", "4"))
+    procs = []
+    try:
+        smoke.wait_line("ready")
+        nprod, per = 3, 15000
+        keys = {}
+        for p in range(nprod):
+            pid = 3001 + p
+            inp = tmp_path / f"in{p}"
+            keys[pid] = make_input(inp, pid, per, seed=20 + p)
+            procs.append((pid, start_producer(netns, pid, inp, tmp_path / f"acks{p}",
+                                              ("--timeout-ms", "50", "--retries", "12"))))
+        reports = {}
+        for pid, proc in procs:
+            reports[pid], err = producer_report(proc, timeout=180)
+            assert reports[pid]["exit_code"] == 0, (reports[pid], err)
+            assert reports[pid]["acked"] == per, reports[pid]
+        rc, stats, out = smoke.stop()
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        smoke.kill()
+    assert rc == 0, out
+    assert stats["drops"]["throttled"] > 0, stats
+    assert stats["drops"]["stale-batch"] == 0, stats
+    assert stats["nic"]["acks-in-place"] >= stats["drops"]["throttled"], stats
+    recs, tags = dump(data)
+    assert len(recs) == nprod * per
+    assert all(c == 1 for c in tags.values()), [t for t, c in tags.items() if c > 1][:10]
+    for p in range(nprod):
+        pid = 3001 + p
+        check_producer(pid, keys[pid], read_ack_log(tmp_path / f"acks{p}"), recs, ordered=False)
