@@ -52,7 +52,8 @@
 #include "dp_log.h"
 
 /* Where a datagram came from: copied with the frame and handed back with its ack. The engine
- * never interprets it (the receive loop fills in addresses, ports, queue). */
+ * never interprets it (the receive loop fills in addresses, ports, queue, and the link-layer
+ * details an ack needs when its request's buffer is long gone). */
 struct dp_ingest_src {
 	uint32_t addr;      /* IPv4 source address, host order */
 	uint16_t port;      /* UDP source port, host order */
@@ -60,6 +61,9 @@ struct dp_ingest_src {
 	uint32_t dst_addr;  /* the address it was sent to (the ack's source) */
 	uint16_t dst_port;  /* the UDP port it was sent to */
 	uint16_t queue;     /* rx queue */
+	uint16_t vlan_tci;  /* the 802.1Q tag it carried, when has_vlan */
+	uint8_t has_vlan;
+	uint8_t mac[6];     /* the sender's Ethernet address (the ack's destination) */
 };
 
 /*

@@ -36,6 +36,8 @@ struct dp_workers {
 	uint16_t udp_port;
 	dp_worker_udp_fn udp_fn;
 	void *udp_arg;
+	dp_worker_poll_fn poll_fn;
+	void *poll_arg;
 	unsigned n;
 	struct dp_worker w[];
 };
@@ -185,6 +187,8 @@ static int worker_main(void *arg)
 	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		for (unsigned i = 0; i < p->n_nics; i++)
 			rx_burst(w, &p->nics[i], q);
+		if (s->poll_fn)
+			s->poll_fn(s->poll_arg, w->index);
 	}
 	return 0;
 }
@@ -202,6 +206,8 @@ int dp_workers_start(const struct dp_worker_config *cfg, struct dp_workers **ret
 	s->udp_port = cfg->udp_port ? cfg->udp_port : DP_WORKER_DEFAULT_UDP_PORT;
 	s->udp_fn = cfg->udp_fn;
 	s->udp_arg = cfg->udp_arg;
+	s->poll_fn = cfg->poll_fn;
+	s->poll_arg = cfg->poll_arg;
 	s->n = p->workers;
 	for (unsigned i = 0; i < s->n; i++) {
 		struct dp_worker *w = &s->w[i];

@@ -18,6 +18,11 @@
  * the loop, so the same rules hold for it: no allocation but from mempools, no lock, no
  * syscall but the worker's own io_uring, no log.
  *
+ * The per-round hook. dp_worker_poll_fn, when set, runs once per poll round after every NIC's
+ * rx burst, idle rounds included, on the worker's lcore under the same rules as the callback:
+ * the place for work that is not driven by a packet (completions of the worker's io_uring, acks
+ * that became ready, flushing replies it batched).
+ *
  * Counters. Each worker has its own cache-aligned struct dp_worker_stats, written only by that
  * worker with relaxed atomic stores and readable at any time from any thread with
  * dp_worker_stats_read(), which takes a consistent-per-field (not cross-field) snapshot.
@@ -46,11 +51,15 @@ typedef unsigned (*dp_worker_udp_fn)(void *arg, unsigned worker, uint16_t port_i
 				     struct rte_mbuf **pkts, const struct dp_pkt_info *info,
 				     unsigned n);
 
+typedef void (*dp_worker_poll_fn)(void *arg, unsigned worker);
+
 struct dp_worker_config {
 	struct dp_port *port;       /* started; outlives the workers */
 	uint16_t udp_port;          /* the ingest port; 0: DP_WORKER_DEFAULT_UDP_PORT */
 	dp_worker_udp_fn udp_fn;    /* NULL: every ingest datagram is refused (and counted) */
 	void *udp_arg;
+	dp_worker_poll_fn poll_fn;  /* NULL: none; else once per poll round */
+	void *poll_arg;
 };
 
 struct dp_worker_stats {
