@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""ingest-producer against ack_stub, a stand-in receiver of the ingest wire protocol, on loopback.
+"""ingest-producer against ack_responder, a stand-in receiver of the ingest wire protocol, on loopback.
 
-ack_stub (tests/integration/ack_stub.c) parses frames, reassembles chunks, numbers records per
+ack_responder (tests/integration/ack_responder.c) parses frames, reassembles chunks, numbers records per
 shard, answers with acks, replays the stored ack for a batch it has already seen, and can drop,
 delay or fail acks. Everything stays on 127.0.0.1.
 """
@@ -17,18 +17,18 @@ import time
 import pytest
 
 PRODUCER = os.environ.get("INGEST_PRODUCER", "build/tools/ingest-producer")
-STUB = os.environ.get("ACK_STUB", "build/tests/ack_stub")
+RESPONDER = os.environ.get("ACK_RESPONDER", "build/tests/ack_responder")
 
 pytestmark = pytest.mark.skipif(
-    not (os.access(PRODUCER, os.X_OK) and os.access(STUB, os.X_OK)),
-    reason=f"{PRODUCER} or {STUB} not built")
+    not (os.access(PRODUCER, os.X_OK) and os.access(RESPONDER, os.X_OK)),
+    reason=f"{PRODUCER} or {RESPONDER} not built")
 
 EHK_MAX = str(2**128 - 1)
 
 
-class Stub:
+class Responder:
     def __init__(self, *args, dump=None):
-        cmd = [STUB, *args]
+        cmd = [RESPONDER, *args]
         if dump:
             cmd += ["--dump", str(dump)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -45,16 +45,16 @@ class Stub:
 
 
 @pytest.fixture
-def stub_factory():
-    stubs = []
+def responder_factory():
+    responders = []
 
     def make(*args, dump=None):
-        s = Stub(*args, dump=dump)
-        stubs.append(s)
+        s = Responder(*args, dump=dump)
+        responders.append(s)
         return s
 
     yield make
-    for s in stubs:
+    for s in responders:
         if s.proc.poll() is None:
             s.proc.kill()
             s.proc.wait()
@@ -85,12 +85,12 @@ def check_exactly_once(rows, n):
     assert len({(r[3], r[4]) for r in ok}) == n
 
 
-def test_stdin_lines_are_each_acked_once(stub_factory, tmp_path):
+def test_stdin_lines_are_each_acked_once(responder_factory, tmp_path):
     dump = tmp_path / "dump"
-    stub = stub_factory(dump=dump)
+    resp = responder_factory(dump=dump)
     lines = [f"key-{i % 37}\tvalue {i} " + "x" * (i % 50) for i in range(500)]
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "orders", "--producer-id", "42",
+    r = produce("--to", resp.addr, "--stream", "orders", "--producer-id", "42",
                 "--ack-log", str(log), "--json", stdin="\n".join(lines).encode() + b"\n")
     assert r.returncode == 0, r.stderr
     rep = report(r)
@@ -99,28 +99,28 @@ def test_stdin_lines_are_each_acked_once(stub_factory, tmp_path):
     rows = read_ack_log(log)
     check_exactly_once(rows, 500)
     assert all(r[0] == "42" for r in rows)
-    st = stub.stop()
+    st = resp.stop()
     assert st["records_written"] == 500 and st["dup_frames"] == 0
     assert sorted(dump.read_text().splitlines()) == sorted(lines)
     # Batch numbers start at 1 and the ack log's records are in input order within a batch.
     assert min(int(r[1]) for r in rows) == 1
 
 
-def test_key_option_takes_lines_as_data(stub_factory, tmp_path):
+def test_key_option_takes_lines_as_data(responder_factory, tmp_path):
     dump = tmp_path / "dump"
-    stub = stub_factory(dump=dump)
-    r = produce("--to", stub.addr, "--stream", "s", "--key", "fixed",
+    resp = responder_factory(dump=dump)
+    r = produce("--to", resp.addr, "--stream", "s", "--key", "fixed",
                 stdin=b"one\ttab inside\n\ntwo\n")
     assert r.returncode == 0, r.stderr
-    st = stub.stop()
+    st = resp.stop()
     assert st["records_written"] == 2    # the empty line is skipped
     assert dump.read_text().splitlines() == ["fixed\tone\ttab inside", "fixed\ttwo"]
 
 
-def test_generated_load_is_all_acked(stub_factory, tmp_path):
-    stub = stub_factory("--shards", "4")
+def test_generated_load_is_all_acked(responder_factory, tmp_path):
+    resp = responder_factory("--shards", "4")
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "load", "--count", "5000", "--size", "64",
+    r = produce("--to", resp.addr, "--stream", "load", "--count", "5000", "--size", "64",
                 "--keys", "50", "--inflight", "16", "--batch", "100", "--ack-log", str(log),
                 "--json")
     assert r.returncode == 0, r.stderr
@@ -130,39 +130,39 @@ def test_generated_load_is_all_acked(stub_factory, tmp_path):
     assert rep["latency_ns"]["p50"] > 0
     assert rep["latency_ns"]["p50"] <= rep["latency_ns"]["p99"] <= rep["latency_ns"]["p999"]
     check_exactly_once(read_ack_log(log), 5000)
-    st = stub.stop()
+    st = resp.stop()
     assert st["records_written"] == 5000 and sum(st["per_shard"]) == 5000
     # 50 keys over 4 shards: every shard gets some.
     assert all(c > 0 for c in st["per_shard"])
 
 
-def test_dropped_acks_are_retried_and_acked_once(stub_factory, tmp_path):
-    stub = stub_factory("--drop-every", "2")
+def test_dropped_acks_are_retried_and_acked_once(responder_factory, tmp_path):
+    resp = responder_factory("--drop-every", "2")
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "400", "--size", "100",
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "400", "--size", "100",
                 "--batch", "20", "--timeout-ms", "50", "--ack-log", str(log), "--json")
     assert r.returncode == 0, r.stderr
     rep = report(r)
     assert rep["acked"] == 400 and rep["failed"] == 0
-    st = stub.stop()
+    st = resp.stop()
     assert st["acks_dropped"] > 0
     assert rep["retries"] >= st["acks_dropped"]
-    assert st["dup_frames"] >= st["acks_dropped"]       # the stub saw the resent batches
+    assert st["dup_frames"] >= st["acks_dropped"]       # the resp saw the resent batches
     assert st["records_written"] == 400                 # ... and wrote them once
     check_exactly_once(read_ack_log(log), 400)
 
 
 @pytest.mark.parametrize("window,stale", [(8, False), (1000, True)])
-def test_window_keeps_retries_inside_the_receivers(stub_factory, window, stale):
-    # The stub forgets batches 8 below the highest seen, as the appliance's retry window does.
+def test_window_keeps_retries_inside_the_receivers(responder_factory, window, stale):
+    # The resp forgets batches 8 below the highest seen, as the appliance's retry window does.
     # Dropped acks hold their batch back for a timeout while the others move on: with --window 8
     # the producer waits for it; with a larger window its retry comes back stale-batch.
-    stub = stub_factory("--drop-every", "3", "--window", "8")
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "1000", "--size", "100",
+    resp = responder_factory("--drop-every", "3", "--window", "8")
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "1000", "--size", "100",
                 "--batch", "10", "--inflight", "8", "--window", str(window),
                 "--timeout-ms", "50", "--json")
     rep = report(r)
-    st = stub.stop()
+    st = resp.stop()
     assert st["records_written"] == 1000
     if stale:
         assert r.returncode == 1
@@ -172,14 +172,14 @@ def test_window_keeps_retries_inside_the_receivers(stub_factory, window, stale):
         assert rep["acked"] == 1000 and rep["retries"] > 0 and st["stale_frames"] == 0
 
 
-def test_large_record_goes_chunked_and_is_acked(stub_factory, tmp_path):
+def test_large_record_goes_chunked_and_is_acked(responder_factory, tmp_path):
     dump = tmp_path / "dump"
     # Its ack is dropped once: the producer resends every chunk and gets the stored ack.
-    stub = stub_factory("--drop-every", "1", dump=dump)
+    resp = responder_factory("--drop-every", "1", dump=dump)
     data = base64.b64encode(os.urandom(225 * 1024)).decode()   # 300 KiB of text
     assert len(data) == 300 * 1024
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "big", "--ack-log", str(log), "--json",
+    r = produce("--to", resp.addr, "--stream", "big", "--ack-log", str(log), "--json",
                 "--timeout-ms", "100", stdin=f"bigkey\t{data}\nsmall\tx\n".encode())
     assert r.returncode == 0, r.stderr
     rep = report(r)
@@ -187,7 +187,7 @@ def test_large_record_goes_chunked_and_is_acked(stub_factory, tmp_path):
     assert rep["datagrams"] >= 2 * (300 * 1024 // 1472)
     rows = read_ack_log(log)
     check_exactly_once(rows, 2)
-    st = stub.stop()
+    st = resp.stop()
     assert st["reasm_completed"] == 1
     assert st["chunks"] >= 300 * 1024 // 1472
     assert st["records_written"] == 2
@@ -256,10 +256,10 @@ def test_silent_receiver_is_a_network_error():
     assert b"failed      timeout" in r.stdout
 
 
-def test_error_statuses_are_reported_and_counted(stub_factory, tmp_path):
-    stub = stub_factory("--status", "stale-batch")
+def test_error_statuses_are_reported_and_counted(responder_factory, tmp_path):
+    resp = responder_factory("--status", "stale-batch")
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "30", "--batch", "10",
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "30", "--batch", "10",
                 "--ack-log", str(log), "--json")
     assert r.returncode == 1, r.stderr
     assert b"stale-batch" in r.stderr
@@ -269,29 +269,29 @@ def test_error_statuses_are_reported_and_counted(stub_factory, tmp_path):
     assert rep["retries"] == 0 and rep["exit_code"] == 1
     rows = read_ack_log(log)
     assert len(rows) == 30 and all(row[3] == "stale-batch" for row in rows)
-    assert stub.stop()["records_written"] == 0
+    assert resp.stop()["records_written"] == 0
 
 
-def test_unknown_stream_is_a_failure(stub_factory):
-    stub = stub_factory("--stream", "only")
-    r = produce("--to", stub.addr, "--stream", "other", "--json", stdin=b"a\tb\nc\td\n")
+def test_unknown_stream_is_a_failure(responder_factory):
+    resp = responder_factory("--stream", "only")
+    r = produce("--to", resp.addr, "--stream", "other", "--json", stdin=b"a\tb\nc\td\n")
     assert r.returncode == 1
     assert report(r)["failed_by_status"] == {"unknown-stream": 2}
 
 
-def test_throttled_is_retried_then_fails(stub_factory):
-    stub = stub_factory("--status", "throttled")
-    r = produce("--to", stub.addr, "--stream", "s", "--retries", "2", "--timeout-ms", "20",
+def test_throttled_is_retried_then_fails(responder_factory):
+    resp = responder_factory("--status", "throttled")
+    r = produce("--to", resp.addr, "--stream", "s", "--retries", "2", "--timeout-ms", "20",
                 "--json", stdin=b"a\tb\n")
     assert r.returncode == 1
     rep = report(r)
     assert rep["retries"] == 2 and rep["failed_by_status"] == {"throttled": 1}
-    assert stub.stop()["dup_frames"] == 2
+    assert resp.stop()["dup_frames"] == 2
 
 
-def test_json_lines_input_with_ehk_and_bad_lines(stub_factory, tmp_path):
+def test_json_lines_input_with_ehk_and_bad_lines(responder_factory, tmp_path):
     dump = tmp_path / "dump"
-    stub = stub_factory("--shards", "4", dump=dump)
+    resp = responder_factory("--shards", "4", dump=dump)
     docs = [
         {"key": "a", "data": "low", "ehk": "0"},
         {"key": "b", "data": "high", "ehk": EHK_MAX},
@@ -301,7 +301,7 @@ def test_json_lines_input_with_ehk_and_bad_lines(stub_factory, tmp_path):
            '{"key": "k", "data": "z", "ehk": "-1"}']
     text = "\n".join([json.dumps(d) for d in docs] + bad) + "\n"
     log = tmp_path / "acks"
-    r = produce("--to", stub.addr, "--stream", "s", "--json-lines", "--ack-log", str(log),
+    r = produce("--to", resp.addr, "--stream", "s", "--json-lines", "--ack-log", str(log),
                 "--json", stdin=text.encode())
     assert r.returncode == 1, r.stderr
     rep = report(r)
@@ -309,26 +309,26 @@ def test_json_lines_input_with_ehk_and_bad_lines(stub_factory, tmp_path):
     assert rep["failed_by_status"] == {"bad-input": 4}
     rows = read_ack_log(log)
     assert [row[3] for row in rows[:2]] == ["0", "3"]   # ehk 0 -> first shard, max -> last
-    st = stub.stop()
+    st = resp.stop()
     assert st["records_written"] == 3
     assert dump.read_bytes().splitlines()[2] == b"c\tbin\x01"
 
 
-def test_duration_and_rate_bound_the_run(stub_factory):
-    stub = stub_factory()
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "0", "--rate", "2000",
+def test_duration_and_rate_bound_the_run(responder_factory):
+    resp = responder_factory()
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "0", "--rate", "2000",
                 "--duration", "1", "--json", timeout=20)
     assert r.returncode == 0, r.stderr
     rep = report(r)
     assert 1000 <= rep["acked"] <= 2100
     assert rep["failed"] == 0 and rep["sent"] == rep["acked"]
     assert r.elapsed < 4
-    assert stub.stop()["records_written"] == rep["acked"]
+    assert resp.stop()["records_written"] == rep["acked"]
 
 
-def test_delayed_acks_show_in_latency(stub_factory):
-    stub = stub_factory("--delay-ms", "40")
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "20", "--batch", "5",
+def test_delayed_acks_show_in_latency(responder_factory):
+    resp = responder_factory("--delay-ms", "40")
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "20", "--batch", "5",
                 "--timeout-ms", "500", "--json")
     assert r.returncode == 0, r.stderr
     rep = report(r)
@@ -336,9 +336,9 @@ def test_delayed_acks_show_in_latency(stub_factory):
     assert rep["latency_ns"]["p50"] >= 40_000_000
 
 
-def test_text_report_and_progress(stub_factory):
-    stub = stub_factory()
-    r = produce("--to", stub.addr, "--stream", "s", "--count", "0", "--rate", "500",
+def test_text_report_and_progress(responder_factory):
+    resp = responder_factory()
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "0", "--rate", "500",
                 "--duration", "1.5", "--progress", timeout=20)
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
@@ -346,10 +346,10 @@ def test_text_report_and_progress(stub_factory):
     assert b"rec/s" in r.stderr    # at least one progress line
 
 
-def test_open_stdin_is_bounded_by_duration_and_sigterm(stub_factory):
-    stub = stub_factory()
+def test_open_stdin_is_bounded_by_duration_and_sigterm(responder_factory):
+    resp = responder_factory()
     for how in ("duration", "sigterm"):
-        args = [PRODUCER, "--to", stub.addr, "--stream", "s", "--json"]
+        args = [PRODUCER, "--to", resp.addr, "--stream", "s", "--json"]
         if how == "duration":
             args += ["--duration", "0.5"]
         t0 = time.monotonic()
@@ -368,14 +368,14 @@ def test_open_stdin_is_bounded_by_duration_and_sigterm(stub_factory):
         assert 0.45 < elapsed < 4, (how, elapsed)
         rep = json.loads(out.decode().splitlines()[-1])
         assert rep["sent"] == rep["acked"] == 3, how
-    assert stub.stop()["records_written"] == 6
+    assert resp.stop()["records_written"] == 6
 
 
 @pytest.mark.parametrize("mode", [[], ["--json-lines"], ["--key", "k"]])
-def test_garbage_input_never_crashes(stub_factory, mode):
+def test_garbage_input_never_crashes(responder_factory, mode):
     # Random bytes, JSON fragments and over-long lines: each line is sent or rejected, and
     # the counts add up.
-    stub = stub_factory()
+    resp = responder_factory()
     rnd = random.Random(7)
     parts = []
     for i in range(400):
@@ -390,20 +390,20 @@ def test_garbage_input_never_crashes(stub_factory, mode):
         else:
             parts.append(b"z" * 300 + b"\t" + b"v")     # key over 256 bytes
     data = b"\n".join(parts)
-    r = produce("--to", stub.addr, "--stream", "s", "--json", *mode, stdin=data)
+    r = produce("--to", resp.addr, "--stream", "s", "--json", *mode, stdin=data)
     assert r.returncode in (0, 1), r.stderr
     rep = report(r)
     assert rep["sent"] == rep["acked"] + rep["failed"] - rep["input_rejected"]
     assert rep["failed"] == rep["input_rejected"]
-    assert stub.stop()["records_written"] == rep["acked"]
+    assert resp.stop()["records_written"] == rep["acked"]
 
 
-def test_ports_spread_producers_by_id(stub_factory):
+def test_ports_spread_producers_by_id(responder_factory):
     # Two receivers on ports P and P+1 are not guaranteed to be adjacent: take P+1 first.
     for _ in range(20):
-        a = stub_factory()
+        a = responder_factory()
         try:
-            b = stub_factory("--port", str(a.port + 1))
+            b = responder_factory("--port", str(a.port + 1))
             break
         except AssertionError:
             continue
@@ -416,14 +416,14 @@ def test_ports_spread_producers_by_id(stub_factory):
     assert a.stop()["records_written"] == 1 and b.stop()["records_written"] == 1
 
 
-def test_overlong_line_is_skipped_and_input_goes_on(stub_factory, tmp_path):
+def test_overlong_line_is_skipped_and_input_goes_on(responder_factory, tmp_path):
     dump = tmp_path / "dump"
-    stub = stub_factory(dump=dump)
+    resp = responder_factory(dump=dump)
     data = b"a\tfirst\n" + b"k\t" + b"x" * (9 << 20) + b"\nb\tafter\n"
-    r = produce("--to", stub.addr, "--stream", "s", "--json", stdin=data)
+    r = produce("--to", resp.addr, "--stream", "s", "--json", stdin=data)
     assert r.returncode == 1
     assert b"line 2: line longer than 8 MiB" in r.stderr
     rep = report(r)
     assert rep["acked"] == 2 and rep["failed_by_status"] == {"bad-input": 1}
-    stub.stop()
+    resp.stop()
     assert dump.read_text().splitlines() == ["a\tfirst", "b\tafter"]

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kstub: a Kinesis API endpoint that does no work, for measuring the ceiling of the load client
+ * kceiling: a Kinesis API endpoint that does no work, for measuring the ceiling of the load client
  * (bench/kbench.c): every answer is canned, built once at start, so that what limits a run
  * against it is the client and the HTTP library, not a server.
  *
- *   kstub [--port P] [--batch N] [--shards N] [--get-pages N] [--get-records N] [--threads N]
+ *   kceiling [--port P] [--batch N] [--shards N] [--get-pages N] [--get-records N] [--threads N]
  *
  * Answers by X-Amz-Target: PutRecords with N successful entries (--batch, as kbench sends),
  * PutRecord, CreateStream, DescribeStreamSummary (ACTIVE), ListShards (--shards shards),
@@ -34,7 +34,7 @@
 #define MAX_BODY (8u << 20)      /* a PutRecords body is at most 5 MiB of data, 6.7 MiB as
 				    base64 */
 
-enum stub_answer {
+enum canned_answer {
 	ANS_PUT_RECORDS,
 	ANS_PUT_RECORD,
 	ANS_CREATE,
@@ -45,7 +45,7 @@ enum stub_answer {
 	ANS_COUNT,
 };
 
-struct stub {
+struct ceiling {
 	struct MHD_Response *ans[ANS_COUNT];
 	struct MHD_Response **pages;   /* GetRecords page i, whose next iterator is i + 1 */
 	unsigned npages;
@@ -58,7 +58,7 @@ struct upload {
 
 static const struct {
 	const char *target;
-	enum stub_answer ans;
+	enum canned_answer ans;
 } targets[] = {
 	{ "Kinesis_20131202.PutRecords", ANS_PUT_RECORDS },
 	{ "Kinesis_20131202.PutRecord", ANS_PUT_RECORD },
@@ -84,7 +84,7 @@ static struct MHD_Response *canned(json_t *j)
 	return r;
 }
 
-static int stub_build(struct stub *st, unsigned batch, unsigned shards, unsigned npages,
+static int ceiling_build(struct ceiling *st, unsigned batch, unsigned shards, unsigned npages,
 		      unsigned per_page)
 {
 	json_t *list = json_array();
@@ -147,7 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
 {
-	struct stub *st = cls;
+	struct ceiling *st = cls;
 	struct upload *up = *con_cls;
 	(void)url;
 	(void)version;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 		char *end;
 		unsigned long v = optarg ? strtoul(optarg, &end, 10) : 0;
 		if (c == '?' || !optarg || *end || optarg[0] == '-') {
-			fputs("usage: kstub [--port P] [--batch N] [--shards N] [--get-pages N] "
+			fputs("usage: kceiling [--port P] [--batch N] [--shards N] [--get-pages N] "
 			      "[--get-records N] [--threads N]\n", stderr);
 			return 2;
 		}
@@ -235,13 +235,13 @@ int main(int argc, char **argv)
 	if (port > 65535 || batch < 1 || batch > 500 || shards < 1 || shards > 1024 ||
 	    per_page > 10000 || pages > 100000 ||
 	    threads < 1 || threads > 64) {
-		fputs("kstub: --port 0..65535, --batch 1..500, --shards 1..1024, --get-records 0..10000, "
+		fputs("kceiling: --port 0..65535, --batch 1..500, --shards 1..1024, --get-records 0..10000, "
 		      "--get-pages 0..100000, --threads 1..64\n", stderr);
 		return 2;
 	}
-	struct stub st = { 0 };
-	if (stub_build(&st, (unsigned)batch, (unsigned)shards, (unsigned)pages, (unsigned)per_page) < 0) {
-		fputs("kstub: out of memory\n", stderr);
+	struct ceiling st = { 0 };
+	if (ceiling_build(&st, (unsigned)batch, (unsigned)shards, (unsigned)pages, (unsigned)per_page) < 0) {
+		fputs("kceiling: out of memory\n", stderr);
 		return 1;
 	}
 	sigset_t mask;
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "kstub: cannot listen on port %lu\n", port);
+		fprintf(stderr, "kceiling: cannot listen on port %lu\n", port);
 		return 1;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ack_stub: a UDP receiver of the ingest wire protocol for testing producers, not the appliance.
+ * ack_responder: a UDP receiver of the ingest wire protocol for testing producers, not the appliance.
  *
  * It parses frames with dp_frame_parse, reassembles chunked records with dp_reasm, routes each
  * record to one of --shards shards over the Kinesis even split of MD5(key) (or the explicit hash
@@ -66,7 +66,7 @@ struct delayed {
 	uint8_t ack[];
 };
 
-struct stub {
+struct responder {
 	int fd;
 	unsigned shards;
 	uint64_t drop_every;
@@ -122,14 +122,14 @@ static struct stored *dedup_slot(struct stored *tab, size_t cap, uint64_t produc
 	}
 }
 
-static struct stored *dedup_find(struct stub *s, uint64_t producer, uint64_t batch)
+static struct stored *dedup_find(struct responder *s, uint64_t producer, uint64_t batch)
 {
 	struct stored *e = dedup_slot(s->dedup, s->dedup_cap, producer, batch);
 	return e->used ? e : NULL;
 }
 
 /* Double the table when half full: every batch ever answered stays known. */
-static int dedup_grow(struct stub *s)
+static int dedup_grow(struct responder *s)
 {
 	size_t ncap = s->dedup_cap * 2;
 	struct stored *nt = calloc(ncap, sizeof(*nt));
@@ -144,7 +144,7 @@ static int dedup_grow(struct stub *s)
 	return 0;
 }
 
-static struct stored *dedup_put(struct stub *s, uint64_t producer, uint64_t batch,
+static struct stored *dedup_put(struct responder *s, uint64_t producer, uint64_t batch,
 				const uint8_t *ack, size_t len)
 {
 	if (2 * (s->dedup_used + 1) > s->dedup_cap && dedup_grow(s) < 0)
@@ -160,7 +160,7 @@ static struct stored *dedup_put(struct stub *s, uint64_t producer, uint64_t batc
 	return e;
 }
 
-static void send_now(struct stub *s, const uint8_t *ack, size_t len,
+static void send_now(struct responder *s, const uint8_t *ack, size_t len,
 		     const struct sockaddr_storage *to, socklen_t tolen)
 {
 	if (sendto(s->fd, ack, len, 0, (const struct sockaddr *)to, tolen) == (ssize_t)len)
@@ -168,7 +168,7 @@ static void send_now(struct stub *s, const uint8_t *ack, size_t len,
 }
 
 /* Send an ack now or after --delay-ms. */
-static void send_ack(struct stub *s, const uint8_t *ack, size_t len,
+static void send_ack(struct responder *s, const uint8_t *ack, size_t len,
 		     const struct sockaddr_storage *to, socklen_t tolen)
 {
 	if (s->delay_ms == 0) {
@@ -201,7 +201,7 @@ static void send_ack(struct stub *s, const uint8_t *ack, size_t len,
 }
 
 /* Send the delayed acks that are due; returns ms until the next one (-1: none). */
-static int flush_delayed(struct stub *s)
+static int flush_delayed(struct responder *s)
 {
 	int64_t now = now_ns();
 	while (s->qlen > 0) {
@@ -218,7 +218,7 @@ static int flush_delayed(struct stub *s)
 }
 
 /* The first ack of a batch numbered a multiple of --drop-every is dropped. */
-static void answer_new(struct stub *s, struct stored *e, const struct sockaddr_storage *to,
+static void answer_new(struct responder *s, struct stored *e, const struct sockaddr_storage *to,
 		       socklen_t tolen)
 {
 	if (s->drop_every && e->batch % s->drop_every == 0 && !e->dropped) {
@@ -229,7 +229,7 @@ static void answer_new(struct stub *s, struct stored *e, const struct sockaddr_s
 	send_ack(s, e->ack, e->len, to, tolen);
 }
 
-static int route(struct stub *s, const uint8_t *key, size_t key_len, const uint8_t *ehk,
+static int route(struct responder *s, const uint8_t *key, size_t key_len, const uint8_t *ehk,
 		 uint32_t *shard)
 {
 	dp_u128 h;
@@ -245,7 +245,7 @@ static int route(struct stub *s, const uint8_t *key, size_t key_len, const uint8
 }
 
 /* Write one record: route it, number it, dump it. */
-static int write_rec(struct stub *s, const uint8_t *key, size_t key_len, const uint8_t *ehk,
+static int write_rec(struct responder *s, const uint8_t *key, size_t key_len, const uint8_t *ehk,
 		     const uint8_t *data, size_t data_len, struct dp_ack_rec *out)
 {
 	if (s->force_status >= 0) {
@@ -271,10 +271,10 @@ static int write_rec(struct stub *s, const uint8_t *key, size_t key_len, const u
 
 /*
  * --window W: like the appliance's retry window, a frame whose batch is W or more below the
- * producer's highest batch seen is answered stale-batch and not written (even when the stub still
+ * producer's highest batch seen is answered stale-batch and not written (even when the responder still
  * holds its ack). Returns true when f is stale.
  */
-static bool window_stale(struct stub *s, const struct dp_frame *f)
+static bool window_stale(struct responder *s, const struct dp_frame *f)
 {
 	if (!s->window)
 		return false;
@@ -294,7 +294,7 @@ static bool window_stale(struct stub *s, const struct dp_frame *f)
 	return high >= s->window && f->batch <= high - s->window;
 }
 
-static void answer_error(struct stub *s, const struct dp_frame *f, unsigned status,
+static void answer_error(struct responder *s, const struct dp_frame *f, unsigned status,
 			 const struct sockaddr_storage *to, socklen_t tolen)
 {
 	uint8_t ack[DP_ACK_HDR_LEN];
@@ -305,7 +305,7 @@ static void answer_error(struct stub *s, const struct dp_frame *f, unsigned stat
 	}
 }
 
-static void handle(struct stub *s, const uint8_t *p, size_t len,
+static void handle(struct responder *s, const uint8_t *p, size_t len,
 		   const struct sockaddr_storage *from, socklen_t fromlen)
 {
 	struct dp_frame f;
@@ -381,7 +381,7 @@ static void handle(struct stub *s, const uint8_t *p, size_t len,
 		answer_new(s, e, from, fromlen);
 }
 
-static void print_stats(const struct stub *s)
+static void print_stats(const struct responder *s)
 {
 	json_t *drops = json_object();
 	json_t *shards = json_array();
@@ -427,7 +427,7 @@ static int status_by_name(const char *name)
 
 static void usage(void)
 {
-	fputs("usage: ack_stub [--bind IPV4] [--port N] [--shards N] [--drop-every N]\n"
+	fputs("usage: ack_responder [--bind IPV4] [--port N] [--shards N] [--drop-every N]\n"
 	      "                [--delay-ms MS] [--status NAME] [--stream NAME] [--dump FILE]\n"
 	      "                [--window W]\n",
 	      stderr);
@@ -447,7 +447,7 @@ int main(int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ 0 },
 	};
-	struct stub s = { .fd = -1, .shards = 4, .force_status = -1 };
+	struct responder s = { .fd = -1, .shards = 4, .force_status = -1 };
 	const char *bind_addr = "127.0.0.1";
 	const char *dump = NULL;
 	unsigned long port = 0;
@@ -462,7 +462,7 @@ int main(int argc, char **argv)
 		case 't':
 			s.force_status = status_by_name(optarg);
 			if (s.force_status < 0) {
-				fprintf(stderr, "ack_stub: unknown status %s\n", optarg);
+				fprintf(stderr, "ack_responder: unknown status %s\n", optarg);
 				return 2;
 			}
 			break;
@@ -480,18 +480,18 @@ int main(int argc, char **argv)
 	s.dedup = calloc(s.dedup_cap, sizeof(*s.dedup));
 	if (!s.dedup || dp_hasher_new(&s.hasher) < 0 || dp_shard_map_even(s.shards, &s.map) < 0 ||
 	    dp_reasm_new(REASM_SLOTS, REASM_TIMEOUT_MS, &s.reasm) < 0) {
-		fprintf(stderr, "ack_stub: out of memory\n");
+		fprintf(stderr, "ack_responder: out of memory\n");
 		goto out;
 	}
 	if (dump && !(s.dump = fopen(dump, "we"))) {
-		perror("ack_stub: --dump");
+		perror("ack_responder: --dump");
 		goto out;
 	}
 	s.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	if (s.fd < 0 || inet_pton(AF_INET, bind_addr, &sin.sin_addr) != 1 ||
 	    bind(s.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		perror("ack_stub: bind");
+		perror("ack_responder: bind");
 		goto out;
 	}
 	/* A chunked record arrives as a burst of hundreds of datagrams; best effort (rmem_max). */
