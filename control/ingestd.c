@@ -2,8 +2,8 @@
 /*
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
  * modules: the shard logs under the data directory (recovered at start), their committer, the
- * metadata database, the Kinesis and Glue Data Catalog APIs, the HTTP listeners (AWS API on TCP, admin API on a unix
- * socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
+ * metadata database, the Kinesis and Glue Data Catalog APIs, the HTTP listeners (AWS API on
+ * TCP, admin API on a unix socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
  * shard cleanly. It reports what it actually holds; nothing is announced that is not running.
  */
 #include <errno.h>
