@@ -2,8 +2,8 @@
 /*
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
  * modules: the shard logs under the data directory (recovered at start), their committer, the
- * metadata database, the Kinesis API, the HTTP listeners (AWS API on TCP, admin API on a unix
- * socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
+ * metadata database, the Kinesis and Glue Data Catalog APIs, the HTTP listeners (AWS API on
+ * TCP, admin API on a unix socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
  * shard cleanly. It reports what it actually holds; nothing is announced that is not running.
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "ctl_aws.h"
 #include "ctl_config.h"
 #include "ctl_http.h"
+#include "ctl_glue.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 	struct ctl_shards *shards = NULL;
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
+	struct ctl_glue *glue = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -139,7 +141,7 @@ int main(int argc, char **argv)
 	struct ctl_kinesis_config kcfg = { .shard_limit = cfg.shard_limit,
 					   .default_retention_h = cfg.log.retention_hours,
 					   .iterator_ttl_s = cfg.iterator_ttl_s };
-	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0)
+	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0 || ctl_glue_new(meta, &glue) < 0)
 		goto out;
 	if (cfg.credentials) {
 		char why[300];
@@ -153,7 +155,8 @@ int main(int argc, char **argv)
 	}
 	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region,
 				       .creds = creds };
-	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0)
+	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
+	    ctl_glue_register(glue, aws) < 0)
 		goto out;
 
 	char sock[4096];
@@ -241,6 +244,7 @@ int main(int argc, char **argv)
 out:
 	ctl_http_free(http);
 	ctl_kinesis_free(kinesis);
+	ctl_glue_free(glue);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
 	if (ctl_shards_close(shards) < 0)

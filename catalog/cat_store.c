@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cat_store: see cat_store.h. Every statement is prepared per call: the catalog is a control
+ * path (a few requests a second), so cached statements would buy nothing but lifetime rules.
+ */
+#include "cat_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const cat_store_schema_steps[CAT_STORE_SCHEMA_VERSION] = {
+	"CREATE TABLE cat_database(name TEXT PRIMARY KEY, created_s INTEGER NOT NULL, "
+	"  doc TEXT NOT NULL);"
+	"CREATE TABLE cat_table(db TEXT NOT NULL, name TEXT NOT NULL, created_s INTEGER NOT NULL, "
+	"  updated_s INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, "
+	"  PRIMARY KEY(db, name));",
+};
+
+struct cat_store {
+	sqlite3 *db;
+};
+
+static const struct {
+	int err;
+	const char *name;
+} k_errs[] = {
+	{ CAT_ERR_NOT_FOUND, "not found" },
+	{ CAT_ERR_EXISTS, "already exists" },
+	{ CAT_ERR_INVALID, "invalid input" },
+	{ CAT_ERR_CONFLICT, "concurrent modification" },
+	{ CAT_ERR_IO, "metadata database error" },
+};
+
+const char *cat_err_name(int r)
+{
+	for (size_t i = 0; i < sizeof(k_errs) / sizeof(k_errs[0]); i++)
+		if (-r == k_errs[i].err)
+			return k_errs[i].name;
+	return "unknown";
+}
+
+int cat_store_new(sqlite3 *db, struct cat_store **ret)
+{
+	struct cat_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->db = db;
+	*ret = s;
+	return 0;
+}
+
+void cat_store_free(struct cat_store *s)
+{
+	free(s);
+}
+
+int cat_name_fold(const char *name, char out[CAT_NAME_MAX + 1])
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n < 1 || n > CAT_NAME_MAX)
+		return -CAT_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		/* Glue's single-line pattern: nothing below U+0020 but tab. */
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return -CAT_ERR_INVALID;
+		out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* ---- SQLite helpers ------------------------------------------------------------------------------- */
+
+static int begin(struct cat_store *s)
+{
+	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 :
+									       -CAT_ERR_IO;
+}
+
+/* Commit when r >= 0, else roll back; returns r, or -IO when the commit failed. */
+static int finish(struct cat_store *s, int r)
+{
+	if (r >= 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return r;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return r >= 0 ? -CAT_ERR_IO : r;
+}
+
+/*
+ * Prepare sql and bind its text parameters (NULL binds NULL); returns the statement or NULL.
+ * Integers are bound by the caller afterwards, at the positions after the texts.
+ */
+static sqlite3_stmt *prep(struct cat_store *s, const char *sql, unsigned n, const char *const *txt)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		sqlite3_bind_text(st, (int)i + 1, txt[i], -1, SQLITE_TRANSIENT);
+	return st;
+}
+
+/* Run a statement without rows: 0, -EXISTS on a key conflict, -IO. Finalizes st. */
+static int run(sqlite3_stmt *st)
+{
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return (rc & 0xff) == SQLITE_CONSTRAINT ? -CAT_ERR_EXISTS : -CAT_ERR_IO;
+}
+
+/* Rows changed by the last statement. */
+static int changed(struct cat_store *s)
+{
+	return sqlite3_changes(s->db);
+}
+
+/* Parse the doc column (index col) of the current row: a new reference or NULL. */
+static json_t *row_doc(sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	return t ? json_loads(t, 0, NULL) : NULL;
+}
+
+static char *doc_text(const json_t *doc)
+{
+	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* Does database name exist? 1, 0 or -IO. */
+static int db_exists(struct cat_store *s, const char *name)
+{
+	sqlite3_stmt *st = prep(s, "SELECT 1 FROM cat_database WHERE name = ?", 1, &name);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -CAT_ERR_IO;
+}
+
+/* The folded Name member of an input object, or -INVALID. */
+static int input_name(const json_t *input, char out[CAT_NAME_MAX + 1])
+{
+	if (!json_is_object(input))
+		return -CAT_ERR_INVALID;
+	const json_t *n = json_object_get(input, "Name");
+	if (!json_is_string(n))
+		return -CAT_ERR_INVALID;
+	return cat_name_fold(json_string_value(n), out);
+}
+
+/* ---- databases ----------------------------------------------------------------------------------- */
+
+/* The stored Database: the input with the folded Name and CreateTime. */
+static int db_doc(const json_t *input, const char *name, int64_t created_s, char **text)
+{
+	json_t *doc = json_deep_copy(input);
+	if (!doc)
+		return -ENOMEM;
+	json_object_set_new(doc, "Name", json_string(name));
+	json_object_set_new(doc, "CreateTime", json_integer(created_s));
+	*text = doc_text(doc);
+	json_decref(doc);
+	return *text ? 0 : -ENOMEM;
+}
+
+int cat_db_create(struct cat_store *s, const json_t *input, int64_t now_s)
+{
+	char name[CAT_NAME_MAX + 1];
+	char *text = NULL;
+	int r = input_name(input, name);
+	if (r < 0)
+		return r;
+	if ((r = db_doc(input, name, now_s, &text)) < 0)
+		return r;
+	const char *args[] = { name, text };
+	sqlite3_stmt *st = prep(s, "INSERT INTO cat_database(name, doc, created_s) VALUES(?, ?, ?)",
+				2, args);
+	if (st)
+		sqlite3_bind_int64(st, 3, now_s);
+	r = run(st);
+	free(text);
+	return r;
+}
+
+int cat_db_get(struct cat_store *s, const char *name, json_t **out)
+{
+	char key[CAT_NAME_MAX + 1];
+	int r = cat_name_fold(name, key);
+	if (r < 0)
+		return r;
+	const char *k = key;
+	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_database WHERE name = ?", 1, &k);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = row_doc(st, 0);
+		r = *out ? 0 : -CAT_ERR_IO;
+	} else {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Shared by both listings: rows of (name, doc) from st, at most max, into a new array. */
+static int list_rows(sqlite3_stmt *st, unsigned max, cat_match_fn match, void *arg, json_t **out,
+		     bool *more)
+{
+	json_t *arr = json_array();
+	int n = 0, rc;
+	*more = false;
+	if (!arr)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (match && !match(arg, name ? name : ""))
+			continue;
+		if ((unsigned)n == max) {
+			*more = true;
+			break;
+		}
+		json_t *doc = row_doc(st, 1);
+		if (!doc || json_array_append_new(arr, doc) < 0)
+			goto fail;
+		n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	*out = arr;
+	return n;
+fail:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return -CAT_ERR_IO;
+}
+
+int cat_db_list(struct cat_store *s, const char *after, unsigned max, json_t **out, bool *more)
+{
+	const char *a = after ? after : "";
+	sqlite3_stmt *st = prep(s, "SELECT name, doc FROM cat_database WHERE name > ? ORDER BY name",
+				1, &a);
+	if (!st)
+		return -CAT_ERR_IO;
+	return list_rows(st, max, NULL, NULL, out, more);
+}
+
+int cat_db_update(struct cat_store *s, const char *name, const json_t *input)
+{
+	char key[CAT_NAME_MAX + 1], to[CAT_NAME_MAX + 1];
+	char *text = NULL;
+	int r;
+	if ((r = cat_name_fold(name, key)) < 0 || (r = input_name(input, to)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	const char *k = key;
+	sqlite3_stmt *st = prep(s, "SELECT created_s FROM cat_database WHERE name = ?", 1, &k);
+	if (!st) {
+		r = -CAT_ERR_IO;
+		goto done;
+	}
+	int rc = sqlite3_step(st);
+	int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+		goto done;
+	}
+	if ((r = db_doc(input, to, created, &text)) < 0)
+		goto done;
+	const char *args[] = { to, text, key };
+	if ((r = run(prep(s, "UPDATE cat_database SET name = ?, doc = ? WHERE name = ?", 3,
+			  args))) < 0)
+		goto done;
+	if (strcmp(key, to) != 0) {
+		/* The tables follow a renamed database, their DatabaseName with them. */
+		const char *targs[] = { to, to, key };
+		r = run(prep(s, "UPDATE cat_table SET db = ?, "
+			     "doc = json_set(doc, '$.DatabaseName', ?) WHERE db = ?", 3, targs));
+	}
+done:
+	free(text);
+	return finish(s, r);
+}
+
+int cat_db_delete(struct cat_store *s, const char *name)
+{
+	char key[CAT_NAME_MAX + 1];
+	int r = cat_name_fold(name, key);
+	if (r < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	const char *k = key;
+	if ((r = run(prep(s, "DELETE FROM cat_database WHERE name = ?", 1, &k))) < 0)
+		goto done;
+	if (changed(s) == 0) {
+		r = -CAT_ERR_NOT_FOUND;
+		goto done;
+	}
+	r = run(prep(s, "DELETE FROM cat_table WHERE db = ?", 1, &k));
+done:
+	return finish(s, r);
+}
+
+/* ---- tables -------------------------------------------------------------------------------------- */
+
+static int table_doc(const json_t *input, const char *db, const char *name, int64_t created_s,
+		     int64_t updated_s, int64_t version, char **text)
+{
+	char v[24];
+	json_t *doc = json_deep_copy(input);
+	if (!doc)
+		return -ENOMEM;
+	snprintf(v, sizeof(v), "%lld", (long long)version);
+	json_object_set_new(doc, "Name", json_string(name));
+	json_object_set_new(doc, "DatabaseName", json_string(db));
+	json_object_set_new(doc, "CreateTime", json_integer(created_s));
+	json_object_set_new(doc, "UpdateTime", json_integer(updated_s));
+	json_object_set_new(doc, "VersionId", json_string(v));
+	*text = doc_text(doc);
+	json_decref(doc);
+	return *text ? 0 : -ENOMEM;
+}
+
+/* Fold db and check that it exists: 0, -INVALID, -NOT_FOUND or -IO. */
+static int db_arg(struct cat_store *s, const char *db, char key[CAT_NAME_MAX + 1])
+{
+	int r = cat_name_fold(db, key);
+	if (r < 0)
+		return r;
+	r = db_exists(s, key);
+	return r < 0 ? r : r == 0 ? -CAT_ERR_NOT_FOUND : 0;
+}
+
+int cat_table_create(struct cat_store *s, const char *db, const json_t *input, int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], name[CAT_NAME_MAX + 1];
+	char *text = NULL;
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, name)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = db_arg(s, db, dkey)) < 0 ||
+	    (r = table_doc(input, dkey, name, now_s, now_s, 0, &text)) < 0)
+		goto done;
+	const char *args[] = { dkey, name, text };
+	sqlite3_stmt *st = prep(s, "INSERT INTO cat_table(db, name, doc, created_s, updated_s, "
+				"version) VALUES(?, ?, ?, ?, ?, 0)", 3, args);
+	if (st) {
+		sqlite3_bind_int64(st, 4, now_s);
+		sqlite3_bind_int64(st, 5, now_s);
+	}
+	r = run(st);
+done:
+	free(text);
+	return finish(s, r);
+}
+
+int cat_table_get(struct cat_store *s, const char *db, const char *name, json_t **out)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int r;
+	if ((r = db_arg(s, db, dkey)) < 0 || (r = cat_name_fold(name, key)) < 0)
+		return r;
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_table WHERE db = ? AND name = ?", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = row_doc(st, 0);
+		r = *out ? 0 : -CAT_ERR_IO;
+	} else {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cat_table_list(struct cat_store *s, const char *db, const char *after, unsigned max,
+		   cat_match_fn match, void *arg, json_t **out, bool *more)
+{
+	char dkey[CAT_NAME_MAX + 1];
+	int r = db_arg(s, db, dkey);
+	if (r < 0)
+		return r;
+	const char *args[] = { dkey, after ? after : "" };
+	sqlite3_stmt *st = prep(s, "SELECT name, doc FROM cat_table WHERE db = ? AND name > ? "
+				"ORDER BY name", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	return list_rows(st, max, match, arg, out, more);
+}
+
+int cat_table_update(struct cat_store *s, const char *db, const json_t *input, int64_t version,
+		     int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	char *text = NULL;
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, key)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = db_arg(s, db, dkey)) < 0)
+		goto done;
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, "SELECT created_s, version FROM cat_table WHERE db = ? AND "
+				"name = ?", 2, args);
+	if (!st) {
+		r = -CAT_ERR_IO;
+		goto done;
+	}
+	int rc = sqlite3_step(st);
+	int64_t created = 0, have = 0;
+	if (rc == SQLITE_ROW) {
+		created = sqlite3_column_int64(st, 0);
+		have = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+		goto done;
+	}
+	if (version >= 0 && version != have) {
+		r = -CAT_ERR_CONFLICT;
+		goto done;
+	}
+	if ((r = table_doc(input, dkey, key, created, now_s, have + 1, &text)) < 0)
+		goto done;
+	const char *uargs[] = { text, dkey, key };
+	st = prep(s, "UPDATE cat_table SET doc = ?, updated_s = ?, version = version + 1 "
+		  "WHERE db = ? AND name = ?", 0, NULL);
+	if (st) {
+		sqlite3_bind_text(st, 1, uargs[0], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now_s);
+		sqlite3_bind_text(st, 3, uargs[1], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, uargs[2], -1, SQLITE_TRANSIENT);
+	}
+	r = run(st);
+done:
+	free(text);
+	return finish(s, r);
+}
+
+int cat_table_delete(struct cat_store *s, const char *db, const char *name)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = cat_name_fold(name, key)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = db_arg(s, db, dkey)) < 0)
+		goto done;
+	const char *args[] = { dkey, key };
+	if ((r = run(prep(s, "DELETE FROM cat_table WHERE db = ? AND name = ?", 2, args))) < 0)
+		goto done;
+	if (changed(s) == 0)
+		r = -CAT_ERR_NOT_FOUND;
+done:
+	return finish(s, r);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_glue: the AWS Glue Data Catalog front-end (AWSGlue.* over AWS JSON 1.1): databases and
+ * tables. It decodes and validates each request the way Glue does, calls the catalog's action
+ * functions (cat_store.h), and maps their errors to Glue's exceptions (EntityNotFound,
+ * AlreadyExists, InvalidInput, ConcurrentModification, InternalService).
+ *
+ * What it owns. The catalog store over the metadata database's connection; the catalog's
+ * tables are created or upgraded through ctl_meta_schema() under the module name "catalog".
+ *
+ * Threads. The control thread only (as ctl_aws and ctl_meta).
+ */
+#ifndef CTL_GLUE_H
+#define CTL_GLUE_H
+
+#include "ctl_aws.h"
+#include "ctl_meta.h"
+
+struct ctl_glue;
+
+/* Bring the catalog's tables to the current schema and open the store over meta (borrowed;
+ * must outlive the result). Returns 0 or a negative errno after logging. */
+int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret);
+/* NULL is accepted. */
+void ctl_glue_free(struct ctl_glue *g);
+
+/* Register the AWSGlue operations. Returns ctl_aws_register()'s result. */
+int ctl_glue_register(struct ctl_glue *g, struct ctl_aws *aws);
+
+#endif
