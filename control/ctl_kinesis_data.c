@@ -229,6 +229,31 @@ static int cj_str(struct ctl_aws_call *c, const cJSON *obj, size_t idx, const ch
 	return 1;
 }
 
+/*
+ * Whether a partition key is UTF-8 text without NUL, and its length in characters. Keys are
+ * nearly always ASCII: that case is one pass over the bytes; only keys with a byte >= 0x80 go
+ * through jansson's UTF-8 validation (which allocates), so the records path allocates nothing
+ * per record for it.
+ */
+static bool key_is_text(const uint8_t *key, size_t n, size_t *chars)
+{
+	uint8_t any = 0, nul = 0;
+	size_t ch = 0;
+	for (size_t i = 0; i < n; i++) {
+		any |= key[i];
+		nul |= key[i] == 0;
+		ch += (key[i] & 0xc0) != 0x80;
+	}
+	*chars = ch;
+	if (nul)
+		return false;
+	if (!(any & 0x80))
+		return true;
+	json_t *u = json_stringn((const char *)key, n);
+	json_decref(u);
+	return u != NULL;
+}
+
 struct k_in {
 	const char *key;
 	size_t key_len;
@@ -268,11 +293,8 @@ static int record_in(struct ctl_kinesis *k, struct ctl_aws_call *c, struct k_str
 		return -1;
 	}
 	/* The key's length limit is in characters; its bytes must be UTF-8 (as JSON text is). */
-	json_t *u = json_stringn(key, kl);
-	size_t chars = 0;
-	for (size_t i = 0; i < kl; i++)
-		chars += ((unsigned char)key[i] & 0xc0) != 0x80;
-	json_decref(u);
+	size_t chars;
+	bool u = key_is_text((const uint8_t *)key, kl, &chars);
 	if (!u || chars > 256 || kl > DP_KEY_MAX) {
 		member_path(m, sizeof(m), idx, "PartitionKey");
 		ctl_aws_validation(c, u ? key : "(not UTF-8)", m,
@@ -702,11 +724,10 @@ static bool add_key(cJSON *o, const uint8_t *key, size_t n)
 	char tmp[DP_KEY_MAX + 1];
 	memcpy(tmp, key, n);
 	tmp[n] = '\0';
-	json_t *u = memchr(key, 0, n) ? NULL : json_stringn((const char *)key, n);
-	if (!u)
+	size_t chars;
+	if (!key_is_text(key, n, &chars))
 		for (size_t i = 0; i < n; i++)
 			tmp[i] = key[i] >= 0x20 && key[i] < 0x7f ? (char)key[i] : '?';
-	json_decref(u);
 	return cJSON_AddStringToObject(o, "PartitionKey", tmp) != NULL;
 }
 
