@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "ctl_aws.h"
+#include "fuzz_aws_answer.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
 #include "ctl_shards.h"
@@ -31,30 +32,6 @@ static struct {
 	struct ctl_kinesis *k;
 	struct ctl_aws *aws;
 } F;
-
-struct answer {
-	int count;
-	unsigned status;
-};
-
-static void on_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
-		     const char *rid)
-{
-	struct answer *a = arg;
-	(void)ctype;
-	(void)rid;
-	a->count++;
-	a->status = status;
-	json_error_t je;
-	json_t *j = body ? json_loadb(body, len, 0, &je) : NULL;
-	if (!j || !json_is_object(j))
-		abort();
-	if (status != 200 && (!json_is_string(json_object_get(j, "__type")) ||
-			      !json_is_string(json_object_get(j, "message"))))
-		abort();
-	json_decref(j);
-	free(body);
-}
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -101,8 +78,8 @@ static void setup(void)
 static void invoke(const char *target, const char *body, size_t len)
 {
 	struct ctl_aws_request r = { .method = "POST", .target = target, .body = body, .len = len };
-	struct answer a = { 0, 0 };
-	struct ctl_aws_call *call = ctl_aws_invoke(F.aws, &r, on_reply, &a);
+	struct fuzz_answer a = { 0, 0 };
+	struct ctl_aws_call *call = ctl_aws_invoke(F.aws, &r, fuzz_answer_check, &a);
 	for (int i = 0; i < 1000 && ctl_aws_pending(call); i++)
 		dp_committer_poll(F.c, true);
 	if (a.count != 1 || a.status == 500)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "ctl_aws.h"
+#include "fuzz_aws_answer.h"
 #include "ctl_glue.h"
 #include "ctl_meta.h"
 
@@ -28,30 +29,6 @@ static struct {
 	struct ctl_glue *g;
 	struct ctl_aws *aws;
 } F;
-
-struct answer {
-	int count;
-	unsigned status;
-};
-
-static void on_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
-		     const char *rid)
-{
-	struct answer *a = arg;
-	(void)ctype;
-	(void)rid;
-	a->count++;
-	a->status = status;
-	json_error_t je;
-	json_t *j = body ? json_loadb(body, len, 0, &je) : NULL;
-	if (!j || !json_is_object(j))
-		abort();
-	if (status != 200 && (!json_is_string(json_object_get(j, "__type")) ||
-			      !json_is_string(json_object_get(j, "message"))))
-		abort();
-	json_decref(j);
-	free(body);
-}
 
 static void cleanup(void)
 {
@@ -70,8 +47,8 @@ static void cleanup(void)
 static void invoke(const char *target, const char *body, size_t len)
 {
 	struct ctl_aws_request r = { .method = "POST", .target = target, .body = body, .len = len };
-	struct answer a = { 0, 0 };
-	struct ctl_aws_call *call = ctl_aws_invoke(F.aws, &r, on_reply, &a);
+	struct fuzz_answer a = { 0, 0 };
+	struct ctl_aws_call *call = ctl_aws_invoke(F.aws, &r, fuzz_answer_check, &a);
 	if (a.count != 1 || a.status == 500)
 		abort();
 	ctl_aws_call_free(call);
