@@ -526,7 +526,7 @@ static json_t *member(struct ctl_aws_call *c, json_t *obj, const char *field)
 	return json_is_null(v) ? NULL : v;
 }
 
-static void lower_camel(const char *field, char *out, size_t n)
+void ctl_aws_member_name(const char *field, char *out, size_t n)
 {
 	snprintf(out, n, "%s", field);
 	if (out[0] >= 'A' && out[0] <= 'Z')
@@ -538,7 +538,7 @@ static int missing(struct ctl_aws_call *c, const char *field, bool required)
 	if (!required)
 		return 0;
 	char m[64];
-	lower_camel(field, m, sizeof(m));
+	ctl_aws_member_name(field, m, sizeof(m));
 	ctl_aws_validation(c, NULL, m, "Member must not be null");
 	return -1;
 }
@@ -561,7 +561,7 @@ int ctl_aws_str(struct ctl_aws_call *c, json_t *obj, const char *field, size_t m
 	size_t len = json_string_length(v);
 	if (len < min || len > max) {
 		char m[64], what[96];
-		lower_camel(field, m, sizeof(m));
+		ctl_aws_member_name(field, m, sizeof(m));
 		snprintf(what, sizeof(what), "Member must have length %s %zu",
 			 len < min ? "greater than or equal to" : "less than or equal to",
 			 len < min ? min : max);
@@ -588,7 +588,7 @@ int ctl_aws_int(struct ctl_aws_call *c, json_t *obj, const char *field, int64_t 
 		return wrong_type(c, field, "an integer");
 	if (x < min || x > max) {
 		char m[64], what[96], val[32];
-		lower_camel(field, m, sizeof(m));
+		ctl_aws_member_name(field, m, sizeof(m));
 		snprintf(val, sizeof(val), "%" PRId64, x);
 		snprintf(what, sizeof(what), "Member must have value %s %" PRId64,
 			 x < min ? "greater than or equal to" : "less than or equal to",
@@ -639,7 +639,7 @@ int ctl_aws_array(struct ctl_aws_call *c, json_t *obj, const char *field, size_t
 	size_t n = json_array_size(v);
 	if (n < min || n > max) {
 		char m[64], what[96], val[32];
-		lower_camel(field, m, sizeof(m));
+		ctl_aws_member_name(field, m, sizeof(m));
 		snprintf(val, sizeof(val), "[%zu items]", n);
 		snprintf(what, sizeof(what), "Member must have length %s %zu",
 			 n < min ? "greater than or equal to" : "less than or equal to",

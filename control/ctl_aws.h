@@ -131,6 +131,9 @@ void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, cons
 void ctl_aws_validation(struct ctl_aws_call *c, const char *value, const char *member,
 			const char *what);
 
+/* A member's name as AWS's validation messages write it: "StreamName" -> "streamName". */
+void ctl_aws_member_name(const char *field, char *out, size_t n);
+
 /* Keep the call open after the handler returns; answer later with ctl_aws_ok/err. */
 void ctl_aws_defer(struct ctl_aws_call *c);
 /* True once the call has been answered. */

@@ -187,9 +187,7 @@ void k_waiters_fail(struct k_shard *sh)
 static void member_path(char *out, size_t n, size_t idx, const char *field)
 {
 	char camel[48];
-	snprintf(camel, sizeof(camel), "%s", field);
-	if (camel[0] >= 'A' && camel[0] <= 'Z')
-		camel[0] = (char)(camel[0] - 'A' + 'a');
+	ctl_aws_member_name(field, camel, sizeof(camel));
 	if (idx)
 		snprintf(out, n, "records.%zu.member.%s", idx, camel);
 	else
