@@ -17,6 +17,11 @@
 
 /* Glue's page sizes: MaxResults 1..100, and a full page when it is absent. */
 #define G_PAGE_MAX 100
+/* Most repetition operators in a GetTables Expression: enough for any name filter, and a
+ * bound on what compiling it may allocate (a fuzzer found 1 GB for a run of '*'). */
+#define G_EXPR_QUANT 8
+/* Longest Expression compiled: longer than any name it could match (255 bytes) is refused. */
+#define G_EXPR_REGEX_MAX 512
 /* Expression limit (Glue: 2048 bytes). */
 #define G_EXPR_MAX 2048
 
@@ -390,13 +395,25 @@ static bool expr_match(void *arg, const char *name)
 static int expr_compile(const char *expr, regex_t *re)
 {
 	size_t n = strlen(expr);
+	if (n > G_EXPR_REGEX_MAX)
+		return -1;
 	char *pat = malloc(2 * n + 8);
 	if (!pat)
 		return -1;
 	char *p = pat;
 	*p++ = '^';
 	*p++ = '(';
+	unsigned quantifiers = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* A run of '*' means what one does; each repetition costs the regex engine memory
+		 * that grows with their number, so a pattern may hold at most G_EXPR_QUANT of them. */
+		if (expr[i] == '*' && i > 0 && expr[i - 1] == '*')
+			continue;
+		/* Counted repetition ("{n}") copies the pattern n times when compiled: refused. */
+		if (expr[i] == '{' || (strchr("*+?", expr[i]) && ++quantifiers > G_EXPR_QUANT)) {
+			free(pat);
+			return -1;
+		}
 		if (expr[i] == '*' && (i == 0 || expr[i - 1] != '.'))
 			*p++ = '.';
 		*p++ = expr[i];

@@ -295,7 +295,10 @@ def test_producers_through_the_nic_into_shard_logs(netns, tmp_path, workers):
     for p in range(nprod):
         pid = 1001 + p
         acked = read_ack_log(tmp_path / f"acks{p}")
-        assert check_producer(pid, keys[pid], acked, recs) == per
+        # Send order holds per key only while no batch of that producer was resent (see
+        # check_producer); with two workers sharing two vCPUs a timeout can resend one.
+        ordered = reports[pid].get("retries", 0) == 0
+        assert check_producer(pid, keys[pid], acked, recs, ordered=ordered) == per
 
 
 def test_kill_under_load_loses_no_acked_record_and_writes_none_twice(netns, tmp_path):
