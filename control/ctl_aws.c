@@ -18,7 +18,9 @@
 
 #define AWS_MAX_SERVICES 16
 #define JSON_TYPE "application/x-amz-json-1.1"
+#define JSON10_TYPE "application/x-amz-json-1.0"
 #define CBOR_TYPE "application/x-amz-cbor-1.1"
+#define AWS_MAX_REST 8
 
 struct ctl_aws {
 	const struct ctl_sigv4_creds *creds;
@@ -26,6 +28,8 @@ struct ctl_aws {
 	char region[32];
 	struct ctl_aws_service svc[AWS_MAX_SERVICES];
 	unsigned n_svc;
+	struct ctl_aws_rest rest[AWS_MAX_REST];
+	unsigned n_rest;
 };
 
 struct ctl_aws_call {
@@ -34,6 +38,8 @@ struct ctl_aws_call {
 	void *reply_arg;
 	const struct ctl_aws_op *op;
 	json_t *in;
+	const struct ctl_aws_request *req;  /* while the handler runs */
+	const char *json_type;              /* the JSON content type answered (1.0 or 1.1) */
 	bool cbor;                          /* request and answer in CBOR */
 	const struct ctl_cbor_hints *hints;  /* the service's blob and timestamp members */
 	char region[32];
@@ -73,6 +79,14 @@ int ctl_aws_register(struct ctl_aws *a, const struct ctl_aws_service *s)
 	return 0;
 }
 
+int ctl_aws_register_rest(struct ctl_aws *a, const struct ctl_aws_rest *r)
+{
+	if (a->n_rest == AWS_MAX_REST)
+		return -ENOSPC;
+	a->rest[a->n_rest++] = *r;
+	return 0;
+}
+
 /* ---- answers ------------------------------------------------------------------------------------ */
 
 static void request_id(char out[37])
@@ -87,8 +101,8 @@ static void request_id(char out[37])
 		 b[13], b[14], b[15]);
 }
 
-static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned status,
-		      json_t *body)
+static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, const char *ctype,
+		      unsigned status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	if (!text) {
@@ -96,7 +110,7 @@ static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned 
 		text = strdup(oom);
 		status = 500;
 	}
-	fn(arg, status, JSON_TYPE, text, text ? strlen(text) : 0, rid);
+	fn(arg, status, ctype, text, text ? strlen(text) : 0, rid, NULL);
 }
 
 static json_t *err_doc(const char *type, const char *msg);
@@ -105,7 +119,7 @@ static json_t *err_doc(const char *type, const char *msg);
 static void send_body(struct ctl_aws_call *c, unsigned status, json_t *body)
 {
 	if (!c->cbor) {
-		send_json(c->reply, c->reply_arg, c->request_id, status, body);
+		send_json(c->reply, c->reply_arg, c->request_id, c->json_type, status, body);
 		return;
 	}
 	uint8_t *buf = NULL;
@@ -124,7 +138,7 @@ static void send_body(struct ctl_aws_call *c, unsigned status, json_t *body)
 		}
 		json_decref(e);
 	}
-	c->reply(c->reply_arg, status, CBOR_TYPE, (char *)buf, len, c->request_id);
+	c->reply(c->reply_arg, status, CBOR_TYPE, (char *)buf, len, c->request_id, NULL);
 }
 
 void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
@@ -163,7 +177,7 @@ void ctl_aws_ok_text(struct ctl_aws_call *c, char *text, size_t len)
 	}
 	c->answered = true;
 	if (!c->cbor) {
-		c->reply(c->reply_arg, 200, JSON_TYPE, text, len, c->request_id);
+		c->reply(c->reply_arg, 200, c->json_type, text, len, c->request_id, NULL);
 		return;
 	}
 	json_error_t je;
@@ -183,7 +197,7 @@ static void err_plain(ctl_aws_reply_fn fn, void *arg, const char *rid, unsigned 
 		      const char *type, const char *msg)
 {
 	json_t *e = err_doc(type, msg);
-	send_json(fn, arg, rid, status, e);
+	send_json(fn, arg, rid, JSON_TYPE, status, e);
 	json_decref(e);
 }
 
@@ -339,6 +353,17 @@ static void *find_svc(struct ctl_aws *a, const struct ctl_aws_op *op)
 	return NULL;
 }
 
+static const struct ctl_aws_rest *find_rest(struct ctl_aws *a, const struct ctl_aws_request *r)
+{
+	if (r->target || !r->method)
+		return NULL;
+	const char *path = r->path ? r->path : "/";
+	for (unsigned i = 0; i < a->n_rest; i++)
+		if (a->rest[i].match(a->rest[i].svc, r->method, path))
+			return &a->rest[i];
+	return NULL;
+}
+
 struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_request *r,
 				    ctl_aws_reply_fn fn, void *arg)
 {
@@ -356,26 +381,44 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 	c->now_ms = wall_ms();
 	snprintf(c->region, sizeof(c->region), "%s", a->region);
 	c->cbor = r->content_type && strncasecmp(r->content_type, CBOR_TYPE, strlen(CBOR_TYPE)) == 0;
+	c->json_type = r->content_type && strncasecmp(r->content_type, JSON10_TYPE,
+						      strlen(JSON10_TYPE)) == 0 ? JSON10_TYPE
+										 : JSON_TYPE;
+	c->req = r;
 
+	const struct ctl_aws_rest *rest = find_rest(a, r);
+	if (rest) {
+		if (r->too_big) {
+			ctl_aws_err(c, 413, "RequestEntityTooLargeException", "Request body is "
+				    "larger than this endpoint accepts (see --max-body)");
+			goto out;
+		}
+		if (authenticate(c, r) < 0)
+			goto out;
+		rest->fn(rest->svc, c);
+		if (!c->answered && !c->deferred)
+			ctl_aws_internal(c, "%s produced no answer", rest->name);
+		goto out;
+	}
 	if (!r->method || strcmp(r->method, "POST") != 0) {
 		ctl_aws_err(c, 403, "AccessDeniedException",
 			    "Unable to determine service/operation name to be authorized");
-		return c;
+		goto out;
 	}
 	if (r->too_big) {
 		ctl_aws_err(c, 413, "SerializationException", "Request body is larger than this "
 			    "endpoint accepts (see --max-body)");
-		return c;
+		goto out;
 	}
 	if (authenticate(c, r) < 0)
-		return c;
+		goto out;
 	bool svc_known;
 	c->op = find_op(a, r->target, &svc_known);
 	if (!c->op) {
 		ctl_aws_err(c, 400, "UnknownOperationException", "%s%s",
 			    r->target ? "Unknown operation " : "Missing X-Amz-Target header",
 			    r->target ? r->target : "");
-		return c;
+		goto out;
 	}
 	c->hints = find_hints(a, c->op);
 	if (c->op->text_fn) {
@@ -390,13 +433,13 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 				     sizeof(why)) < 0) {
 			ctl_aws_err(c, 400, "SerializationException", "Malformed CBOR request body: %s",
 				    why);
-			return c;
+			goto out;
 		}
 		char *text = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		if (!text) {
 			ctl_aws_internal(c, "out of memory");
-			return c;
+			goto out;
 		}
 		c->op->text_fn(find_svc(a, c->op), c, text, strlen(text));
 		free(text);
@@ -411,7 +454,7 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 		if (rc < 0 || !c->in) {
 			ctl_aws_err(c, 400, "SerializationException", "Malformed CBOR request body: %s",
 				    rc < 0 ? why : "out of memory");
-			return c;
+			goto out;
 		}
 	} else {
 		json_error_t je;
@@ -423,19 +466,68 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 			else
 				ctl_aws_err(c, 400, "SerializationException", "Empty request body: "
 					    "expected a JSON object");
-			return c;
+			goto out;
 		}
 	}
 	if (!json_is_object(c->in)) {
 		ctl_aws_err(c, 400, "SerializationException", "Start of %s found where a structure "
 			    "was expected", json_is_array(c->in) ? "list" : "value");
-		return c;
+		goto out;
 	}
 	c->op->fn(find_svc(a, c->op), c);
 done:
 	if (!c->answered && !c->deferred)
 		ctl_aws_internal(c, "%s produced no answer", c->op->name);
+out:
+	c->req = NULL;
 	return c;
+}
+
+const char *ctl_aws_method(const struct ctl_aws_call *c)
+{
+	return c->req && c->req->method ? c->req->method : "";
+}
+
+const char *ctl_aws_path(const struct ctl_aws_call *c)
+{
+	return c->req && c->req->path ? c->req->path : "/";
+}
+
+const char *ctl_aws_query(const struct ctl_aws_call *c)
+{
+	return c->req && c->req->query ? c->req->query : "";
+}
+
+const char *ctl_aws_header(const struct ctl_aws_call *c, const char *name)
+{
+	if (!c->req)
+		return NULL;
+	for (size_t i = 0; i < c->req->n_hdrs; i++)
+		if (strcasecmp(c->req->hdrs[i].name, name) == 0)
+			return c->req->hdrs[i].value;
+	return NULL;
+}
+
+const char *ctl_aws_body(const struct ctl_aws_call *c, size_t *len)
+{
+	*len = c->req ? c->req->len : 0;
+	return c->req && c->req->body ? c->req->body : "";
+}
+
+void ctl_aws_reply(struct ctl_aws_call *c, unsigned status, const char *content_type, char *body,
+		   size_t len, const char *const *headers)
+{
+	if (c->answered) {
+		free(body);
+		return;
+	}
+	c->answered = true;
+	if (!body) {
+		/* An empty answer still needs a buffer the transport can free. */
+		body = malloc(1);
+		len = 0;
+	}
+	c->reply(c->reply_arg, status, content_type, body, len, c->request_id, headers);
 }
 
 bool ctl_aws_pending(const struct ctl_aws_call *c)
@@ -455,10 +547,19 @@ void ctl_aws_call_free(struct ctl_aws_call *c)
 
 /* ---- the HTTP glue -------------------------------------------------------------------------------- */
 
+#define AWS_MAX_REPLY_HEADERS 16
+
 static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
-		       const char *rid)
+		       const char *rid, const char *const *extra)
 {
-	const char *hdrs[] = { "x-amzn-RequestId", rid, NULL };
+	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3] = { "x-amzn-RequestId", rid };
+	size_t n = 2;
+	for (size_t i = 0; extra && extra[i] && extra[i + 1] && n < 2 * AWS_MAX_REPLY_HEADERS + 2;
+	     i += 2) {
+		hdrs[n++] = extra[i];
+		hdrs[n++] = extra[i + 1];
+	}
+	hdrs[n] = NULL;
 	if (!body) {
 		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
 		return;

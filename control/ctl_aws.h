@@ -67,6 +67,25 @@ void ctl_aws_free(struct ctl_aws *a);
 /* Add a service; at most 16. Returns 0, -ENOSPC or -EEXIST. */
 int ctl_aws_register(struct ctl_aws *a, const struct ctl_aws_service *s);
 
+/*
+ * REST services (S3, Lambda: the operation is named by method and path, not X-Amz-Target).
+ * A request without X-Amz-Target goes to the first REST service whose match() accepts its
+ * method and path (path still percent-encoded, without the query). Such a handler reads the
+ * request with ctl_aws_method/path/query/header/body below and answers with ctl_aws_reply() in
+ * its protocol's own shape (S3's XML errors, Lambda's JSON with X-Amzn-ErrorType), or with
+ * ctl_aws_ok/ctl_aws_err where the JSON shape fits. Authentication (SigV4) is the same as for
+ * the JSON services.
+ */
+struct ctl_aws_rest {
+	const char *name;  /* "s3", "lambda": for logs */
+	bool (*match)(void *svc, const char *method, const char *path);
+	ctl_aws_op_fn fn;
+	void *svc;
+};
+
+/* Add a REST service; at most 8. Returns 0 or -ENOSPC. */
+int ctl_aws_register_rest(struct ctl_aws *a, const struct ctl_aws_rest *r);
+
 /* One request, independent of the transport. */
 struct ctl_aws_request {
 	const char *method;         /* "POST" */
@@ -84,9 +103,12 @@ struct ctl_aws_request {
 	                               SO_PEERCRED): no signature needed */
 };
 
-/* How an answer leaves: body is malloc'd (ownership passes; NULL only when out of memory). */
+/* How an answer leaves: body is malloc'd (ownership passes; NULL only when out of memory).
+ * headers: extra response headers as a NULL-terminated name, value, ... list, or NULL (the
+ * REST services' answers carry some: ETag, Content-Range, X-Amz-Function-Error, ...). */
 typedef void (*ctl_aws_reply_fn)(void *arg, unsigned status, const char *content_type,
-				 char *body, size_t len, const char *request_id);
+				 char *body, size_t len, const char *request_id,
+				 const char *const *headers);
 
 /*
  * Decode and run one request. fn is called exactly once, now or later (deferred handlers).
@@ -138,6 +160,20 @@ void ctl_aws_member_name(const char *field, char *out, size_t n);
 void ctl_aws_defer(struct ctl_aws_call *c);
 /* True once the call has been answered. */
 bool ctl_aws_answered(const struct ctl_aws_call *c);
+
+/* The request as received. Valid while the handler runs (copy what a deferred answer needs):
+ * method, path (percent-encoded, no query), raw query string ("" if none), a header by
+ * case-insensitive name (NULL if absent), and the body (len may be 0). */
+const char *ctl_aws_method(const struct ctl_aws_call *c);
+const char *ctl_aws_path(const struct ctl_aws_call *c);
+const char *ctl_aws_query(const struct ctl_aws_call *c);
+const char *ctl_aws_header(const struct ctl_aws_call *c, const char *name);
+const char *ctl_aws_body(const struct ctl_aws_call *c, size_t *len);
+
+/* Answer with any status, content type and headers (NULL-terminated name, value list or NULL):
+ * body is malloc'd and ownership passes (NULL with len 0 for an empty body). */
+void ctl_aws_reply(struct ctl_aws_call *c, unsigned status, const char *content_type, char *body,
+		   size_t len, const char *const *headers);
 
 /* Per-call state for deferred handlers, released with fn when the request ends. */
 void ctl_aws_set_state(struct ctl_aws_call *c, void *state, void (*free_fn)(void *));

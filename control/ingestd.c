@@ -27,6 +27,7 @@
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
 #include "ctl_log.h"
+#include "ctl_loop.h"
 #include "ctl_shards.h"
 #include "dp_crc32c.h"
 #include "dp_log.h"
@@ -36,6 +37,20 @@ static int64_t wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct retention_tick {
+	struct ctl_shards *shards;
+	unsigned every_s;
+};
+
+static int64_t retention_tick(void *arg, int64_t now_ms)
+{
+	struct retention_tick *rt = arg;
+	int del = ctl_shards_retention(rt->shards, now_ms);
+	if (del > 0)
+		ctl_log(CTL_LOG_INFO, "retention deleted %d segment(s)", del);
+	return now_ms + (int64_t)rt->every_s * 1000;
 }
 
 /* Each listener's route gets its own state. */
@@ -101,7 +116,13 @@ int main(int argc, char **argv)
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
-	int r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
+	struct ctl_loop *loop = NULL;
+	int r = ctl_loop_new(&loop);
+	if (r < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot create the event loop's eventfd: %s", strerror(-r));
+		goto out;
+	}
+	r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
 			"io_uring enabled (sysctl kernel.io_uring_disabled=0)", strerror(-r));
@@ -194,15 +215,11 @@ int main(int argc, char **argv)
 		"open shard(s); AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
 		sum.shards, cfg.data_dir, streams, open, api, sock);
 
-	int64_t next_retention = wall_ms();
+	struct retention_tick rt = { shards, cfg.retention_check_s };
+	if (ctl_loop_add_tick(loop, "retention", retention_tick, &rt) < 0)
+		goto out;
+	int loop_wait = 0;
 	for (;;) {
-		int64_t now = wall_ms();
-		if (now >= next_retention) {
-			int del = ctl_shards_retention(shards, now);
-			if (del > 0)
-				ctl_log(CTL_LOG_INFO, "retention deleted %d segment(s)", del);
-			next_retention = now + (int64_t)cfg.retention_check_s * 1000;
-		}
 		uint64_t ev;
 		if (read(cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
 			ctl_log(CTL_LOG_WARN, "committer eventfd: %s", strerror(errno));
@@ -216,18 +233,18 @@ int main(int argc, char **argv)
 		if (r < 0)
 			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
 
-		struct pollfd p[3] = {
+		struct pollfd p[3 + 40] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ctl_http_fd(http), .events = POLLIN },
 			{ .fd = cfd, .events = POLLIN },
 		};
-		int64_t wait = next_retention - wall_ms();
+		unsigned np = 3 + ctl_loop_pollfds(loop, p + 3, 40);
+		int wait = loop_wait;
 		int ht = ctl_http_timeout_ms(http);
-		if (ht >= 0 && ht < wait)
+		if (ht >= 0 && (wait < 0 || ht < wait))
 			wait = ht;
-		if (wait < 0)
-			wait = 0;
-		if (poll(p, 3, (int)wait) > 0 && (p[0].revents & POLLIN)) {
+		int pr = poll(p, np, wait);
+		if (pr > 0 && (p[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				ctl_log(CTL_LOG_INFO, "%s received: answering pending requests, closing "
@@ -235,6 +252,7 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
+		loop_wait = ctl_loop_dispatch(loop, p + 3, pr > 0 ? np - 3 : 0, wall_ms());
 	}
 	/* Every accepted put gets its answer before the logs close. */
 	ctl_kinesis_drain(kinesis);
@@ -251,6 +269,7 @@ out:
 		rc = 1;
 	ctl_meta_close(meta);
 	dp_committer_free(c);
+	ctl_loop_free(loop);
 	close(sfd);
 	if (rc == 0)
 		ctl_log(CTL_LOG_INFO, "stopped cleanly");

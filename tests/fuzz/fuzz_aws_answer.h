@@ -17,11 +17,12 @@ struct fuzz_answer {
 };
 
 static inline void fuzz_answer_check(void *arg, unsigned status, const char *ctype, char *body,
-				     size_t len, const char *rid)
+				     size_t len, const char *rid, const char *const *headers)
 {
 	struct fuzz_answer *a = arg;
 	(void)ctype;
 	(void)rid;
+	(void)headers;
 	a->count++;
 	a->status = status;
 	json_error_t je;
