@@ -2,6 +2,7 @@
 /* ctl_admin: see ctl_admin.h. */
 #include "ctl_admin.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,7 +63,19 @@ static void stats(struct ctl_admin *a, struct ctl_http_req *rq)
 {
 	json_t *arr = json_array();
 	ctl_shards_each(a->shards, stat_one, arr);
-	reply_json(rq, 200, json_pack("{s:o}", "shards", arr));
+	json_t *out = json_pack("{s:o}", "shards", arr);
+	for (unsigned i = 0; out && i < a->n_providers; i++)
+		a->providers[i].fn(a->providers[i].arg, out);
+	reply_json(rq, 200, out);
+}
+
+int ctl_admin_add_stats(struct ctl_admin *a, ctl_admin_stats_fn fn, void *arg)
+{
+	if (a->n_providers == CTL_ADMIN_MAX_PROVIDERS)
+		return -ENOSPC;
+	a->providers[a->n_providers].fn = fn;
+	a->providers[a->n_providers++].arg = arg;
+	return 0;
 }
 
 void ctl_admin_route(void *arg, struct ctl_http_req *rq)

@@ -15,6 +15,11 @@
 #include "ctl_kinesis.h"
 #include "ctl_shards.h"
 
+/* A module's counters for GET /stats: fn adds them to out (one member named after the module). */
+typedef void (*ctl_admin_stats_fn)(void *arg, json_t *out);
+
+#define CTL_ADMIN_MAX_PROVIDERS 16
+
 struct ctl_admin {
 	struct ctl_aws *aws;
 	struct ctl_kinesis *kinesis;
@@ -22,7 +27,15 @@ struct ctl_admin {
 	const char *data_dir;
 	const char *api_listen;
 	int64_t started_ms;
+	struct {
+		ctl_admin_stats_fn fn;
+		void *arg;
+	} providers[CTL_ADMIN_MAX_PROVIDERS];
+	unsigned n_providers;
 };
+
+/* Add a module's counters to GET /stats. Returns 0 or -ENOSPC. */
+int ctl_admin_add_stats(struct ctl_admin *a, ctl_admin_stats_fn fn, void *arg);
 
 /* ctl_http route for the admin socket (arg = struct ctl_admin *). */
 void ctl_admin_route(void *arg, struct ctl_http_req *rq);

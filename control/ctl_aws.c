@@ -30,6 +30,7 @@ struct ctl_aws {
 	unsigned n_svc;
 	struct ctl_aws_rest rest[AWS_MAX_REST];
 	unsigned n_rest;
+	struct ctl_aws_call *zombies;  /* answered detached calls, freed by ctl_aws_reap() */
 };
 
 struct ctl_aws_call {
@@ -46,6 +47,8 @@ struct ctl_aws_call {
 	char request_id[37];
 	int64_t now_ms;
 	bool answered, deferred;
+	bool detached;                      /* freed by the module once answered */
+	struct ctl_aws_call *next_zombie;
 	void *state;
 	void (*state_free)(void *);
 };
@@ -65,6 +68,9 @@ int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret)
 
 void ctl_aws_free(struct ctl_aws *a)
 {
+	if (!a)
+		return;
+	ctl_aws_reap(a);
 	free(a);
 }
 
@@ -85,6 +91,39 @@ int ctl_aws_register_rest(struct ctl_aws *a, const struct ctl_aws_rest *r)
 		return -ENOSPC;
 	a->rest[a->n_rest++] = *r;
 	return 0;
+}
+
+/* A detached call cannot be freed inside its answer (the handler may still hold it): it waits
+ * on the zombie list for the next ctl_aws_reap(). */
+static void mark_answered(struct ctl_aws_call *c)
+{
+	c->answered = true;
+	if (c->detached) {
+		c->next_zombie = c->a->zombies;
+		c->a->zombies = c;
+	}
+}
+
+void ctl_aws_reap(struct ctl_aws *a)
+{
+	while (a->zombies) {
+		struct ctl_aws_call *c = a->zombies;
+		a->zombies = c->next_zombie;
+		ctl_aws_call_free(c);
+	}
+}
+
+void ctl_aws_invoke_detached(struct ctl_aws *a, const struct ctl_aws_request *r,
+			     ctl_aws_reply_fn fn, void *arg)
+{
+	struct ctl_aws_call *c = ctl_aws_invoke(a, r, fn, arg);
+	if (!c)
+		return;
+	if (!c->answered) {
+		c->detached = true;
+		return;
+	}
+	ctl_aws_call_free(c);
 }
 
 /* ---- answers ------------------------------------------------------------------------------------ */
@@ -147,7 +186,7 @@ void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 		json_decref(out);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!out)
 		out = json_object();
 	send_body(c, 200, out);
@@ -175,7 +214,7 @@ void ctl_aws_ok_text(struct ctl_aws_call *c, char *text, size_t len)
 		free(text);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!c->cbor) {
 		c->reply(c->reply_arg, 200, c->json_type, text, len, c->request_id, NULL);
 		return;
@@ -205,7 +244,7 @@ void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, cons
 {
 	if (c->answered)
 		return;
-	c->answered = true;
+	mark_answered(c);
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -521,7 +560,7 @@ void ctl_aws_reply(struct ctl_aws_call *c, unsigned status, const char *content_
 		free(body);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!body) {
 		/* An empty answer still needs a buffer the transport can free. */
 		body = malloc(1);

@@ -117,6 +117,15 @@ typedef void (*ctl_aws_reply_fn)(void *arg, unsigned status, const char *content
  */
 struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_request *r,
 				    ctl_aws_reply_fn fn, void *arg);
+/*
+ * The same for a request made inside the daemon (a schedule invoking its target): nobody holds
+ * the call; fn still receives the answer exactly once. A call answered later is freed by the next
+ * ctl_aws_reap() after its answer, which the control loop runs every turn.
+ */
+void ctl_aws_invoke_detached(struct ctl_aws *a, const struct ctl_aws_request *r,
+			     ctl_aws_reply_fn fn, void *arg);
+void ctl_aws_reap(struct ctl_aws *a);
+
 /* True while the call has not been answered. */
 bool ctl_aws_pending(const struct ctl_aws_call *c);
 void ctl_aws_call_free(struct ctl_aws_call *c);

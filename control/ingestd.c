@@ -22,6 +22,7 @@
 #include "ctl_aws.h"
 #include "ctl_config.h"
 #include "ctl_http.h"
+#include "ctl_events.h"
 #include "ctl_glue.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
+	struct ctl_events *events = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -179,6 +181,8 @@ int main(int argc, char **argv)
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
 	    ctl_glue_register(glue, aws) < 0)
 		goto out;
+	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
+		goto out;
 
 	char sock[4096];
 	if (cfg.admin_socket)
@@ -188,6 +192,8 @@ int main(int argc, char **argv)
 	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
+	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0)
+		goto out;
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
 		.api_listen = cfg.api_listen,
@@ -253,6 +259,8 @@ int main(int argc, char **argv)
 			}
 		}
 		loop_wait = ctl_loop_dispatch(loop, p + 3, pr > 0 ? np - 3 : 0, wall_ms());
+		/* Internal requests (schedules' targets) answered this turn. */
+		ctl_aws_reap(aws);
 	}
 	/* Every accepted put gets its answer before the logs close. */
 	ctl_kinesis_drain(kinesis);
@@ -263,6 +271,7 @@ out:
 	ctl_http_free(http);
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
+	ctl_events_free(events);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
 	if (ctl_shards_close(shards) < 0)

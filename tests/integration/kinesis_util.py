@@ -89,6 +89,11 @@ class Daemon:
         return r.status, doc, dict(r.getheaders())
 
 
+def aws_err(excinfo):
+    """(code, message) of a botocore ClientError caught by pytest.raises."""
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
 def read_all(kc, stream, shard_id, start="TRIM_HORIZON"):
     """Every record of one shard from start, following NextShardIterator to the end."""
     it = kc.get_shard_iterator(StreamName=stream, ShardId=shard_id,
