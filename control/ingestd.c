@@ -189,7 +189,9 @@ int main(int argc, char **argv)
 		snprintf(sock, sizeof(sock), "%s", cfg.admin_socket);
 	else
 		snprintf(sock, sizeof(sock), "%s/ingestd.sock", cfg.data_dir);
-	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards,
+	if (ctl_admin_schema(meta) < 0)
+		goto out;
+	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards, .meta = meta,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
 	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0)

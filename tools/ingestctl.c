@@ -33,6 +33,7 @@
 
 #include "ctl_b64.h"
 #include "dp_hash.h"
+#include "ic_apply.h"
 #include "dp_seqno.h"
 
 enum {
@@ -82,6 +83,7 @@ struct opts {
 	const char *from;
 	long limit;
 	long count;
+	const char *file;
 };
 
 struct cmd {
@@ -282,17 +284,18 @@ static int unreachable(struct cli *c, CURLcode cr)
 }
 
 /*
- * One request. body (may be NULL) is sent as application/x-amz-json-1.1 with X-Amz-Target when
- * target is set. On success *out is the parsed JSON answer (a new reference). Errors are printed
- * here; returns RC_OK, RC_SERVER or RC_UNREACHABLE.
+ * One request of any kind: method and path, with body (may be NULL) sent as JSON, and
+ * X-Amz-Target when target (the full "Prefix.Operation") is set. Returns the HTTP status with
+ * *out the parsed answer (NULL when empty or not JSON), or -1 when the daemon could not be
+ * reached (printed).
  */
-static int http(struct cli *c, const char *path, const char *target, const json_t *body,
-		json_t **out)
+static int request(struct cli *c, const char *method, const char *path, const char *target,
+		   const json_t *body, json_t **out)
 {
-	char url[256], th[128];
+	char url[4200], th[160];
 	char *text = NULL;
 	struct curl_slist *hdr = NULL;
-	int rc = RC_SERVER;
+	*out = NULL;
 	snprintf(url, sizeof(url), "http://localhost%s", path);
 	c->resp.n = 0;
 	c->errbuf[0] = '\0';
@@ -304,51 +307,71 @@ static int http(struct cli *c, const char *path, const char *target, const json_
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (target) {
+		snprintf(th, sizeof(th), "X-Amz-Target: %s", target);
+		hdr = curl_slist_append(hdr, th);
+	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (!text) {
 			errmsg("out of memory");
-			return RC_SERVER;
+			return -1;
 		}
-		snprintf(th, sizeof(th), "X-Amz-Target: %s%s", TARGET_PREFIX, target);
-		hdr = curl_slist_append(hdr, th);
-		hdr = curl_slist_append(hdr, "Content-Type: application/x-amz-json-1.1");
+		hdr = curl_slist_append(hdr, target ? "Content-Type: application/x-amz-json-1.1"
+						    : "Content-Type: application/json");
 		/* No 100-continue round trip on a local socket. */
 		hdr = curl_slist_append(hdr, "Expect:");
-		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
 	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 	CURLcode cr = curl_easy_perform(c->curl);
+	curl_slist_free_all(hdr);
+	free(text);
 	if (cr != CURLE_OK) {
-		rc = g_stop ? RC_OK : unreachable(c, cr);
-		goto out;
+		if (!g_stop)
+			unreachable(c, cr);
+		return -1;
 	}
 	long status = 0;
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	json_error_t je;
-	json_t *j = c->resp.n ? json_loadb(c->resp.p, c->resp.n, 0, &je) : json_object();
+	*out = c->resp.n ? json_loadb(c->resp.p, c->resp.n, 0, NULL) : NULL;
+	return (int)status;
+}
+
+/*
+ * One request to a JSON service. body (may be NULL) is sent as application/x-amz-json-1.1 with
+ * X-Amz-Target when target is set. On success *out is the parsed JSON answer (a new reference).
+ * Errors are printed here; returns RC_OK, RC_SERVER or RC_UNREACHABLE.
+ */
+static int http(struct cli *c, const char *path, const char *target, const json_t *body,
+		json_t **out)
+{
+	char full[128];
+	if (target)
+		snprintf(full, sizeof(full), "%s%s", TARGET_PREFIX, target);
+	json_t *j = NULL;
+	int status = request(c, body ? "POST" : "GET", path, target ? full : NULL, body, &j);
+	if (status < 0)
+		return g_stop ? RC_OK : RC_UNREACHABLE;
 	if (status < 200 || status > 299) {
 		const char *type = json_string_value(json_object_get(j, "__type"));
 		const char *msg = json_string_value(json_object_get(j, "message"));
 		char t[32];
-		snprintf(t, sizeof(t), "HTTP %ld", status);
+		snprintf(t, sizeof(t), "HTTP %d", status);
 		errmsg("%s: %s", type ? type : t,
 		       msg ? msg : (c->resp.n ? c->resp.p : "(no message)"));
 		json_decref(j);
-		goto out;
+		return RC_SERVER;
 	}
-	if (!j) {
-		errmsg("ingestd answered %s%s with something that is not JSON (%s at byte %d)",
-		       target ? "" : "GET ", target ? target : path, je.text, je.position);
-		goto out;
+	if (!j && c->resp.n) {
+		errmsg("ingestd answered %s%s with something that is not JSON", target ? "" : "GET ",
+		       target ? target : path);
+		return RC_SERVER;
 	}
-	*out = j;
-	rc = RC_OK;
-out:
-	curl_slist_free_all(hdr);
-	free(text);
-	return rc;
+	*out = j ? j : json_object();
+	return RC_OK;
 }
 
 /* A Kinesis operation; in is consumed. */
@@ -1331,6 +1354,41 @@ static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o,
 
 /* ---- command table and main ------------------------------------------------------------------ */
 
+/* ---- plan and apply ------------------------------------------------------------------------ */
+
+static int api_call(void *arg, const char *target, const char *method, const char *path,
+		    const json_t *in, json_t **out)
+{
+	return request(arg, method, path, target, in, out);
+}
+
+static int plan_or_apply(struct cli *c, const struct cmd *cmd, const struct opts *o, bool apply)
+{
+	if (!o->file)
+		return usage_err(cmd, "%s needs -f FILE (the declarations, YAML or JSON)", cmd->name);
+	struct ic_api api = { .call = api_call, .arg = c };
+	struct ic_apply_opts ao = { .apply = apply, .json = c->json, .out = stdout, .err = stderr };
+	int r = ic_apply_file(&api, o->file, &ao);
+	return r == IC_APPLY_ERR_FILE ? RC_USAGE : r == IC_APPLY_ERR_UNREACHABLE ? RC_UNREACHABLE
+					  : r ? RC_SERVER : RC_OK;
+}
+
+static int cmd_plan(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		    char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return plan_or_apply(c, cmd, o, false);
+}
+
+static int cmd_apply(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return plan_or_apply(c, cmd, o, true);
+}
+
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
 	  "version, uptime, streams and open shards of the daemon" },
@@ -1354,6 +1412,10 @@ static const struct cmd g_cmds[] = {
 	{ "stream merge", "NAME SHARD1 SHARD2", "", 3, 3, cmd_merge, "merge two adjacent shards" },
 	{ "stream scale", "NAME N", "", 2, 2, cmd_scale,
 	  "UpdateShardCount to N open shards (uniform scaling)" },
+	{ "plan", "-f FILE", "file", 0, 0, cmd_plan,
+	  "show what applying FILE would create, update, replace or remove (docs/apply.md)" },
+	{ "apply", "-f FILE", "file", 0, 0, cmd_apply,
+	  "create, update and remove resources so the appliance matches FILE; idempotent" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -1403,7 +1465,8 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "shard", required_argument, NULL, 'S' },
-		{ "from", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'r' },
+		{ "file", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
@@ -1414,7 +1477,7 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 	int ch, li;
 	optind = 0; /* GNU getopt: start over on this argument vector */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, &li)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":hf:", lo, &li)) != -1) {
 		const char *bad = argv[optind - 1];
 		if (ch == '?')
 			return usage_err(cmd, "unknown option %s", bad);
@@ -1429,9 +1492,10 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 			c->json = true;
 			continue;
 		}
-		if (!allowed(cmd->allowed, lo[li].name))
-			return usage_err(cmd, "option --%s does not apply to %s", lo[li].name,
-					 cmd->name);
+		/* -f is the one short option (--file); li is only set for long ones. */
+		const char *oname = ch == 'f' ? "file" : lo[li].name;
+		if (!allowed(cmd->allowed, oname))
+			return usage_err(cmd, "option --%s does not apply to %s", oname, cmd->name);
 		switch (ch) {
 		case 's':
 			if (!parse_long(optarg, 1, 100000, &o.shards))
@@ -1451,8 +1515,11 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		case 'S':
 			o.shard = optarg;
 			break;
-		case 'f':
+		case 'r':
 			o.from = optarg;
+			break;
+		case 'f':
+			o.file = optarg;
 			break;
 		case 'l':
 			if (!parse_long(optarg, 1, LONG_MAX, &o.limit))
