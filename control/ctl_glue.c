@@ -462,7 +462,7 @@ static void op_update_table(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue *g = svc;
 	const char *db, *vid = NULL;
 	json_t *in;
-	bool skip;
+	bool skip = false;
 	int64_t version = -1;
 	if (db_name_arg(c, &db) < 0 || !(in = table_input_arg(c)) ||
 	    ctl_aws_bool(c, NULL, "SkipArchive", false, &skip) < 0 ||
@@ -480,7 +480,7 @@ static void op_update_table(void *svc, struct ctl_aws_call *c)
 		version = v;
 	}
 	const char *name = json_string_value(json_object_get(in, "Name"));
-	int r = cat_table_update(g->store, db, in, version, ctl_aws_now_ms(c) / 1000);
+	int r = cat_table_update(g->store, db, in, version, !skip, ctl_aws_now_ms(c) / 1000);
 	if (r == -CAT_ERR_NOT_FOUND)
 		table_not_found(g, c, db, name);
 	else if (r < 0)
