@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Glue partitions and table versions of the real daemon, driven by boto3 and the aws CLI."""
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -299,3 +301,55 @@ def test_partitions_survive_a_restart(tmp_path):
         assert names(got["Partitions"]) == [("1", "2024-01-01", "eu")]
     finally:
         assert d.stop() == 0
+
+
+INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
+
+
+def ctl(daemon, *args):
+    return subprocess.run([INGESTCTL, "--data-dir", daemon.data_dir, *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_ingestctl_catalog_commands(daemon, glue):
+    glue.create_database(DatabaseInput={"Name": "other", "Description": "second"})
+    for p in [part(2023, "2023-12-31", "eu"), part(2024, "2024-01-01", "us")]:
+        glue.create_partition(DatabaseName="d", TableName="t", PartitionInput=p)
+    r = ctl(daemon, "catalog", "databases")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "LOCATION", "CREATED", "DESCRIPTION"]
+    assert [ln.split()[0] for ln in lines[1:]] == ["d", "other"]
+    r = ctl(daemon, "catalog", "tables", "d")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "TYPE", "COLUMNS"]
+    assert lines[1].split()[0] == "t" and "year, dt, region" in lines[1]
+    r = ctl(daemon, "catalog", "table", "d", "t")
+    assert r.returncode == 0, r.stderr
+    assert "table:          d.t" in r.stdout and "location:       s3://b/events/" in r.stdout
+    assert any(ln.split()[:3] == ["year", "int", "yes"] for ln in r.stdout.splitlines())
+    r = ctl(daemon, "catalog", "partitions", "d", "t")
+    assert r.returncode == 0, r.stderr
+    assert "year=2023/dt=2023-12-31/region=eu" in r.stdout
+    assert "year=2024/dt=2024-01-01/region=us" in r.stdout
+    r = ctl(daemon, "catalog", "partitions", "d", "t", "--expression", "year > 2023")
+    assert r.returncode == 0, r.stderr
+    assert "region=us" in r.stdout and "region=eu" not in r.stdout
+    r = ctl(daemon, "--json", "catalog", "partitions", "d", "t", "--expression",
+            "region = 'eu'")
+    assert r.returncode == 0, r.stderr
+    assert names(json.loads(r.stdout)["Partitions"]) == [("2023", "2023-12-31", "eu")]
+    r = ctl(daemon, "--json", "catalog", "tables", "d")
+    assert [t["Name"] for t in json.loads(r.stdout)["TableList"]] == ["t"]
+    # Errors: the server's, and usage.
+    r = ctl(daemon, "catalog", "partitions", "d", "t", "--expression", "nope = 1")
+    assert r.returncode == 1 and "InvalidInputException" in r.stderr and "'nope'" in r.stderr
+    r = ctl(daemon, "catalog", "table", "d", "missing")
+    assert r.returncode == 1 and "EntityNotFoundException: Table missing not found." in r.stderr
+    r = ctl(daemon, "catalog", "tables")
+    assert r.returncode == 2
+    r = ctl(daemon, "catalog", "tables", "d", "--expression", "x")
+    assert r.returncode == 2 and "does not apply" in r.stderr
+    r = ctl(daemon, "catalog", "nothing")
+    assert r.returncode == 2 and "unknown command 'catalog nothing'" in r.stderr
