@@ -1417,20 +1417,27 @@ static int cmd_cat_databases(struct cli *c, const struct cmd *cmd, const struct 
 	return RC_OK;
 }
 
+/* A JSON string's text, or "" for anything else. */
+static const char *jtext(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s ? s : "";
+}
+
 /* The names of a Column list joined by ", " ("-" when empty); malloc'd. */
 static char *column_names(const json_t *cols)
 {
 	size_t i, n = 1;
 	json_t *col;
 	json_array_foreach(cols, i, col)
-		n += strlen(json_string_value(json_object_get(col, "Name")) ?: "") + 2;
+		n += strlen(jtext(json_object_get(col, "Name"))) + 2;
 	char *s = calloc(1, n + 1);
 	if (!s)
 		return NULL;
 	json_array_foreach(cols, i, col) {
 		if (i)
 			strcat(s, ", ");
-		strcat(s, json_string_value(json_object_get(col, "Name")) ?: "");
+		strcat(s, jtext(json_object_get(col, "Name")));
 	}
 	if (!*s)
 		strcpy(s, "-");
@@ -1560,7 +1567,7 @@ static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct
 				const char *kn = json_string_value(json_object_get(
 					json_array_get(keys, j), "Name"));
 				int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "",
-						 kn ? kn : "?", json_string_value(v) ?: "");
+						 kn ? kn : "?", jtext(v));
 				if (w < 0 || (size_t)w >= sizeof(vals) - n)
 					break;
 				n += (size_t)w;
