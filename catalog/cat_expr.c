@@ -22,9 +22,10 @@ enum cmpop { OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE };
 /* Three-valued logic. */
 enum tv { TV_FALSE, TV_TRUE, TV_UNKNOWN };
 
-/* A value of a column's type: the text for strings (s, n), else i (int, date, timestamp) or d. */
+/* A value of a column's type: the text for strings (s, n), else i (int, date, timestamp, with
+ * ns for timestamps) or d. */
 struct val {
-	int64_t i;
+	int64_t i, ns;
 	double d;
 	const char *s;
 	size_t n;
@@ -108,10 +109,10 @@ static bool leap(int64_t y)
 }
 
 /*
- * 'YYYY-MM-DD' (date) or that with ' HH:MM:SS[.f]' or 'T...' (timestamp) as one ordered integer:
- * fields packed most significant first, nanoseconds last. Returns 0 or -1.
+ * 'YYYY-MM-DD' (date) or that with ' HH:MM:SS[.f]' or 'T...' (timestamp) as an ordered pair:
+ * the fields down to seconds packed most significant first, then nanoseconds. Returns 0 or -1.
  */
-static int parse_time(const char *s, size_t n, bool with_time, int64_t *out)
+static int parse_time(const char *s, size_t n, bool with_time, int64_t *out, int64_t *ns_out)
 {
 	static const int k_mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (n < 10 || s[4] != '-' || s[7] != '-')
@@ -138,9 +139,10 @@ static int parse_time(const char *s, size_t n, bool with_time, int64_t *out)
 				ns *= 10;
 		}
 	}
-	/* 9999 years * 13 * 32 * 86400 * 1e9 < 2^63. */
+	/* Seconds and nanoseconds apart: 9999 years * 13 * 32 * 86400 s fits easily, but not
+	 * again times 1e9. */
 	*out = ((((y * 13 + mo) * 32 + d) * 24 + h) * 60 + mi) * 60 + sec;
-	*out = *out * 1000000000 + ns;
+	*ns_out = ns;
 	return 0;
 }
 
@@ -189,6 +191,7 @@ static int convert(enum ktype kt, const char *s, size_t n, struct val *v)
 {
 	v->s = s;
 	v->n = n;
+	v->ns = 0;
 	switch (kt) {
 	case KT_STRING:
 		return 0;
@@ -197,9 +200,9 @@ static int convert(enum ktype kt, const char *s, size_t n, struct val *v)
 	case KT_REAL:
 		return parse_real(s, n, &v->d);
 	case KT_DATE:
-		return parse_time(s, n, false, &v->i);
+		return parse_time(s, n, false, &v->i, &v->ns);
 	case KT_TS:
-		return parse_time(s, n, true, &v->i);
+		return parse_time(s, n, true, &v->i, &v->ns);
 	default:
 		return -1;
 	}
@@ -216,7 +219,9 @@ static int compare(enum ktype kt, const struct val *a, const struct val *b)
 	}
 	if (kt == KT_REAL)
 		return a->d < b->d ? -1 : a->d > b->d;
-	return a->i < b->i ? -1 : a->i > b->i;
+	if (a->i != b->i)
+		return a->i < b->i ? -1 : 1;
+	return a->ns < b->ns ? -1 : a->ns > b->ns;
 }
 
 /* One UTF-8 character's length at s (continuation bytes follow the lead byte). */
