@@ -443,6 +443,12 @@ static int expr_compile(const char *expr, regex_t *re)
 		}
 		if (expr[i] == '*' && (i == 0 || expr[i - 1] != '.'))
 			*p++ = '.';
+		/* A repetition of a repetition (".*+++") is undefined in POSIX, and glibc compiles
+		 * it in time exponential in the run (found by fuzz_glue): refused. */
+		if (strchr("*+?", expr[i]) && p - pat > 2 && strchr("*+?", p[-1]) && p[-2] != '\\') {
+			free(pat);
+			return -1;
+		}
 		*p++ = expr[i];
 	}
 	*p++ = ')';
