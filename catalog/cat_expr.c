@@ -489,8 +489,19 @@ static int column(struct parser *p)
 		next(p);
 		return (int)i;
 	}
-	fail(p, p->tpos, "unknown column '%.*s' (the table's partition keys are not named so)",
-	     (int)(n > 64 ? 64 : n), name);
+	/* Name the keys there are: the caller's typo is then plain to see. */
+	char known[160] = "";
+	size_t off = 0;
+	json_array_foreach(p->keys, i, k) {
+		const char *kn = json_string_value(json_object_get(k, "Name"));
+		int w = snprintf(known + off, sizeof(known) - off, "%s%s", i ? ", " : "",
+				 kn ? kn : "?");
+		if (w < 0 || (size_t)w >= sizeof(known) - off)
+			break;
+		off += (size_t)w;
+	}
+	fail(p, p->tpos, "unknown column '%.*s'; %s%s", (int)(n > 64 ? 64 : n), name,
+	     off ? "the partition keys are " : "the table has no partition keys", known);
 	return -1;
 }
 

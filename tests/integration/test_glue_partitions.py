@@ -147,7 +147,7 @@ def test_expression_errors_name_position_and_column(glue):
     with pytest.raises(ClientError) as e:
         glue.get_partitions(DatabaseName="d", TableName="t", Expression="month = '1'")
     assert err(e) == ("InvalidInputException", "Invalid partition expression at position 1: "
-                      "unknown column 'month' (the table's partition keys are not named so)")
+                      "unknown column 'month'; the partition keys are year, dt, region")
     with pytest.raises(ClientError) as e:
         glue.get_partitions(DatabaseName="d", TableName="t", Expression="year = 'x'")
     assert err(e) == ("InvalidInputException", "Invalid partition expression at position 8: "

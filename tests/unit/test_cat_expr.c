@@ -138,9 +138,9 @@ static void test_errors_name_position_and_cause(void)
 {
 	CHECK_STR(bad("year = 2024"), "");
 	CHECK_STR(bad("nope = 1"), "Invalid partition expression at position 1: unknown column "
-		  "'nope' (the table's partition keys are not named so)");
+		  "'nope'; the partition keys are year, dt, Region, ts, price, flag");
 	CHECK_STR(bad("year = 1 AND zz > 'a'"), "Invalid partition expression at position 14: "
-		  "unknown column 'zz' (the table's partition keys are not named so)");
+		  "unknown column 'zz'; the partition keys are year, dt, Region, ts, price, flag");
 	CHECK_STR(bad("year = "), "Invalid partition expression at position 8: expected a quoted "
 		  "string or a number, found the end of the expression");
 	CHECK_STR(bad("year = 'abc'"), "Invalid partition expression at position 8: 'abc' is not "
@@ -177,6 +177,8 @@ static void test_errors_name_position_and_cause(void)
 	struct cat_expr *e = NULL;
 	CHECK_EQ(cat_expr_compile("a = 1", NULL, &e, err), -EINVAL);
 	CHECK(e == NULL);
+	CHECK_STR(err, "Invalid partition expression at position 1: unknown column 'a'; the table "
+		  "has no partition keys");
 }
 
 static void test_bounds(void)
