@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl_glue: the AWS Glue Data Catalog front-end (AWSGlue.* over AWS JSON 1.1): databases and
- * tables. It decodes and validates each request the way Glue does, calls the catalog's action
+ * ctl_glue: the AWS Glue Data Catalog front-end (AWSGlue.* over AWS JSON 1.1): databases,
+ * tables, table versions (GetTableVersions, GetTableVersion, DeleteTableVersion,
+ * BatchDeleteTableVersion) and partitions (Create/BatchCreate/Get/BatchGet/Update/Delete/
+ * BatchDeletePartition, GetPartitions with an Expression, pages and segments). It decodes and validates each request the way Glue does, calls the catalog's action
  * functions (cat_store.h), and maps their errors to Glue's exceptions (EntityNotFound,
  * AlreadyExists, InvalidInput, ConcurrentModification, InternalService).
  *

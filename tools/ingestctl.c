@@ -3,7 +3,8 @@
  * ingestctl: the administrator's command line for a running ingestd, over its admin unix socket.
  *
  * Every command is one or a few requests on the socket: GET /status and GET /stats, and the
- * Kinesis operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> and a JSON body, the
+ * Kinesis and Glue operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> (or
+ * AWSGlue.<Op> for the catalog commands) and a JSON body, the
  * same handlers the AWS listener serves (the daemon has one action function per operation; this
  * is one more front-end). Output is an aligned table for people, or with --json the server's
  * JSON for scripts (paged answers merged into one document; get and tail print one JSON record
@@ -84,6 +85,7 @@ struct opts {
 	long limit;
 	long count;
 	const char *file;
+	const char *expression;
 };
 
 struct cmd {
@@ -348,9 +350,10 @@ static int request(struct cli *c, const char *method, const char *path, const ch
 static int http(struct cli *c, const char *path, const char *target, const json_t *body,
 		json_t **out)
 {
+	/* A bare operation is Kinesis's; "Service.Op" names its service. */
 	char full[128];
 	if (target)
-		snprintf(full, sizeof(full), "%s%s", TARGET_PREFIX, target);
+		snprintf(full, sizeof(full), "%s%s", strchr(target, '.') ? "" : TARGET_PREFIX, target);
 	json_t *j = NULL;
 	int status = request(c, body ? "POST" : "GET", path, target ? full : NULL, body, &j);
 	if (status < 0)
@@ -1389,6 +1392,255 @@ static int cmd_apply(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	return plan_or_apply(c, cmd, o, true);
 }
 
+/* ---- catalog --------------------------------------------------------------------------------- */
+
+/* A Glue operation (AWSGlue.<op>); in is consumed. */
+static int glue(struct cli *c, const char *op, json_t *in, json_t **out)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "AWSGlue.%s", op);
+	return kin(c, target, in, out);
+}
+
+/*
+ * Every page of a Glue listing: the items of list_name merged into *items (a new array).
+ * in (consumed) holds the request's other members; NextToken is added per page.
+ */
+static int glue_all(struct cli *c, const char *op, json_t *in, const char *list_name,
+		    json_t **items)
+{
+	json_t *all = json_array();
+	char *tok = NULL;
+	int rc = RC_OK;
+	for (;;) {
+		json_t *req = json_deep_copy(in), *out;
+		if (req && tok)
+			json_object_set_new(req, "NextToken", json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = glue(c, op, req, &out)))
+			break;
+		json_array_extend(all, json_object_get(out, list_name));
+		const char *nt = json_string_value(json_object_get(out, "NextToken"));
+		if (nt)
+			tok = strdup(nt);
+		json_decref(out);
+		if (!tok)
+			break;
+	}
+	json_decref(in);
+	if (rc) {
+		json_decref(all);
+		return rc;
+	}
+	*items = all;
+	return RC_OK;
+}
+
+/* Print {list_name: items} for --json. */
+static void print_list_json(const char *list_name, json_t *items)
+{
+	json_t *all = json_pack("{s:O}", list_name, items);
+	print_json(all);
+	json_decref(all);
+}
+
+static int cmd_cat_databases(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			     int argc, char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *dbs, *d;
+	size_t i;
+	int rc = glue_all(c, "GetDatabases", json_object(), "DatabaseList", &dbs);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json("DatabaseList", dbs);
+	} else if (!json_array_size(dbs)) {
+		puts("no databases");
+	} else {
+		static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
+		struct table t = { 4, head, NULL, NULL, 0, 0 };
+		json_array_foreach(dbs, i, d) {
+			char a[2][64], created[64];
+			fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
+			table_add(&t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64),
+				  created, json_string_value(json_object_get(d, "Description")));
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(dbs);
+	return RC_OK;
+}
+
+/* A JSON string's text, or "" for anything else. */
+static const char *jtext(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s ? s : "";
+}
+
+/* The names of a Column list joined by ", " ("-" when empty); malloc'd. */
+static char *column_names(const json_t *cols)
+{
+	size_t i, n = 1;
+	json_t *col;
+	json_array_foreach(cols, i, col)
+		n += strlen(jtext(json_object_get(col, "Name"))) + 2;
+	char *s = calloc(1, n + 1);
+	if (!s)
+		return NULL;
+	json_array_foreach(cols, i, col) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, jtext(json_object_get(col, "Name")));
+	}
+	if (!*s)
+		strcpy(s, "-");
+	return s;
+}
+
+static int cmd_cat_tables(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			  char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *tables, *tb;
+	size_t i;
+	int rc = glue_all(c, "GetTables", json_pack("{s:s}", "DatabaseName", argv[0]), "TableList",
+			  &tables);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json("TableList", tables);
+	} else if (!json_array_size(tables)) {
+		printf("no tables in %s\n", argv[0]);
+	} else {
+		static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS",
+						    "VERSION", "UPDATED", "LOCATION" };
+		static const bool right[] = { false, false, true, false, true, false, false };
+		struct table t = { 7, head, right, NULL, 0, 0 };
+		json_array_foreach(tables, i, tb) {
+			char a[4][64], ncol[24], updated[64];
+			json_t *sd = json_object_get(tb, "StorageDescriptor");
+			char *keys = column_names(json_object_get(tb, "PartitionKeys"));
+			snprintf(ncol, sizeof(ncol), "%zu",
+				 json_array_size(json_object_get(sd, "Columns")));
+			fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+			table_add(&t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64),
+				  ncol, keys, jstr(tb, "VersionId", a[2], 64), updated,
+				  jstr(sd, "Location", a[3], 64));
+			free(keys);
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(tables);
+	return RC_OK;
+}
+
+static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
+					       argv[1]), &out);
+	if (rc)
+		return rc;
+	json_t *tb = json_object_get(out, "Table");
+	if (c->json) {
+		print_json(out);
+		json_decref(out);
+		return RC_OK;
+	}
+	json_t *sd = json_object_get(tb, "StorageDescriptor");
+	char a[8][64], created[64], updated[64];
+	fmt_time(json_object_get(tb, "CreateTime"), created, sizeof(created));
+	fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+	printf("table:          %s.%s\n", jstr(tb, "DatabaseName", a[0], 64),
+	       jstr(tb, "Name", a[1], 64));
+	printf("type:           %s\n", jstr(tb, "TableType", a[2], 64));
+	printf("version:        %s\n", jstr(tb, "VersionId", a[3], 64));
+	printf("created:        %s\n", created);
+	printf("updated:        %s\n", updated);
+	printf("location:       %s\n", jstr(sd, "Location", a[4], 64));
+	printf("input format:   %s\n", jstr(sd, "InputFormat", a[5], 64));
+	printf("serde:          %s\n", jstr(json_object_get(sd, "SerdeInfo"),
+					    "SerializationLibrary", a[6], 64));
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(tb, "Parameters"), k, v)
+		printf("parameter:      %s = %s\n", k, jstr(json_object_get(tb, "Parameters"), k,
+							    a[7], 64));
+	putchar('\n');
+	static const char *const head[] = { "COLUMN", "TYPE", "PARTITION KEY", "COMMENT" };
+	struct table t = { 4, head, NULL, NULL, 0, 0 };
+	size_t i;
+	json_t *col;
+	json_array_foreach(json_object_get(sd, "Columns"), i, col)
+		table_add(&t, jstr(col, "Name", a[0], 64), jstr(col, "Type", a[1], 64), "",
+			  json_string_value(json_object_get(col, "Comment")));
+	json_array_foreach(json_object_get(tb, "PartitionKeys"), i, col)
+		table_add(&t, jstr(col, "Name", a[0], 64), jstr(col, "Type", a[1], 64), "yes",
+			  json_string_value(json_object_get(col, "Comment")));
+	table_print(&t);
+	table_free(&t);
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			      int argc, char **argv)
+{
+	(void)cmd, (void)argc;
+	json_t *tout, *parts, *p;
+	size_t i;
+	/* The table's keys label the values (key=value) for people. */
+	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
+					       argv[1]), &tout);
+	if (rc)
+		return rc;
+	json_t *in = json_pack("{s:s,s:s}", "DatabaseName", argv[0], "TableName", argv[1]);
+	if (in && o->expression)
+		json_object_set_new(in, "Expression", json_string(o->expression));
+	if ((rc = glue_all(c, "GetPartitions", in, "Partitions", &parts))) {
+		json_decref(tout);
+		return rc;
+	}
+	json_t *keys = json_object_get(json_object_get(tout, "Table"), "PartitionKeys");
+	if (c->json) {
+		print_list_json("Partitions", parts);
+	} else if (!json_array_size(parts)) {
+		printf("no partitions%s\n", o->expression ? " match" : "");
+	} else {
+		static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
+		struct table t = { 3, head, NULL, NULL, 0, 0 };
+		json_array_foreach(parts, i, p) {
+			char a[64], created[64], vals[2048] = "";
+			size_t j, n = 0;
+			json_t *v;
+			json_array_foreach(json_object_get(p, "Values"), j, v) {
+				const char *kn = json_string_value(json_object_get(
+					json_array_get(keys, j), "Name"));
+				int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "",
+						 kn ? kn : "?", jtext(v));
+				if (w < 0 || (size_t)w >= sizeof(vals) - n)
+					break;
+				n += (size_t)w;
+			}
+			fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
+			table_add(&t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location",
+						 a, 64), created);
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(parts);
+	json_decref(tout);
+	return RC_OK;
+}
+
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
 	  "version, uptime, streams and open shards of the daemon" },
@@ -1416,6 +1668,15 @@ static const struct cmd g_cmds[] = {
 	  "show what applying FILE would create, update, replace or remove (docs/apply.md)" },
 	{ "apply", "-f FILE", "file", 0, 0, cmd_apply,
 	  "create, update and remove resources so the appliance matches FILE; idempotent" },
+	{ "catalog databases", "", "", 0, 0, cmd_cat_databases,
+	  "list the Data Catalog's databases" },
+	{ "catalog tables", "DB", "", 1, 1, cmd_cat_tables,
+	  "list the tables of database DB: type, columns, partition keys, version" },
+	{ "catalog table", "DB TABLE", "", 2, 2, cmd_cat_table,
+	  "a table's definition: storage, parameters, columns and partition keys" },
+	{ "catalog partitions", "DB TABLE [--expression E]", "expression", 2, 2, cmd_cat_partitions,
+	  "list a table's partitions (key=value, location), those E selects with\n"
+	  "                          --expression (GetPartitions' syntax: year > 2023 AND ...)" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -1469,6 +1730,7 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "expression", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1528,6 +1790,9 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		case 'n':
 			if (!parse_long(optarg, 1, LONG_MAX, &o.count))
 				return usage_err(cmd, "--count %s: expected a positive number", optarg);
+			break;
+		case 'e':
+			o.expression = optarg;
 			break;
 		}
 	}
@@ -1613,6 +1878,14 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'stream %s'", argv[at]);
+	} else if (strcmp(argv[at], "catalog") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "catalog needs a subcommand: databases, tables, table "
+					 "or partitions");
+		cmd = cmd_find("catalog", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'catalog %s'", argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)
