@@ -439,6 +439,9 @@ int ctl_http_run(struct ctl_http *h)
 	return 0;
 }
 
+static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
+		       const char *content_type, const char *const *headers);
+
 /* ---- one request -------------------------------------------------------------------------------- */
 
 const char *ctl_http_method(const struct ctl_http_req *rq)
@@ -533,6 +536,28 @@ int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content
 		resp = MHD_create_response_from_buffer_with_free_callback(len, (void *)body, free);
 	else
 		resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	return queue_reply(rq, resp, status, content_type, headers);
+}
+
+int ctl_http_reply_fd(struct ctl_http_req *rq, unsigned status, const char *content_type, int fd,
+		      uint64_t offset, uint64_t len, const char *const *headers)
+{
+	if (rq->replied) {
+		close(fd);
+		return -EALREADY;
+	}
+	/* MHD reads (or sendfile()s) the range while sending and closes fd with the response. */
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (!resp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return queue_reply(rq, resp, status, content_type, headers);
+}
+
+static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
+		       const char *content_type, const char *const *headers)
+{
 	if (!resp)
 		return -ENOMEM;
 	if (content_type)

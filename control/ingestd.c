@@ -23,6 +23,7 @@
 #include "ctl_config.h"
 #include "ctl_http.h"
 #include "ctl_glue.h"
+#include "ctl_s3.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
+	struct ctl_s3 *s3 = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -178,6 +180,13 @@ int main(int argc, char **argv)
 				       .creds = creds };
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
 	    ctl_glue_register(glue, aws) < 0)
+		goto out;
+	/* S3 takes every REST path: registered after every other REST service. */
+	char s3_root[4096];
+	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
+	if (!cfg.s3_root)
+		snprintf(s3_root, sizeof(s3_root), "%s/s3", cfg.data_dir);
+	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
 		goto out;
 
 	char sock[4096];
@@ -263,6 +272,7 @@ out:
 	ctl_http_free(http);
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
+	ctl_s3_free(s3);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
 	if (ctl_shards_close(shards) < 0)
