@@ -404,14 +404,14 @@ static void xml_elem(FILE *f, const char *name, const char *s, bool url)
 	fprintf(f, "</%s>", name);
 }
 
-/* ISO 8601 with milliseconds, as S3's listings write times. */
+/* ISO 8601 as S3's listings write times: whole seconds (".000Z"), so that a listing and the
+ * object's Last-Modified (an HTTP date, seconds only) name the same instant. */
 static void iso_time(int64_t ns, char out[32])
 {
 	time_t t = (time_t)(ns / 1000000000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ns / 1000000 % 1000));
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
 /* RFC 7231 IMF-fixdate for Last-Modified. */
@@ -512,11 +512,23 @@ static void s3_error(struct ctl_aws_call *c, unsigned status, const char *code,
 	ctl_aws_reply(c, status, S3_XML, x.buf, x.len, hdrs);
 }
 
-/* The front-end's own errors (signature, body size) in S3's shape. */
+/* The front-end's own errors (signature, body size) in S3's shape. A request whose signature
+ * names no scope gets the JSON protocols' names from ctl_sigv4: S3 calls them otherwise. */
 static void s3_front_error(void *svc, struct ctl_aws_call *c, unsigned status, const char *code,
 			   const char *message)
 {
+	static const struct { const char *json, *s3; } names[] = {
+		{ "MissingAuthenticationTokenException", "AccessDenied" },
+		{ "IncompleteSignatureException", "AuthorizationHeaderMalformed" },
+		{ "InvalidSignatureException", "SignatureDoesNotMatch" },
+		{ "UnrecognizedClientException", "InvalidAccessKeyId" },
+		{ "RequestEntityTooLargeException", "EntityTooLarge" },
+		{ "InternalFailure", "InternalError" },
+	};
 	(void)svc;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(code, names[i].json) == 0)
+			code = names[i].s3;
 	s3_error(c, status, code, NULL, NULL, "%s", message);
 }
 
