@@ -600,17 +600,25 @@ void ctl_aws_call_free(struct ctl_aws_call *c)
 
 #define AWS_MAX_REPLY_HEADERS 16
 
-static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
-		       const char *rid, const char *const *extra)
+/* The request id first, then the handler's headers (at most AWS_MAX_REPLY_HEADERS). */
+static void reply_headers(const char **hdrs, const char *rid, const char *const *extra)
 {
-	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3] = { "x-amzn-RequestId", rid };
-	size_t n = 2;
+	size_t n = 0;
+	hdrs[n++] = "x-amzn-RequestId";
+	hdrs[n++] = rid;
 	for (size_t i = 0; extra && extra[i] && extra[i + 1] && n < 2 * AWS_MAX_REPLY_HEADERS + 2;
 	     i += 2) {
 		hdrs[n++] = extra[i];
 		hdrs[n++] = extra[i + 1];
 	}
 	hdrs[n] = NULL;
+}
+
+static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
+		       const char *rid, const char *const *extra)
+{
+	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3];
+	reply_headers(hdrs, rid, extra);
 	if (!body) {
 		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
 		return;
@@ -622,14 +630,8 @@ static void http_reply(void *arg, unsigned status, const char *ctype, char *body
 static void http_reply_fd(void *arg, unsigned status, const char *ctype, int fd, uint64_t offset,
 			  uint64_t len, const char *rid, const char *const *extra)
 {
-	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3] = { "x-amzn-RequestId", rid };
-	size_t n = 2;
-	for (size_t i = 0; extra && extra[i] && extra[i + 1] && n < 2 * AWS_MAX_REPLY_HEADERS + 2;
-	     i += 2) {
-		hdrs[n++] = extra[i];
-		hdrs[n++] = extra[i + 1];
-	}
-	hdrs[n] = NULL;
+	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3];
+	reply_headers(hdrs, rid, extra);
 	if (ctl_http_reply_fd(arg, status, ctype, fd, offset, len, hdrs) == -ENOMEM)
 		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
 }

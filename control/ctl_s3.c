@@ -729,8 +729,12 @@ static int scan_dir(struct scan *sc, int dfd, char *key, size_t kl, unsigned dep
 		if (strncmp(key, sc->prefix, dl < sc->plen ? dl : sc->plen) != 0)
 			continue;
 		int fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors or memory: fail the listing rather than leave keys out. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+				rc = -errno;
 			continue;
+		}
 		rc = scan_dir(sc, fd, key, dl, depth + 1);
 	}
 	closedir(d);
@@ -834,7 +838,7 @@ static void list_objects(struct ctl_s3 *s, struct ctl_aws_call *c, const char *b
 			 bool v2)
 {
 	char prefix[CTL_S3_MAX_KEY + 1], delim[CTL_S3_MAX_KEY + 1], after[CTL_S3_MAX_KEY + 1];
-	char token[2 * CTL_S3_MAX_KEY], start_after[CTL_S3_MAX_KEY + 1], mk[32], enc[16];
+	char token[2 * CTL_S3_MAX_KEY], start_after[CTL_S3_MAX_KEY + 1], mk[32], enc[16], fo[8];
 	char resource[CTL_S3_MAX_BUCKET + 2];
 	snprintf(resource, sizeof(resource), "/%s", bucket);
 	struct s3_obj *objs = NULL;
@@ -842,6 +846,7 @@ static void list_objects(struct ctl_s3 *s, struct ctl_aws_call *c, const char *b
 	struct ctl_s3_item *items = NULL;
 	struct scan sc = { 0 };
 	int has_token = 0;
+	fo[0] = '\0';
 	bool after_prefix = false;
 	if (list_param(c, "prefix", prefix, sizeof(prefix)) < 0 ||
 	    list_param(c, "delimiter", delim, sizeof(delim)) < 0 ||
@@ -850,7 +855,8 @@ static void list_objects(struct ctl_s3 *s, struct ctl_aws_call *c, const char *b
 		goto out;
 	if (v2) {
 		if ((has_token = list_param(c, "continuation-token", token, sizeof(token))) < 0 ||
-		    list_param(c, "start-after", start_after, sizeof(start_after)) < 0)
+		    list_param(c, "start-after", start_after, sizeof(start_after)) < 0 ||
+		    list_param(c, "fetch-owner", fo, sizeof(fo)) < 0)
 			goto out;
 	} else if (list_param(c, "marker", start_after, sizeof(start_after)) < 0) {
 		goto out;
@@ -976,7 +982,7 @@ static void list_objects(struct ctl_s3 *s, struct ctl_aws_call *c, const char *b
 		xml_elem(x.f, "LastModified", t, false);
 		xml_elem(x.f, "ETag", etag, false);
 		fprintf(x.f, "<Size>%" PRIu64 "</Size><StorageClass>STANDARD</StorageClass>", o->size);
-		if (!v2)
+		if (!v2 || strcmp(fo, "true") == 0)
 			fprintf(x.f, "<Owner><ID>%s</ID><DisplayName>ingestd</DisplayName></Owner>",
 				ctl_aws_account(c));
 		fputs("</Contents>", x.f);

@@ -326,6 +326,15 @@ static void test_service(void)
 	CHECK(has(&a, "<Code>InvalidBucketName</Code>"));
 	req("GET", "/logs/x", "acl", NULL, &a);
 	CHECK_EQ(a.status, 501u);
+	req("GET", "/logs", "list-type=2&prefix=2026/11/a&fetch-owner=true", NULL, &a);
+	CHECK(has(&a, "<Owner><ID>000000000000</ID>"));
+
+	/* The front-end's own refusals come in S3's XML under S3's names. */
+	struct ctl_aws_request big = { .method = "GET", .path = "/logs/x", .query = "",
+				       .too_big = true };
+	ctl_aws_call_free(ctl_aws_invoke(aws, &big, collect, &a));
+	CHECK_EQ(a.status, 413u);
+	CHECK(has(&a, "<Code>EntityTooLarge</Code>"));
 
 	/* Writes are refused whatever they target. */
 	const char *methods[] = { "PUT", "DELETE", "POST", "PATCH" };
