@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl_s3: the delivery root served read-only through S3's REST API, path-style
- * (`http://HOST:PORT/BUCKET/KEY`, what the aws CLI and the SDKs send to an --endpoint-url that
- * is an IP address).
+ * (`http://HOST:PORT/BUCKET/KEY`, what the aws CLI and boto3 send to an --endpoint-url).
  *
  * What it maps. Every directory directly under the root (--s3-root, default DATA_DIR/s3) whose
  * name is a valid S3 bucket name is a bucket; every regular file below it is an object whose key
