@@ -23,6 +23,7 @@ FILES = {
     "logs/top level+odd &key.txt": b"odd",
     "logs/caf\u00e9.txt".encode().decode(): b"utf-8 key",
     "archive/x": b"x",
+    "archive/empty": b"",
 }
 
 
@@ -225,6 +226,10 @@ def test_raw_http_traversal_and_conditionals(daemon):
     assert st == 412 and b"PreconditionFailed" in body
     st, body, h = raw(daemon, "HEAD", "/logs/2026/big.bin")
     assert st == 200 and body == b"" and int(h["Content-Length"]) == len(BIG)
+    st, body, h = raw(daemon, "GET", "/archive/empty")
+    assert st == 200 and body == b"" and h["ETag"] == '"%s"' % hashlib.md5(b"").hexdigest()
+    st, body, _ = raw(daemon, "GET", "/archive/empty", {"Range": "bytes=0-"})
+    assert st == 416 and b"<Code>InvalidRange</Code>" in body
     st, body, _ = raw(daemon, "PUT", "/logs/x")
     assert st == 405 and b"read-only" in body
     # The JSON services on "/" are untouched.
