@@ -109,7 +109,8 @@ static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, const cha
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	if (!text) {
-		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}";
+		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":"
+					  "\"out of memory\"}";
 		text = strdup(oom);
 		status = 500;
 	}
@@ -656,10 +657,16 @@ void ctl_aws_route(void *arg, struct ctl_http_req *rq)
 	const char *body = ctl_http_body(rq, &len);
 	struct hdr_list hl = { .n = 0 };
 	ctl_http_headers_each(rq, hdr_add, &hl);
-	char path[2048];
+	/* The whole path, however long: a cut one could name another object (S3 keys of 1024
+	 * bytes are up to 3 KB percent-encoded). */
 	const char *raw = ctl_http_raw_target(rq);
-	size_t pl = strcspn(raw, "?");
-	snprintf(path, sizeof(path), "%.*s", (int)(pl < sizeof(path) ? pl : sizeof(path) - 1), raw);
+	char *path = strndup(raw, strcspn(raw, "?"));
+	if (!path) {
+		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":"
+					  "\"out of memory\"}";
+		ctl_http_reply(rq, 500, JSON_TYPE, oom, sizeof(oom) - 1, false, NULL);
+		return;
+	}
 	struct ctl_aws_request r = {
 		.method = ctl_http_method(rq),
 		.target = ctl_http_header(rq, "X-Amz-Target"),
@@ -676,6 +683,7 @@ void ctl_aws_route(void *arg, struct ctl_http_req *rq)
 		.reply_fd = http_reply_fd,
 	};
 	struct ctl_aws_call *c = ctl_aws_invoke(arg, &r, http_reply, rq);
+	free(path);  /* handlers read the request only while they run */
 	ctl_http_req_set_state(rq, c);
 	if (ctl_aws_pending(c))
 		ctl_http_defer(rq);

@@ -1045,8 +1045,9 @@ static const char *content_type(const char *key)
 	return "application/octet-stream";
 }
 
+/* GetObject and HeadObject: the transport sends HEAD's headers without the bytes. */
 static void get_object(struct ctl_s3 *s, struct ctl_aws_call *c, const struct ctl_s3_target *t,
-		       int bfd, bool head)
+		       int bfd)
 {
 	char resource[CTL_S3_MAX_BUCKET + CTL_S3_MAX_KEY + 3];
 	snprintf(resource, sizeof(resource), "/%s/%s", t->bucket, t->key);
@@ -1118,7 +1119,6 @@ static void get_object(struct ctl_s3 *s, struct ctl_aws_call *c, const struct ct
 		hdrs[nh++] = cr;
 	}
 	uint64_t n = size ? last - first + 1 : 0;
-	(void)head;  /* the transport sends HEAD's headers without the bytes */
 	hdrs[nh] = NULL;
 	ctl_aws_reply_fd(c, status, content_type(t->key), fd, first, n, hdrs);
 }
@@ -1230,7 +1230,7 @@ static void s3_handle(void *svc, struct ctl_aws_call *c)
 		s3_error(c, 404, "NoSuchKey", resource, NULL, "The specified key does not exist.");
 		return;
 	}
-	get_object(s, c, &t, bfd, head);
+	get_object(s, c, &t, bfd);
 }
 
 static bool s3_match(void *svc, const char *method, const char *path)

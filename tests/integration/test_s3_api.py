@@ -24,6 +24,7 @@ FILES = {
     "logs/caf\u00e9.txt".encode().decode(): b"utf-8 key",
     "archive/x": b"x",
     "archive/empty": b"",
+    "archive/" + "/".join(["s" * 200] * 5): b"long key",  # 1004 bytes
 }
 
 
@@ -230,6 +231,11 @@ def test_raw_http_traversal_and_conditionals(daemon):
     assert st == 200 and body == b"" and h["ETag"] == '"%s"' % hashlib.md5(b"").hexdigest()
     st, body, _ = raw(daemon, "GET", "/archive/empty", {"Range": "bytes=0-"})
     assert st == 416 and b"<Code>InvalidRange</Code>" in body
+    # A 1004-byte key sent fully percent-encoded (3 KB of path) names that key, not a prefix.
+    long_key = "/".join(["s" * 200] * 5)
+    st, body, _ = raw(daemon, "GET", "/archive/" + "".join("%%%02X" % ord(ch) if ch != "/"
+                                                           else "/" for ch in long_key))
+    assert st == 200 and body == b"long key"
     st, body, _ = raw(daemon, "PUT", "/logs/x")
     assert st == 405 and b"read-only" in body
     # The JSON services on "/" are untouched.
