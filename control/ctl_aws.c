@@ -109,8 +109,7 @@ static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, const cha
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	if (!text) {
-		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":"
-					  "\"out of memory\"}";
+		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}";
 		text = strdup(oom);
 		status = 500;
 	}

@@ -439,9 +439,6 @@ int ctl_http_run(struct ctl_http *h)
 	return 0;
 }
 
-static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
-		       const char *content_type, const char *const *headers);
-
 /* ---- one request -------------------------------------------------------------------------------- */
 
 const char *ctl_http_method(const struct ctl_http_req *rq)
@@ -526,6 +523,28 @@ void ctl_http_defer(struct ctl_http_req *rq)
 	rq->deferred = true;
 }
 
+/* Attach the headers and hand resp to the connection (queued when the route returns, or now
+ * for a suspended one). */
+static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
+		       const char *content_type, const char *const *headers)
+{
+	if (!resp)
+		return -ENOMEM;
+	if (content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	for (unsigned i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	rq->resp = resp;
+	rq->status = status;
+	rq->replied = true;
+	if (rq->suspended) {
+		rq->suspended = false;
+		rq->deferred = false;
+		MHD_resume_connection(rq->conn);
+	}
+	return 0;
+}
+
 int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content_type,
 		   const void *body, size_t len, bool own_body, const char *const *headers)
 {
@@ -553,24 +572,4 @@ int ctl_http_reply_fd(struct ctl_http_req *rq, unsigned status, const char *cont
 		return -ENOMEM;
 	}
 	return queue_reply(rq, resp, status, content_type, headers);
-}
-
-static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
-		       const char *content_type, const char *const *headers)
-{
-	if (!resp)
-		return -ENOMEM;
-	if (content_type)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	for (unsigned i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-		MHD_add_response_header(resp, headers[i], headers[i + 1]);
-	rq->resp = resp;
-	rq->status = status;
-	rq->replied = true;
-	if (rq->suspended) {
-		rq->suspended = false;
-		rq->deferred = false;
-		MHD_resume_connection(rq->conn);
-	}
-	return 0;
 }
