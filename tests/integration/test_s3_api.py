@@ -94,6 +94,13 @@ def test_aws_cli_ls_and_cp(daemon, tmp_path):
     aws(daemon, "s3", "cp", "s3://logs/top level+odd &key.txt", str(tmp_path / "odd"))
     assert (tmp_path / "odd").read_bytes() == b"odd"
 
+    # sync mirrors a bucket, and a second sync finds nothing to do.
+    mirror = tmp_path / "mirror"
+    aws(daemon, "s3", "sync", "s3://logs/2026/11", str(mirror))
+    got = sorted(str(p.relative_to(mirror)) for p in mirror.rglob("*") if p.is_file())
+    assert got == ["28/part-0001.json", "28/part-0002.json", "29/part-0001.json"]
+    assert aws(daemon, "s3", "sync", "s3://logs/2026/11", str(mirror)).stdout == b""
+
     r = aws(daemon, "s3", "cp", str(dest), "s3://logs/new.bin", check=False)
     assert r.returncode != 0 and b"MethodNotAllowed" in r.stderr
     assert not (tmp_path / "data/s3/logs/new.bin").exists()
