@@ -24,6 +24,7 @@
 #include "ctl_http.h"
 #include "ctl_events.h"
 #include "ctl_glue.h"
+#include "ctl_s3.h"
 #include "ctl_kinesis.h"
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
 	struct ctl_events *events = NULL;
+	struct ctl_s3 *s3 = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -182,6 +184,13 @@ int main(int argc, char **argv)
 	    ctl_glue_register(glue, aws) < 0)
 		goto out;
 	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
+		goto out;
+	/* S3 takes every REST path: registered after every other REST service. */
+	char s3_root[4096];
+	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
+	if (!cfg.s3_root)
+		snprintf(s3_root, sizeof(s3_root), "%s/s3", cfg.data_dir);
+	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
 		goto out;
 
 	char sock[4096];
@@ -274,6 +283,7 @@ out:
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_events_free(events);
+	ctl_s3_free(s3);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
 	if (ctl_shards_close(shards) < 0)
