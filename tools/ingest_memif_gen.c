@@ -273,22 +273,31 @@ static int gport_start(struct gport *g, const struct gopts *go)
 	if (rc == 0)
 		rc = rte_eth_tx_queue_setup(g->port_id, 0, RING_DESC,
 					    (unsigned)rte_eth_dev_socket_id(g->port_id), NULL);
-	if (rc == 0)
-		rc = rte_eth_dev_start(g->port_id);
 	if (rc < 0) {
 		prod_errmsg("memif port setup: %s", strerror(-rc));
 		return rc;
 	}
+	/* The client's start connects to the socket: until the appliance serves it, start fails;
+	 * try again until the link timeout, so that the two may be started in either order. */
+	int64_t deadline = prod_now_ns() + (int64_t)(go->link_timeout * 1e9);
+	while ((rc = rte_eth_dev_start(g->port_id)) < 0) {
+		if (prod_now_ns() >= deadline) {
+			prod_errmsg("memif link to %s did not come up within %g s (%s): is the "
+				    "appliance serving it (role=server)?", go->socket, go->link_timeout,
+				    strerror(-rc));
+			return -ETIMEDOUT;
+		}
+		usleep(100000);
+	}
 	if (rte_eth_macaddr_get(g->port_id, &mac) == 0)
 		memcpy(g->src_mac, mac.addr_bytes, 6);
-	int64_t deadline = prod_now_ns() + (int64_t)(go->link_timeout * 1e9);
 	for (;;) {
 		memset(&link, 0, sizeof(link));
 		rte_eth_link_get_nowait(g->port_id, &link);
 		if (link.link_status == RTE_ETH_LINK_UP)
 			return 0;
 		if (prod_now_ns() >= deadline) {
-			prod_errmsg("memif link to %s did not come up within %.0f s: is the appliance "
+			prod_errmsg("memif link to %s did not come up within %g s: is the appliance "
 				    "serving it (role=server)?", go->socket, go->link_timeout);
 			return -ETIMEDOUT;
 		}
@@ -390,11 +399,13 @@ static int parse_opts(int argc, char **argv, struct gopts *go, struct prod_opts 
 		prod_errmsg("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
+	if (prod_opts_check(o) < 0)
+		return -EINVAL;
 	if (!o->generate) {
 		prod_errmsg("records are generated: give --count (0 with --duration)");
 		return -EINVAL;
 	}
-	return prod_opts_check(o);
+	return 0;
 }
 
 /* "A.B.C.D:PORT" into network-order address and host-order port. */
