@@ -536,16 +536,23 @@ static bool rec_needs_chunks(const struct prod *p, const struct rec_in *r)
 	       p->frame_cap;
 }
 
+/* Under --rate, a batch waits until this long's worth of records (at most --batch) may be
+ * taken: without it, a fast loop would send a frame per record as soon as each is allowed,
+ * and the receiver would see many times the frames for the same records. */
+#define RATE_LINGER_S 0.001
+
 /* Records the rate limit lets us take now (UINT64_MAX without --rate); *wake_ns when it is 0. */
 static uint64_t rate_allowance(const struct prod *p, int64_t now, int64_t *wake_ns)
 {
 	if (p->o.rate <= 0)
 		return UINT64_MAX;
+	double want = p->o.rate * RATE_LINGER_S;
+	uint64_t least = want < 1 ? 1 : want > p->o.batch ? p->o.batch : (uint64_t)want;
 	double elapsed = (double)(now - p->start_ns) / 1e9;
 	uint64_t allowed = (uint64_t)(p->o.rate * elapsed) + 1;
-	if (allowed > p->st.taken)
+	if (allowed >= p->st.taken + least)
 		return allowed - p->st.taken;
-	*wake_ns = p->start_ns + (int64_t)((double)p->st.taken / p->o.rate * 1e9) + 1;
+	*wake_ns = p->start_ns + (int64_t)((double)(p->st.taken + least) / p->o.rate * 1e9) + 1;
 	return 0;
 }
 
