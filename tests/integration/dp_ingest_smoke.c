@@ -12,10 +12,12 @@
  *   dp_ingest_smoke --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC]
  *                   [--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P]
  *                   [--seconds S] [--eal "ARGS"] [--pending-frames N]
+ *                   [--durability durable|written|none]
  *   dp_ingest_smoke --dump DIR
  *
  * --pending-frames sets the frames each engine holds in flight (dp_ingest_config), so that a
- * test can make it throttle.
+ * test can make it throttle. --durability sets the shards' ack point (dp_log_config; default
+ * durable): bench/run dataplane uses `none` to tell the worker core's ceiling from the disk's.
  *
  * --dump needs no DPDK: it opens every shard log found under DIR (directories named
  * shardId-...) and prints each record as "shard seq key data_len head", head being the first
@@ -269,6 +271,7 @@ struct opts {
 	const char *stream, *dir, *dump;
 	unsigned shards;
 	unsigned pending;       /* 0: dp_ingest's default */
+	enum dp_durability durability;
 	double seconds;
 };
 
@@ -350,6 +353,7 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		snprintf(s->dir, sizeof(s->dir), "%.200s/%s", base, id);
 		s->info = (struct dp_shard_info){ .shard_index = i, .created_ms = SMOKE_CREATED_MS };
 		dp_log_config_default(&s->cfg);
+		s->cfg.durability = o->durability;
 		s->key = i;
 		s->owner = (uint16_t)(i % dp_nic_workers(nic));
 		while ((r = dp_ingest_shard_open(g, s)) == -EAGAIN)
@@ -467,6 +471,8 @@ int main(int argc, char **argv)
 			o.pending = (unsigned)atoi(v);
 		else if (strcmp(a, "--dump") == 0)
 			o.dump = v;
+		else if (strcmp(a, "--durability") == 0 && dp_durability_parse(v, &o.durability) == 0)
+			;
 		else
 			goto usage;
 	}
@@ -481,6 +487,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: %s --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC] "
 		"[--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P] "
-		"[--seconds S] [--eal ARGS] [--pending-frames N]\n       %s --dump DIR\n", argv[0], argv[0]);
+		"[--seconds S] [--eal ARGS] [--pending-frames N] "
+		"[--durability durable|written|none]\n       %s --dump DIR\n", argv[0], argv[0]);
 	return 2;
 }
