@@ -985,13 +985,13 @@ static void report_text(const struct prod *p, double el)
  * of being deduplicated. One slow batch must therefore hold back new numbers, not only new
  * slots: --inflight alone bounds how many are outstanding, not how far apart they are.
  */
-static bool window_open(const struct prod *p)
+static uint64_t oldest_batch(const struct prod *p)
 {
 	uint64_t oldest = p->next_batch;
 	for (unsigned s = 0; s < p->o.inflight; s++)
 		if (p->slots[s].state != SLOT_FREE && p->slots[s].batch < oldest)
 			oldest = p->slots[s].batch;
-	return p->next_batch - oldest < p->o.window;
+	return oldest;
 }
 
 static bool any_active(const struct prod *p)
@@ -1027,11 +1027,14 @@ static int run(struct prod *p)
 
 		int64_t wake_ns = 0;
 		bool need_input = false;
+		/* Batches built below are all newer: the oldest outstanding one stays the same while
+		 * they are (one scan per round, not one per slot: --inflight may be 1024). */
+		uint64_t oldest = oldest_batch(p);
 		for (unsigned s = 0; s < p->o.inflight && !p->stopping && !p->input_done; s++) {
 			struct slot *sl = &p->slots[s];
 			if (sl->state != SLOT_FREE)
 				continue;
-			if (!window_open(p))
+			if (p->next_batch - oldest >= p->o.window)
 				break;    /* an ack (or a give-up) of the oldest batch opens it */
 			int rc = slot_build(p, sl, now, &wake_ns);
 			if (rc < 0) {
