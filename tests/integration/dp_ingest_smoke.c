@@ -12,12 +12,14 @@
  *   dp_ingest_smoke --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC]
  *                   [--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P]
  *                   [--seconds S] [--eal "ARGS"] [--pending-frames N]
- *                   [--durability durable|written|none]
+ *                   [--durability durable|written|none] [--retry-window W]
  *   dp_ingest_smoke --dump DIR
  *
  * --pending-frames sets the frames each engine holds in flight (dp_ingest_config), so that a
  * test can make it throttle. --durability sets the shards' ack point (dp_log_config; default
  * durable): bench/run dataplane uses `none` to tell the worker core's ceiling from the disk's.
+ * --retry-window sets the batches each producer's retry window spans (dp_dedup; default 32),
+ * for producers that keep more batches in flight, with room for 64 producers per worker.
  *
  * --dump needs no DPDK: it opens every shard log found under DIR (directories named
  * shardId-...) and prints each record as "shard seq key data_len head", head being the first
@@ -271,6 +273,7 @@ struct opts {
 	const char *stream, *dir, *dump;
 	unsigned shards;
 	unsigned pending;       /* 0: dp_ingest's default */
+	unsigned retry_window;  /* 0: dp_dedup's default */
 	enum dp_durability durability;
 	double seconds;
 };
@@ -316,7 +319,13 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 	 * stale. */
 	{
 		unsigned w = cfg->workers ? cfg->workers : 1;
-		ncfg.ingest.dedup_entries = DP_DEDUP_WINDOW_DEFAULT * ((o->shards + w - 1) / w);
+		unsigned win = o->retry_window ? o->retry_window : DP_DEDUP_WINDOW_DEFAULT;
+		unsigned entries = win * ((o->shards + w - 1) / w);
+		ncfg.ingest.dedup_entries = entries > 4096 ? 4096 : entries;
+		if (o->retry_window) {
+			ncfg.ingest.dedup_window = o->retry_window;
+			ncfg.ingest.dedup_producers = 64;
+		}
 	}
 	if (o->pending)
 		ncfg.ingest.pending_frames = o->pending;
@@ -473,6 +482,8 @@ int main(int argc, char **argv)
 			o.dump = v;
 		else if (strcmp(a, "--durability") == 0 && dp_durability_parse(v, &o.durability) == 0)
 			;
+		else if (strcmp(a, "--retry-window") == 0)
+			o.retry_window = (unsigned)atoi(v);
 		else
 			goto usage;
 	}
@@ -488,6 +499,6 @@ usage:
 	fprintf(stderr, "usage: %s --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC] "
 		"[--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P] "
 		"[--seconds S] [--eal ARGS] [--pending-frames N] "
-		"[--durability durable|written|none]\n       %s --dump DIR\n", argv[0], argv[0]);
+		"[--durability durable|written|none] [--retry-window W]\n       %s --dump DIR\n", argv[0], argv[0]);
 	return 2;
 }
