@@ -71,7 +71,6 @@ struct gport {
 	uint32_t src_ip, dst_ip;      /* network order */
 	uint16_t src_port, dst_port;  /* host order */
 	uint16_t ip_id;
-	uint64_t rx_other;            /* frames that were not acks for us */
 };
 
 /* ---- transport ------------------------------------------------------------------------------- */
@@ -145,13 +144,12 @@ static unsigned gport_poll(struct gport *g, struct prod *p)
 	for (uint16_t i = 0; i < n; i++) {
 		const uint8_t *d = rte_pktmbuf_mtod(m[i], const uint8_t *);
 		struct dp_pkt_info info;
+		/* Anything but an ack to our port (ARP, a stray frame) is ignored. */
 		if (m[i]->nb_segs == 1 &&
 		    dp_pkt_parse(d, m[i]->data_len, &info) == DP_PKT_DROP_NONE &&
 		    info.kind == DP_PKT_UDP && info.dst_port == g->src_port &&
 		    info.src_port == g->dst_port)
 			prod_rx(p, d + info.payload_off, info.payload_len, now);
-		else
-			g->rx_other++;
 	}
 	rte_pktmbuf_free_bulk(m, n);
 	return n;
