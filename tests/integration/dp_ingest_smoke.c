@@ -16,7 +16,8 @@
  *   dp_ingest_smoke --dump DIR
  *
  * --pending-frames sets the frames each engine holds in flight (dp_ingest_config), so that a
- * test can make it throttle. --durability sets the shards' ack point (dp_log_config; default
+ * test can make it throttle (and, when larger than the default, the groups that may await
+ * their flush to match). --durability sets the shards' ack point (dp_log_config; default
  * durable): bench/run dataplane uses `none` to tell the worker core's ceiling from the disk's.
  * --retry-window sets the batches each producer's retry window spans (dp_dedup; default 32),
  * for producers that keep more batches in flight, with room for 64 producers per worker.
@@ -327,8 +328,13 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 			ncfg.ingest.dedup_producers = 64;
 		}
 	}
-	if (o->pending)
+	if (o->pending) {
 		ncfg.ingest.pending_frames = o->pending;
+		/* Room for every group of every pending frame to await its flush (a frame has a
+		 * group per shard it touches), or the engine throttles before its frames run out. */
+		if (o->pending * o->shards > ncfg.ingest.await_max)
+			ncfg.ingest.await_max = o->pending * o->shards;
+	}
 	r = dp_nic_new(&ncfg, &nic);
 	if (r < 0) {
 		printf("dp_nic_new failed: %s\n", strerror(-r));
