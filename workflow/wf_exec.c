@@ -1365,7 +1365,7 @@ static enum step_res handle_error(struct wf_exec *ex, struct run *r, const struc
 
 			if (!error_matches(c->errors, c->nerr, c->all, err))
 				continue;
-			eo = json_pack("{s:s,s:s?}", "Error", err, "Cause", r->cause);
+			eo = json_pack("{s:s,s:s*}", "Error", err, "Cause", r->cause);
 			if (!eo) {
 				ex->oom = 1;
 				return END;
@@ -1419,7 +1419,7 @@ static void kid_done(struct wf_exec *ex, struct run *k, json_t *output, const ch
 					error = "States.ExceedToleratedFailureThreshold";
 				else
 					json_array_set_new(p->results, k->index,
-							   json_pack("{s:s,s:s?}", "Error", error,
+							   json_pack("{s:s,s:s*}", "Error", error,
 								     "Cause", cause));
 			}
 		}
