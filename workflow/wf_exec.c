@@ -339,9 +339,11 @@ static void pend_drop_run(struct wf_exec *ex, struct run *r, bool timers_only)
 	}
 }
 
+/* Requests reach the host at once, except while a replay runs: then they wait for reissue(),
+ * which hands them out in the order the execution made them. */
 static bool requests_live(const struct wf_exec *ex)
 {
-	return ex->last_event >= ex->nrec;
+	return !ex->rec;
 }
 
 static uint64_t timer_arm(struct wf_exec *ex, struct run *r, enum pkind kind, int64_t due)

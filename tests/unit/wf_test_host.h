@@ -205,18 +205,20 @@ static inline void th_drive(struct th_host *h, struct wf_exec *ex)
 		;
 }
 
+/* The execution every test runs as. */
+static const struct wf_exec_info th_info = {
+	.execution_arn = "arn:aws:states:us-east-1:000000000000:execution:sm:ex1",
+	.name = "ex1",
+	.state_machine_arn = "arn:aws:states:us-east-1:000000000000:stateMachine:sm",
+	.state_machine_name = "sm",
+	.role_arn = "arn:aws:iam::000000000000:role/r",
+	.seed = 42,
+};
+
 /* Parse, start at t=1,000,000 ms, drive to the end. NULL when the definition is refused. */
 static inline struct wf_exec *th_run(struct th_host *h, struct wf_machine **m, const char *def,
 				     const char *input)
 {
-	static const struct wf_exec_info info = {
-		.execution_arn = "arn:aws:states:us-east-1:000000000000:execution:sm:ex1",
-		.name = "ex1",
-		.state_machine_arn = "arn:aws:states:us-east-1:000000000000:stateMachine:sm",
-		.state_machine_name = "sm",
-		.role_arn = "arn:aws:iam::000000000000:role/r",
-		.seed = 42,
-	};
 	struct wf_host w = th_host_of(h);
 	struct wf_exec *ex = NULL;
 	char err[512];
@@ -231,7 +233,7 @@ static inline struct wf_exec *th_run(struct th_host *h, struct wf_machine **m, c
 		return NULL;
 	if (!h->now)
 		h->now = 1000000;
-	if (wf_exec_start(*m, &info, &w, in, h->now, &ex) == 0) {
+	if (wf_exec_start(*m, &th_info, &w, in, h->now, &ex) == 0) {
 		wf_exec_run(ex);
 		th_drive(h, ex);
 	}
