@@ -79,6 +79,7 @@ struct wf_exec {
 	uint64_t last_event;
 	uint64_t last_timer;
 	uint64_t transitions;
+	uint64_t max_events;
 	struct run *root;
 
 	struct run **queue;
@@ -1524,6 +1525,15 @@ static void step(struct wf_exec *ex, struct run *r)
 
 		if (ex->status != WF_EXEC_RUNNING || r->dead || ex->oom)
 			return;
+		if (ex->last_event >= ex->max_events) {
+			static const char cause[] = "The execution reached the maximum number of "
+						    "history events.";
+
+			emit(ex, ex->root, WF_EV_ExecutionFailed,
+			     details(ex, "{s:s,s:s}", "error", "States.Runtime", "cause", cause));
+			exec_close(ex, WF_EXEC_FAILED, "States.Runtime", cause);
+			return;
+		}
 		s = &r->g->states[r->cur];
 		switch (r->resume) {
 		case RS_ENTER:
@@ -1596,6 +1606,7 @@ static int exec_new(const struct wf_machine *m, const struct wf_exec_info *info,
 	ex->sm_name = strdup(info && info->state_machine_name ? info->state_machine_name : "");
 	ex->role = info && info->role_arn ? strdup(info->role_arn) : NULL;
 	ex->rng = info ? info->seed : 0;
+	ex->max_events = info && info->max_events ? info->max_events : WF_EXEC_MAX_EVENTS;
 	ex->root = calloc(1, sizeof(*ex->root));
 	if (!ex->arn || !ex->name || !ex->sm_arn || !ex->sm_name || !ex->root ||
 	    (info && info->role_arn && !ex->role)) {

@@ -147,7 +147,13 @@ struct wf_exec_info {
 	const char *state_machine_name;
 	const char *role_arn;
 	uint64_t seed; /* randomness of UUID, MathRandom and retry jitter */
+	/* History events before the execution fails with States.Runtime; 0 means
+	 * WF_EXEC_MAX_EVENTS. Bounds a machine that loops without waiting. */
+	uint64_t max_events;
 };
+
+/* Step Functions' history limit for standard executions. */
+#define WF_EXEC_MAX_EVENTS 25000
 
 enum wf_exec_status {
 	WF_EXEC_RUNNING, WF_EXEC_SUCCEEDED, WF_EXEC_FAILED, WF_EXEC_TIMED_OUT, WF_EXEC_ABORTED,

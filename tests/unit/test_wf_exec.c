@@ -655,6 +655,18 @@ static void test_exec_heartbeat_extends(void)
 	th_clear(&host);
 }
 
+static void test_exec_event_limit(void)
+{
+	/* A loop that never waits ends at the history limit instead of spinning forever. */
+	struct run r = go("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Pass\",\"Next\":\"B\"},"
+			  "\"B\":{\"Type\":\"Pass\",\"Next\":\"A\"}}}", "{}");
+
+	CHECK(failed_with(&r, "States.Runtime", "maximum number of history events"));
+	CHECK(wf_exec_event_count(r.ex) > WF_EXEC_MAX_EVENTS);
+	CHECK(wf_exec_event_count(r.ex) <= WF_EXEC_MAX_EVENTS + 3);
+	done(&r);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_exec_pass_pipeline);
@@ -670,5 +682,6 @@ int main(void)
 	DP_TEST_RUN(test_exec_map);
 	DP_TEST_RUN(test_exec_timeout_stop);
 	DP_TEST_RUN(test_exec_heartbeat_extends);
+	DP_TEST_RUN(test_exec_event_limit);
 	return dp_test_done();
 }
