@@ -26,6 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wf_machine;
 
 /* Parse @len bytes of @def. *ret is written only on success; messages go to @err. */
@@ -47,5 +51,9 @@ int wf_timestamp_parse(const char *s, int64_t *ns);
 /* Milliseconds since the epoch as ISO 8601 with milliseconds and Z (the context object's form):
  * writes 25 bytes including the NUL into @buf. */
 void wf_timestamp_format(int64_t ms, char buf[32]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -69,6 +69,10 @@
 
 #include "wf_asl.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Payload limit of Step Functions (input, output, task result): 256 KiB. */
 #define WF_PAYLOAD_MAX (256 * 1024)
 
@@ -207,5 +211,9 @@ uint64_t wf_exec_transitions(const struct wf_exec *ex);
 uint64_t wf_exec_event_count(const struct wf_exec *ex);
 /* The string form of a task token, as $$.Task.Token shows it: "<execution name>:<token>". */
 int wf_exec_token_format(const struct wf_exec *ex, uint64_t token, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -28,6 +28,10 @@
 
 #include <jansson.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WF_INTRINSIC_MAX_DEPTH 10
 /* Base64 and Hash inputs are limited to this many characters (AWS). */
 #define WF_INTRINSIC_MAX_TEXT 10000
@@ -64,5 +68,9 @@ int wf_intrinsic_eval(const struct wf_intrinsic *f, const struct wf_intrinsic_en
 
 /* One step of splitmix64 over *state (the generator intrinsics and retry jitter use). */
 uint64_t wf_rng_next(uint64_t *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,6 +29,10 @@
 
 #include <jansson.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wf_path;
 
 /* Compile flags. */
@@ -66,5 +70,9 @@ int wf_path_eval(const struct wf_path *p, json_t *doc, json_t **ret);
  * (a step through a non-object, an index past the end): States.ResultPathMatchFailure.
  */
 int wf_path_set(const struct wf_path *p, json_t *doc, json_t *value, json_t **ret);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
