@@ -1505,7 +1505,8 @@ static enum step_res run_fail(struct wf_exec *ex, struct run *r, const char *err
 	if (r->parent) {
 		r->dead = true;
 		cancel_kids(ex, r);
-		kid_done(ex, r, NULL, e ? e : "States.Runtime", c);
+		/* A Fail state without Error still fails its branch: name the failure. */
+		kid_done(ex, r, NULL, e ? e : "States.BranchFailed", c);
 	} else {
 		emit(ex, r, WF_EV_ExecutionFailed,
 		     details(ex, "{s:s?,s:s?}", "error", e, "cause", c));
@@ -1578,6 +1579,9 @@ int wf_exec_run(struct wf_exec *ex)
 		step(ex, r);
 	}
 	ex->qhead = ex->qtail = 0;
+	/* An input that caused no event marks nothing. */
+	ex->trig = WF_TRIGGER_NONE;
+	ex->trig_ref = 0;
 	for (size_t i = 0; i < ex->ngrave; i++)
 		run_free(ex->grave[i]);
 	ex->ngrave = 0;
