@@ -673,26 +673,40 @@ fail:
 
 /* Choice rules. */
 
-static int glob_match(const char *pat, const char *s)
+/* StringMatches: `*` is any run of characters, `\*` a star, `\\` a backslash. Iterative,
+ * backtracking only to the last star, so a pattern of many stars stays linear per star. */
+static bool glob_match(const char *p, const char *s)
 {
-	while (*pat) {
-		if (*pat == '*') {
-			pat++;
-			for (;; s++) {
-				if (glob_match(pat, s))
-					return 1;
-				if (!*s)
-					return 0;
-			}
+	const char *star = NULL, *mark = NULL;
+
+	while (*s) {
+		const char *q = p;
+		char c = '\0';
+
+		if (*p == '*') {
+			star = ++p;
+			mark = s;
+			continue;
 		}
-		if (*pat == '\\' && (pat[1] == '*' || pat[1] == '\\'))
-			pat++;
-		if (*pat != *s)
-			return 0;
-		pat++;
-		s++;
+		if (*q == '\\' && (q[1] == '*' || q[1] == '\\')) {
+			c = q[1];
+			q += 2;
+		} else if (*q) {
+			c = *q++;
+		}
+		if (c && c == *s) {
+			p = q;
+			s++;
+			continue;
+		}
+		if (!star)
+			return false;
+		p = star;
+		s = ++mark;
 	}
-	return *s == '\0';
+	while (*p == '*')
+		p++;
+	return *p == '\0';
 }
 
 static bool cmp_ok(enum wf_cmp c, int d)

@@ -60,7 +60,11 @@ struct parser {
 	char *err;
 	size_t errlen;
 	unsigned flags;
+	int depth; /* filter nesting: parentheses and '!' */
 };
+
+/* Deeper filters than any real one; bounds the recursion of the filter parser. */
+#define MAX_FILTER_DEPTH 32
 
 static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(struct parser *p, const char *fmt, ...)
@@ -447,6 +451,8 @@ static int parse_operand(struct parser *p, struct foperand *o)
 	return perr(p, "unexpected '%c' in filter at offset %zu", c ? c : '0', p->i);
 }
 
+static int parse_unary_body(struct parser *p, struct fexpr *e, struct fexpr **ret);
+
 static int parse_unary(struct parser *p, struct fexpr **ret)
 {
 	struct fexpr *e = calloc(1, sizeof(*e));
@@ -454,6 +460,19 @@ static int parse_unary(struct parser *p, struct fexpr **ret)
 
 	if (!e)
 		return -ENOMEM;
+	if (++p->depth > MAX_FILTER_DEPTH) {
+		free(e);
+		return perr(p, "filter nested deeper than %d", MAX_FILTER_DEPTH);
+	}
+	r = parse_unary_body(p, e, ret);
+	p->depth--;
+	return r;
+}
+
+static int parse_unary_body(struct parser *p, struct fexpr *e, struct fexpr **ret)
+{
+	int r;
+
 	skip_ws(p);
 	if (p->s[p->i] == '!') {
 		p->i++;

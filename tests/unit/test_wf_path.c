@@ -104,6 +104,18 @@ static void test_path_refused(void)
 			CHECK(err[0] != '\0');
 		}
 	}
+	{
+		char deep[256] = "$[?(";
+
+		for (int i = 0; i < 40; i++)
+			strcat(deep, "(");
+		strcat(deep, "@.a");
+		for (int i = 0; i < 40; i++)
+			strcat(deep, ")");
+		strcat(deep, ")]");
+		CHECK_EQ(wf_path_compile(deep, 0, &p, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, "deeper") != NULL);
+	}
 	/* Reference paths: names and non-negative indexes only. */
 	CHECK_EQ(wf_path_compile("$.a[*]", WF_PATH_REFERENCE, &p, err, sizeof(err)), -EINVAL);
 	CHECK_EQ(wf_path_compile("$..a", WF_PATH_REFERENCE, &p, err, sizeof(err)), -EINVAL);
