@@ -1184,6 +1184,11 @@ static enum step_res do_wait(struct wf_exec *ex, struct run *r, const struct wf_
 		json_decref(v);
 		due = ns / 1000000;
 	}
+	/* AWS keeps the delay in a 32-bit count of seconds (about 24855 days). */
+	if ((due - ex->now_ms) / 1000 > INT32_MAX) {
+		runtime_error(r, "Wait state delay is too long.");
+		goto fail;
+	}
 	timer_arm(ex, r, P_WAIT, due);
 	return BLOCK;
 fail:

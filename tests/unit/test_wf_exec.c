@@ -367,6 +367,9 @@ static void test_exec_wait(void)
 	r = go(ONE("{\"Type\":\"Wait\",\"SecondsPath\":\"$.s\",\"End\":true}"), "{\"s\":1.5}");
 	CHECK(failed_with(&r, "States.Runtime", "cannot be parsed as a long value"));
 	done(&r);
+	r = go(ONE("{\"Type\":\"Wait\",\"Timestamp\":\"2200-01-01T00:00:00Z\",\"End\":true}"), "{}");
+	CHECK(failed_with(&r, "States.Runtime", "Wait state delay is too long."));
+	done(&r);
 	r = go(ONE("{\"Type\":\"Wait\",\"TimestampPath\":\"$.t\",\"End\":true}"), "{\"t\":\"soon\"}");
 	CHECK(failed_with(&r, "States.Runtime", "TimestampPath"));
 	done(&r);
