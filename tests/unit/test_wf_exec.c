@@ -675,6 +675,22 @@ static void test_exec_event_limit(void)
 	done(&r);
 }
 
+static void test_exec_event_names(void)
+{
+	enum wf_event_type t;
+	char buf[64];
+
+	CHECK_STR(wf_event_type_name(WF_EV_TaskStateEntered), "TaskStateEntered");
+	wf_event_details_name(WF_EV_TaskStateEntered, buf);
+	CHECK_STR(buf, "taskStateEnteredEventDetails");
+	wf_event_details_name(WF_EV_ExecutionStarted, buf);
+	CHECK_STR(buf, "executionStartedEventDetails");
+	CHECK_EQ(wf_event_type_parse("MapIterationFailed", &t), 0);
+	CHECK_EQ(t, WF_EV_MapIterationFailed);
+	CHECK_EQ(wf_event_type_parse("NoSuchEvent", &t), -EINVAL);
+	CHECK(wf_event_type_name(WF_EV__COUNT) == NULL);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_exec_pass_pipeline);
@@ -691,5 +707,6 @@ int main(void)
 	DP_TEST_RUN(test_exec_timeout_stop);
 	DP_TEST_RUN(test_exec_heartbeat_extends);
 	DP_TEST_RUN(test_exec_event_limit);
+	DP_TEST_RUN(test_exec_event_names);
 	return dp_test_done();
 }
