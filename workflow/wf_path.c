@@ -489,6 +489,7 @@ static int parse_unary_body(struct parser *p, struct fexpr *e, struct fexpr **re
 		skip_ws(p);
 		if (p->s[p->i] != ')') {
 			fexpr_free(*ret);
+			*ret = NULL; /* the caller may hold @ret inside its own node */
 			return perr(p, "expected ')' at offset %zu", p->i);
 		}
 		p->i++;
@@ -574,6 +575,14 @@ int wf_path_compile(const char *text, unsigned flags, struct wf_path **ret, char
 		err[0] = '\0';
 	if (!text || text[0] != '$')
 		return perr(&p, "a path must start with '$'");
+	/* Names become JSON object keys, which must be UTF-8 (definitions always are). */
+	{
+		json_t *utf8 = json_string(text);
+
+		if (!utf8)
+			return perr(&p, "a path must be valid UTF-8");
+		json_decref(utf8);
+	}
 	path = calloc(1, sizeof(*path));
 	if (!path)
 		return -ENOMEM;
