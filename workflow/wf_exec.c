@@ -1804,6 +1804,13 @@ int wf_exec_task_failed(struct wf_exec *ex, uint64_t token, const char *error, c
 	return wf_exec_run(ex);
 }
 
+int wf_exec_task_done(struct wf_exec *ex, uint64_t token, bool ok, json_t *output,
+		      const char *error, const char *cause, int64_t now_ms)
+{
+	return ok ? wf_exec_task_succeeded(ex, token, output, now_ms)
+		  : wf_exec_task_failed(ex, token, error, cause, now_ms);
+}
+
 int wf_exec_task_heartbeat(struct wf_exec *ex, uint64_t token, int64_t now_ms)
 {
 	struct pend *p = pend_find(ex, token, true);

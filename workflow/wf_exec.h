@@ -182,6 +182,9 @@ int wf_exec_run(struct wf_exec *ex);
 int wf_exec_task_succeeded(struct wf_exec *ex, uint64_t token, json_t *output, int64_t now_ms);
 int wf_exec_task_failed(struct wf_exec *ex, uint64_t token, const char *error, const char *cause,
 			int64_t now_ms);
+/* Either of the two above: @ok selects @output or @error/@cause. */
+int wf_exec_task_done(struct wf_exec *ex, uint64_t token, bool ok, json_t *output,
+		      const char *error, const char *cause, int64_t now_ms);
 int wf_exec_task_heartbeat(struct wf_exec *ex, uint64_t token, int64_t now_ms);
 int wf_exec_timer_fired(struct wf_exec *ex, uint64_t timer_id, int64_t now_ms);
 /* StopExecution: ExecutionAborted, every task cancelled. -EALREADY when not running. */

@@ -597,6 +597,31 @@ static void test_exec_map(void)
 	done(&r);
 }
 
+static void test_exec_nested_cancel(void)
+{
+	/* A Map of sleeping tasks inside a Parallel whose other branch fails after a Wait: the
+	 * failure cancels every iteration's task and propagates its own error. */
+	struct run r = go("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
+			  "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"ItemProcessor\":"
+			  "{\"StartAt\":\"S\",\"States\":{\"S\":{\"Type\":\"Task\"," SLEEP ","
+			  "\"End\":true}}},\"End\":true}}},"
+			  "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":1,"
+			  "\"Next\":\"F\"},\"F\":{\"Type\":\"Fail\",\"Error\":\"Late\"}}}],"
+			  "\"InputPath\":\"$.items\",\"End\":true}}}", "{\"items\":[1,2,3]}");
+
+	CHECK(failed_with(&r, "Late", NULL));
+	CHECK_EQ(host.ninvoked, 3);
+	CHECK_EQ(host.cancelled, 3);
+	CHECK_EQ(host.ntasks, 0);
+	done(&r);
+	/* A branch that fails without an error name fails the Parallel as States.BranchFailed. */
+	r = go("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"Branches\":["
+	       "{\"StartAt\":\"F\",\"States\":{\"F\":{\"Type\":\"Fail\"}}}],\"End\":true}}}",
+	       "{}");
+	CHECK(failed_with(&r, "States.BranchFailed", NULL));
+	done(&r);
+}
+
 static void test_exec_timeout_stop(void)
 {
 	struct wf_host w;
@@ -704,6 +729,7 @@ int main(void)
 	DP_TEST_RUN(test_exec_catch);
 	DP_TEST_RUN(test_exec_parallel);
 	DP_TEST_RUN(test_exec_map);
+	DP_TEST_RUN(test_exec_nested_cancel);
 	DP_TEST_RUN(test_exec_timeout_stop);
 	DP_TEST_RUN(test_exec_heartbeat_extends);
 	DP_TEST_RUN(test_exec_event_limit);

@@ -124,12 +124,12 @@ static inline int th_complete(struct th_host *h, struct wf_exec *ex, struct th_t
 
 	kind = kind ? kind + 1 : t->resource;
 	if (!strcmp(kind, "echo")) {
-		r = wf_exec_task_succeeded(ex, t->token, t->input, h->now);
+		r = wf_exec_task_done(ex, t->token, true, t->input, NULL, NULL, h->now);
 	} else if (!strcmp(kind, "fail")) {
 		const char *e = "CustomError", *c = "it failed";
 
 		json_unpack(t->input, "{s?s,s?s}", "error", &e, "cause", &c);
-		r = wf_exec_task_failed(ex, t->token, e, c, h->now);
+		r = wf_exec_task_done(ex, t->token, false, NULL, e, c, h->now);
 	} else if (!strcmp(kind, "flaky")) {
 		json_int_t ok_after = 2;
 
