@@ -268,8 +268,13 @@ static void run_free(struct run *r)
 	free(r);
 }
 
+static void kids_clear(struct wf_exec *ex, struct run *r);
+
+/* Runs are freed when wf_exec_run() has drained its queue (a dead run may still be queued);
+ * a buried run's own children go with it. */
 static void bury(struct wf_exec *ex, struct run *r)
 {
+	kids_clear(ex, r);
 	if (ex->ngrave == ex->capgrave) {
 		size_t cap = ex->capgrave ? ex->capgrave * 2 : 16;
 		struct run **g = realloc(ex->grave, cap * sizeof(*g));

@@ -90,7 +90,7 @@ static void test_path_refused(void)
 {
 	static const char *bad[] = {"", "a.b", "$.", "$[", "$['a'", "$[?(@.a >)]", "$.a[1:2:0]",
 				    "$..", "$[x]", "$.a[?(@.a == 'x)]", "$[?(1)]",
-				    /* found by fuzz_jsonpath: */ "$..b[?(!!(!!$!> 2)]", "$.p\xdb" "0]"};
+				    /* found by fuzz_jsonpath: */ "$..b[?(!!(!!$!> 2)]", "$.p\xdb\x30]"};
 	struct wf_path *p = NULL;
 	char err[256];
 
