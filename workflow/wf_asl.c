@@ -1143,6 +1143,16 @@ static void reach(const struct wf_graph *g, int i, bool *seen)
 		reach(g, s->catch[k].next, seen);
 }
 
+/* Unicode characters in a UTF-8 string (jansson has checked the encoding). */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int parse_graph(struct pctx *c, json_t *def, const char *base, struct wf_graph *g)
 {
 	json_t *states, *index = NULL, *v;
@@ -1172,7 +1182,7 @@ static int parse_graph(struct pctx *c, json_t *def, const char *base, struct wf_
 		char sp[512];
 
 		snprintf(sp, sizeof(sp), "%s/%s", p, name);
-		if (strlen(name) == 0 || strlen(name) > MAX_STATE_NAME * 4) {
+		if (utf8_chars(name) == 0 || utf8_chars(name) > MAX_STATE_NAME) {
 			r = verr(c, SCHEMA, sp, "State names must be 1 to %d characters",
 				 MAX_STATE_NAME);
 			goto out;

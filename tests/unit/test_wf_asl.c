@@ -193,6 +193,25 @@ static void test_asl_refuses(void)
 		     "/Extra"));
 }
 
+static void test_asl_state_names(void)
+{
+	char def[1024], name[400];
+
+	/* 80 characters are allowed (here 80 two-byte characters), 81 are not. */
+	name[0] = '\0';
+	for (int i = 0; i < 80; i++)
+		strcat(name, "\xc3\xa9");
+	snprintf(def, sizeof(def), "{\"StartAt\":\"%s\",\"States\":{\"%s\":{\"Type\":\"Pass\","
+		 "\"End\":true}}}", name, name);
+	CHECK(def_is(def, NULL));
+	strcat(name, "x");
+	snprintf(def, sizeof(def), "{\"StartAt\":\"%s\",\"States\":{\"%s\":{\"Type\":\"Pass\","
+		 "\"End\":true}}}", name, name);
+	CHECK(def_is(def, "State names must be 1 to 80 characters"));
+	CHECK(def_is("{\"StartAt\":\"\",\"States\":{\"\":{\"Type\":\"Pass\",\"End\":true}}}",
+		     "State names must be 1 to 80 characters"));
+}
+
 static void test_asl_timestamps(void)
 {
 	int64_t ns = 0;
@@ -216,6 +235,7 @@ int main(void)
 {
 	DP_TEST_RUN(test_asl_accepts);
 	DP_TEST_RUN(test_asl_refuses);
+	DP_TEST_RUN(test_asl_state_names);
 	DP_TEST_RUN(test_asl_timestamps);
 	return dp_test_done();
 }
