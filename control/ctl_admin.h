@@ -15,10 +15,15 @@
 #include "ctl_kinesis.h"
 #include "ctl_shards.h"
 
+#include <jansson.h>
+
 struct ctl_admin {
 	struct ctl_aws *aws;
 	struct ctl_kinesis *kinesis;
 	struct ctl_shards *shards;
+	/* The dataplane's counters for GET /stats (NULL: none): a new JSON object. */
+	json_t *(*dataplane_stats)(void *arg);
+	void *dataplane_arg;
 	const char *data_dir;
 	const char *api_listen;
 	int64_t started_ms;

@@ -14,7 +14,7 @@ BATCH_HDR = 48
 
 def start(data_dir, *args):
     return subprocess.Popen([INGESTD, "--data-dir", str(data_dir), "--api-listen", "127.0.0.1:0",
-                             *args],
+                             "--nic", "none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -53,7 +53,7 @@ def test_help_names_every_option():
     (["--buffer-size", "64K"], "buffer_bytes must be at least"),
 ])
 def test_bad_options_exit_2_with_a_reason(tmp_path, args, msg):
-    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), *args],
+    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), "--nic", "none", *args],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
     assert msg in r.stderr
@@ -102,7 +102,7 @@ def test_torn_tail_is_cut_and_reported(tmp_path):
 def test_unreadable_data_dir_is_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    r = subprocess.run([INGESTD, "--data-dir", str(blocker)], capture_output=True, text=True,
+    r = subprocess.run([INGESTD, "--data-dir", str(blocker), "--nic", "none"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 1
     assert "cannot create" in r.stderr or "Not a directory" in r.stderr
