@@ -20,20 +20,30 @@ static void port_log(void *arg, enum dp_port_log_level level, const char *msg)
 										  : CTL_LOG_INFO, "%s", msg);
 }
 
-/* The engines' settings. The retry window holds `window` batches per producer for every shard
- * group a batch can make on one worker: window x the shards a worker owns. */
+/*
+ * The engines' settings. The retry window remembers, per producer, `window` batches times the
+ * shard groups one batch makes on a worker: a frame's records spread over every shard that worker
+ * owns, so the entries are window x the shards a worker owns (the logs found at start, or the
+ * shard limit when more may be created), up to DP_PER_WORKER_SHARDS_MAX shards: 512 entries,
+ * 12.6 MiB for 1024 producers. A worker owning more shards than that still answers retries of
+ * batches that touched at most that many of them.
+ */
+#define DP_PER_WORKER_SHARDS_MAX 16u
+
 static void ingest_config(const struct ctl_config *cfg, unsigned workers, unsigned shards,
 			  struct dp_ingest_config *ic)
 {
 	dp_ingest_config_default(ic);
 	ic->workers = workers;
+	if (shards < cfg->shard_limit)
+		shards = cfg->shard_limit;
 	unsigned per = (shards + workers - 1) / workers;
 	if (per < 1)
 		per = 1;
+	if (per > DP_PER_WORKER_SHARDS_MAX)
+		per = DP_PER_WORKER_SHARDS_MAX;
 	ic->dedup_window = DP_DEDUP_WINDOW_DEFAULT;
-	/* Memory is producers x 24 bytes x entries: 1024 entries (32 shards a worker) is 24 MiB. */
-	ic->dedup_entries = per * DP_DEDUP_WINDOW_DEFAULT > 1024 ? 1024 : per * DP_DEDUP_WINDOW_DEFAULT;
-	(void)cfg;
+	ic->dedup_entries = per * DP_DEDUP_WINDOW_DEFAULT;
 }
 
 int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ctl_dataplane *d)

@@ -1131,6 +1131,13 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 	}
 
 	const struct dp_ingest_table *t = atomic_load_explicit(&ing->g->table, memory_order_acquire);
+	if (!t) {
+		/* Starting or stopping: the streams are not known yet (or any more). The producer
+		 * resends a throttled batch, to this process or the next. */
+		if (chunked)
+			dp_reasm_release(ing->reasm, &rr);
+		return drop(ing, DP_DROP_NOT_READY, &f, src);
+	}
 	const struct tstream *st = table_find(t, f.stream, f.stream_len);
 	struct pframe *pf = st ? pframe_get(ing) : NULL;
 	if (!pf) {

@@ -229,7 +229,8 @@ int dp_ingest_table_new(const struct dp_ingest_stream_def *defs, unsigned n,
 void dp_ingest_table_free(struct dp_ingest_table *t);
 
 /*
- * Make t the table every worker routes by (t may be NULL: every stream unknown); the previous
+ * Make t the table every worker routes by (t may be NULL: no routing yet or any more, frames are
+ * answered throttled and counted as not-ready, so producers resend them); the previous
  * one is retired (without allocating) and freed by a later dp_ingest_reclaim(). The group owns
  * t from now on.
  */
