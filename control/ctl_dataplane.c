@@ -221,9 +221,16 @@ json_t *ctl_dataplane_stats(void *arg)
 		dp_ingest_stats_get(dp_ingest_worker(d->g, i), &is);
 		json_t *o = json_object();
 		for (unsigned j = 0; j < DP_INGEST_C__COUNT; j++) {
-			json_object_set_new(o, dp_ingest_counter_name(j),
-					    json_integer((json_int_t)is.c[j]));
-			add_u64(tot, dp_ingest_counter_name(j), is.c[j]);
+			const char *name = dp_ingest_counter_name(j);
+			json_object_set_new(o, name, json_integer((json_int_t)is.c[j]));
+			if (j != DP_INGEST_C_ACK_MS_MAX) {
+				add_u64(tot, name, is.c[j]);
+			} else {
+				json_t *m = json_object_get(tot, name);
+				if (!m || (uint64_t)json_integer_value(m) < is.c[j])
+					json_object_set_new(tot, name,
+							    json_integer((json_int_t)is.c[j]));
+			}
 		}
 		json_object_set_new(o, "frame_drops", drops_json(is.drops, DP_DROP__COUNT,
 								 frame_drop_name, tot_frame));
@@ -238,6 +245,15 @@ json_t *ctl_dataplane_stats(void *arg)
 		json_object_set_new(w, "ingest", o);
 		json_array_append_new(ws, w);
 	}
+	/* Commit latency: arrival to ack, the mean over every acked frame and control put. */
+	json_int_t acks = json_integer_value(json_object_get(tot, "acks")) -
+			  json_integer_value(json_object_get(tot, "acks-error")) +
+			  json_integer_value(json_object_get(tot, "no-ack"));
+	json_int_t puts = json_integer_value(json_object_get(tot, "control-puts-done"));
+	json_object_set_new(tot, "ack_ms_mean", json_real(acks ? (double)json_integer_value(
+		json_object_get(tot, "ack-ms-sum")) / (double)acks : 0.0));
+	json_object_set_new(tot, "control_put_ms_mean", json_real(puts ? (double)
+		json_integer_value(json_object_get(tot, "control-put-ms-sum")) / (double)puts : 0.0));
 	json_object_set_new(tot, "packet_drops", tot_pkt);
 	json_object_set_new(tot, "frame_drops", tot_frame);
 	json_object_set_new(tot, "records_acked", tot_status);

@@ -317,6 +317,7 @@ struct dp_ingest {
 	struct dp_ingest_put *pq_head, *pq_tail;  /* control puts not yet appended (FIFO) */
 	struct dp_ingest_put *pw_head, *pw_tail;  /* appended, waiting for the ack mark */
 	_Alignas(64) _Atomic uint64_t qs_epoch; /* the epoch of this worker's last quiescent state */
+	int64_t now_ms;          /* the time of the last call (latency counters) */
 	/* scratch for one frame (never live across calls) */
 	const uint8_t *hkeys[DP_FRAME_RECORDS_MAX];
 	uint16_t hlens[DP_FRAME_RECORDS_MAX];
@@ -705,6 +706,15 @@ static void frame_release(struct dp_ingest *ing, struct pframe *pf)
 	ing->pf_used--;
 }
 
+/* Account the time from arrival at ts_ms to now (clocks that step back count 0). */
+static void latency_note(struct dp_ingest *ing, int64_t ts_ms)
+{
+	uint64_t ms = ing->now_ms > ts_ms ? (uint64_t)(ing->now_ms - ts_ms) : 0;
+	cnt_add(&ing->cnt[DP_INGEST_C_ACK_MS_SUM], ms);
+	if (ms > atomic_load_explicit(&ing->cnt[DP_INGEST_C_ACK_MS_MAX], memory_order_relaxed))
+		atomic_store_explicit(&ing->cnt[DP_INGEST_C_ACK_MS_MAX], ms, memory_order_relaxed);
+}
+
 static void send_ack(struct dp_ingest *ing, const struct dp_ingest_src *src, const uint8_t *ack,
 		     size_t len)
 {
@@ -730,6 +740,7 @@ static void frame_complete(struct dp_ingest *ing, struct pframe *pf)
 		if (a->status < DP_INGEST_STATUS_SLOTS)
 			cnt_add(&ing->status[a->status], 1);
 	}
+	latency_note(ing, pf->ts_ms);
 	if (pf->no_ack) {
 		COUNT(ing, NO_ACK);
 	} else {
@@ -850,6 +861,8 @@ static void put_complete(struct dp_ingest *ing, struct dp_ingest_put *p)
 {
 	struct dp_ingest_group *g = ing->g;
 	COUNT(ing, PUTS_DONE);
+	cnt_add(&ing->cnt[DP_INGEST_C_PUT_MS_SUM],
+		ing->now_ms > p->ts_ms ? (uint64_t)(ing->now_ms - p->ts_ms) : 0);
 	struct dp_ingest_put *h = atomic_load_explicit(&g->done, memory_order_relaxed);
 	do
 		p->next = h;
@@ -1114,6 +1127,7 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 	bool chunked = false;
 
 	COUNT(ing, FRAMES);
+	ing->now_ms = now_ms;
 	enum dp_drop why = dp_frame_parse(payload, len, &f);
 	if (why != DP_DROP_NONE)
 		return drop(ing, why, &f, src);
@@ -1266,6 +1280,7 @@ int dp_ingest_poll(struct dp_ingest *ing, int64_t now_ms)
 	uint64_t epoch = atomic_load_explicit(&g->epoch, memory_order_acquire);
 	int done = 0;
 	const struct msg *m;
+	ing->now_ms = now_ms;
 
 	while ((m = ring_peek(&ing->ctl))) {
 		if (m->kind == MSG_OPEN)

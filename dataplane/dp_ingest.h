@@ -102,7 +102,12 @@ typedef void (*dp_ingest_ack_fn)(void *arg, const struct dp_ingest_src *src, con
 	X(TAGS_RECOVERED,  "tags-recovered")   /* dedup entries rebuilt from the logs */ \
 	X(PUTS,            "control-puts")     /* dp_ingest_put_submit puts taken by the owner */ \
 	X(PUT_RECORDS,     "control-records")  /* their records appended */ \
-	X(PUTS_DONE,       "control-puts-done") /* puts handed back (appended or failed) */
+	X(PUTS_DONE,       "control-puts-done") /* puts handed back (appended or failed) */ \
+	X(ACK_MS_SUM,      "ack-ms-sum")       /* ms from each acked frame's arrival to its ack
+	                                          (commit latency: mean = ack-ms-sum / acks) */ \
+	X(ACK_MS_MAX,      "ack-ms-max")       /* the largest of them */ \
+	X(PUT_MS_SUM,      "control-put-ms-sum") /* the same for control puts (mean = /
+	                                            control-puts-done) */
 
 enum dp_ingest_counter {
 #define DP_INGEST_X_ENUM(name, text) DP_INGEST_C_##name,
