@@ -388,6 +388,7 @@ def test_malformed_frames_are_dropped_and_counted_by_the_daemon(netns, tmp_path)
                good.hex(), timeout=20, check=False)
         assert r.returncode == 0 and r.stdout.split()[:2] == ["ack", "44"], r.stdout + r.stderr
         tot = stats(d)["dataplane"]["totals"]
+        text = sh(INGESTCTL, "--socket", f"{d.data_dir}/ingestd.sock", "stats").stdout
         assert d.stop() == 0
     finally:
         if d.proc.poll() is None:
@@ -395,3 +396,7 @@ def test_malformed_frames_are_dropped_and_counted_by_the_daemon(netns, tmp_path)
     assert tot["frame_drops"] == {"short": 1, "bad-magic": 1, "key-len": 1}, tot
     assert tot["frames-dropped"] == 3 and tot["frames-taken"] == 1, tot
     assert tot["records_acked"] == {"ok": 1}, tot
+    # The table for people says the same.
+    drops = next(ln for ln in text.splitlines() if ln.startswith("frame drops:"))
+    assert all(f"{r} 1" in drops for r in ("short", "bad-magic", "key-len")), text
+    assert "dataplane dpdk, 1 worker(s)" in text and "NIC net_tap0 (net_tap ingest0)" in text, text
