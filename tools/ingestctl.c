@@ -527,9 +527,10 @@ static void print_drops(const char *what, const json_t *o)
 
 static void print_dataplane(const json_t *dp)
 {
-	if (!dp)
-		return;
 	char a[12][32];
+	/* Without NICs (--nic none) there is nothing to say beyond the shard table. */
+	if (!dp || strcmp(jstr(dp, "mode", a[0], 32), "dpdk") != 0)
+		return;
 	printf("\ndataplane %s, %s worker(s)\n", jstr(dp, "mode", a[0], 32),
 	       jstr(dp, "workers", a[1], 32));
 	size_t i;
