@@ -41,7 +41,8 @@ def stop(proc):
 def test_help_names_every_option():
     r = subprocess.run([INGESTD, "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0
-    for opt in ("--data-dir", "--durability", "--segment-size", "--retention-hours"):
+    for opt in ("--data-dir", "--durability", "--segment-size", "--retention-hours", "--nic",
+                "--workers", "--ip", "--tap-ip", "--ingest-port", "--eal", "--netns"):
         assert opt in r.stdout
 
 
@@ -50,6 +51,8 @@ def test_help_names_every_option():
     (["--retention-hours", "23"], "expected 24..8760"),
     (["--segment-size", "12Q"], "expected a size"),
     (["--bogus"], "unknown or incomplete option"),
+    (["--nic", "none", "--nic", "net_tap0"], "--nic none cannot be combined"),
+    (["--ip", "198.18.0.1"], "expected ADDR/PREFIX"),
     (["--buffer-size", "64K"], "buffer_bytes must be at least"),
 ])
 def test_bad_options_exit_2_with_a_reason(tmp_path, args, msg):
