@@ -400,3 +400,43 @@ def test_malformed_frames_are_dropped_and_counted_by_the_daemon(netns, tmp_path)
     drops = next(ln for ln in text.splitlines() if ln.startswith("frame drops:"))
     assert all(f"{r} 1" in drops for r in ("short", "bad-magic", "key-len")), text
     assert "dataplane dpdk, 1 worker(s)" in text and "NIC net_tap0 (net_tap ingest0)" in text, text
+
+
+def test_nic_routing_follows_resharding_and_deletion(netns, tmp_path):
+    d = start_daemon(tmp_path / "data", netns)
+    try:
+        kc = d.client()
+        kc.create_stream(StreamName=STREAM, ShardCount=SHARDS)
+        make_input(tmp_path / "in0", 301, 2000, seed=5)
+        r = start_producer(netns, 301, tmp_path / "in0", tmp_path / "acks0")
+        rep, err = producer_report(r, timeout=60)
+        assert rep["exit_code"] == 0 and rep["acked"] == 2000, (rep, err)
+        # Split shard 0 at the middle of its range: the NIC path routes by the new table.
+        lo, hi, _ = next(x for x in hash_ranges(kc) if x[2] == 0)
+        kc.split_shard(StreamName=STREAM, ShardToSplit="shardId-000000000000",
+                       NewStartingHashKey=str((lo + hi) // 2))
+        ranges = hash_ranges(kc)
+        assert sorted(x[2] for x in ranges) == [1, 2, 3, 4, 5]
+        keys2 = make_input(tmp_path / "in1", 302, 2000, seed=6)
+        r = start_producer(netns, 302, tmp_path / "in1", tmp_path / "acks1")
+        rep, err = producer_report(r, timeout=60)
+        assert rep["exit_code"] == 0 and rep["acked"] == 2000, (rep, err)
+        acked = read_ack_log(tmp_path / "acks1")
+        for i, a in enumerate(acked):
+            assert a[0] == owner_shard(ranges, keys2[i]), (i, keys2[i], a)
+        # The parent's last sequence number is final: everything before the split, nothing after.
+        desc = kc.describe_stream(StreamName=STREAM)["StreamDescription"]["Shards"]
+        parent = next(s for s in desc if s["ShardId"] == "shardId-000000000000")
+        end = counter(parent["SequenceNumberRange"]["EndingSequenceNumber"])
+        before = [a for a in read_ack_log(tmp_path / "acks0") if a[0] == 0]
+        assert before and max(c for _, c in before) <= end
+        # A deleted stream is unknown to the NIC path at once.
+        kc.delete_stream(StreamName=STREAM)
+        make_input(tmp_path / "in2", 303, 10, seed=7)
+        r = start_producer(netns, 303, tmp_path / "in2", tmp_path / "acks2")
+        rep, err = producer_report(r, timeout=60)
+        assert rep["exit_code"] == 1 and rep["failed_by_status"] == {"unknown-stream": 10}, rep
+        assert d.stop() == 0
+    finally:
+        if d.proc.poll() is None:
+            d.kill9()
