@@ -6,7 +6,7 @@ Each test creates a network namespace, starts ingestd with its embedded default 
 appliance 198.18.0.1, kernel side 198.18.0.2/24) inside it (--netns), creates a 4-shard stream
 through the AWS API and runs tools' ingest-producer processes inside the namespace
 (`ip netns exec`). Records are read back through GetRecords; sequence numbers are compared by
-their per-shard counter (docs/api.md: digits 11-26 of the 47-hex-digit value). All traffic stays
+their per-shard counter (dataplane/dp_seqno.h: hex digits 11-26 of the 47-digit value). All traffic stays
 in the namespace and on loopback. Needs root (TAP devices, namespaces).
 
 Sizes: 1,000,000 records over 4 producers when CI=true, 200,000 otherwise.
