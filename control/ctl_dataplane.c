@@ -101,11 +101,7 @@ int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ct
 		return r;
 	}
 	char ip[16];
-	for (unsigned i = 0; i < d->port->n_nics; i++) {
-		const struct dp_port_nic *n = &d->port->nics[i];
-		ctl_log(CTL_LOG_INFO, "NIC %s (%s%s%s): %u queue(s), RSS %s", n->name, n->driver,
-			n->ifname[0] ? ", interface " : "", n->ifname, n->queues, n->rss ? "on" : "off");
-	}
+	/* dp_port logged each NIC; say where producers send. */
 	ctl_log(CTL_LOG_INFO, "dataplane: %u worker(s), ingest on %s:%u/udp%s%s%s", d->n,
 		dp_port_ip_str(d->port->ip, ip), cfg->ingest_port, d->port->no_huge ?
 		", without huge pages" : "", d->port->netns[0] ? ", NICs in netns " : "",
