@@ -21,8 +21,9 @@
  *    the worker's own io_uring (dp_committer_poll). Every shard is opened, appended to and closed
  *    by its owner's thread, on its owner's committer.
  *  - The control thread (one thread at a time): dp_ingest_group_new/free, dp_ingest_table_new/
- *    publish, dp_ingest_shard_open/close, dp_ingest_retire/reclaim, dp_ingest_stats_get (which
- *    reads counters that may lag by a poll round).
+ *    publish, dp_ingest_shard_open/close, dp_ingest_put_submit/reap, dp_ingest_call_post/done,
+ *    dp_ingest_retire/reclaim, dp_ingest_stats_get (which reads counters that may lag by a poll
+ *    round).
  *  - Cores talk through single-producer single-consumer rings allocated at setup: one per
  *    (source worker, destination worker) pair and one from the control thread to each worker.
  *  - The control thread's own writes (HTTP PutRecord(s)) and its operations on a shard's log
