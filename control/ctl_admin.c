@@ -41,11 +41,33 @@ static void status(struct ctl_admin *a, struct ctl_http_req *rq)
 				      "streams", (int)streams, "open_shards", (int)open));
 }
 
+struct stat_visit {
+	struct ctl_admin *a;
+	json_t *arr;
+};
+
+struct stat_arg {
+	struct dp_shard *sh;
+	struct dp_shard_stats st;
+};
+
+/* Runs on the shard's owner: its statistics are plain fields the owner writes. */
+static int stat_cb(void *arg)
+{
+	struct stat_arg *x = arg;
+	dp_shard_stats_get(x->sh, &x->st);
+	return 0;
+}
+
 static void stat_one(void *arg, const char *name, struct dp_shard *sh)
 {
-	json_t *arr = arg;
-	struct dp_shard_stats st;
-	dp_shard_stats_get(sh, &st);
+	struct stat_visit *v = arg;
+	json_t *arr = v->arr;
+	struct stat_arg x = { .sh = sh };
+	if (ctl_shards_call(v->a->shards, sh, stat_cb, &x) < 0)
+		return;
+	struct dp_shard_stats st = x.st;
+	struct dp_ingest_shard *is = ctl_shards_slot(v->a->shards, sh);
 	json_array_append_new(arr, json_pack(
 		"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"shard", name, "state", dp_shard_state_name(dp_shard_state(sh)),
@@ -57,15 +79,19 @@ static void stat_one(void *arg, const char *name, struct dp_shard *sh)
 		"fsyncs", (json_int_t)st.fsyncs, "short_writes", (json_int_t)st.short_writes,
 		"segments_live", (json_int_t)st.segments_live,
 		"segments_deleted", (json_int_t)st.segments_deleted));
+	json_t *o = json_array_get(arr, json_array_size(arr) - 1);
+	if (o && is)
+		json_object_set_new(o, "owner", json_integer(is->owner));
 }
 
 static void stats(struct ctl_admin *a, struct ctl_http_req *rq)
 {
-	json_t *arr = json_array();
-	ctl_shards_each(a->shards, stat_one, arr);
-	json_t *out = json_pack("{s:o}", "shards", arr);
-	for (unsigned i = 0; out && i < a->n_providers; i++)
-		a->providers[i].fn(a->providers[i].arg, out);
+	struct stat_visit v = { a, json_array() };
+	ctl_shards_each(a->shards, stat_one, &v);
+	json_t *dp = a->dataplane_stats ? a->dataplane_stats(a->dataplane_arg) : NULL;
+	json_t *out = json_pack("{s:o, s:o?}", "shards", v.arr, "dataplane", dp);
+	for (unsigned n = 0; out && n < a->n_providers; n++)
+		a->providers[n].fn(a->providers[n].arg, out);
 	reply_json(rq, 200, out);
 }
 

@@ -22,12 +22,16 @@
 typedef void (*ctl_admin_stats_fn)(void *arg, json_t *out);
 
 #define CTL_ADMIN_MAX_PROVIDERS 16
+#include <jansson.h>
 
 struct ctl_admin {
 	struct ctl_aws *aws;
 	struct ctl_kinesis *kinesis;
 	struct ctl_shards *shards;
 	struct ctl_meta *meta;  /* the record of declarative applies (GET/PUT /applied) */
+	/* The dataplane's counters for GET /stats (NULL: none): a new JSON object. */
+	json_t *(*dataplane_stats)(void *arg);
+	void *dataplane_arg;
 	const char *data_dir;
 	const char *api_listen;
 	int64_t started_ms;

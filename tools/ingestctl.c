@@ -538,6 +538,61 @@ static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o
 	return RC_OK;
 }
 
+/* "reason count, ..." of a {reason: count} object; "none" when empty. */
+static void print_drops(const char *what, const json_t *o)
+{
+	const char *k;
+	json_t *v;
+	printf("%s", what);
+	if (!json_object_size(o))
+		fputs(" none", stdout);
+	json_object_foreach((json_t *)o, k, v)
+		printf(" %s %" JSON_INTEGER_FORMAT, k, json_integer_value(v));
+	putchar('\n');
+}
+
+static void print_dataplane(const json_t *dp)
+{
+	char a[12][32];
+	/* Without NICs (--nic none) there is nothing to say beyond the shard table. */
+	if (!dp || strcmp(jstr(dp, "mode", a[0], 32), "dpdk") != 0)
+		return;
+	printf("\ndataplane %s, %s worker(s)\n", jstr(dp, "mode", a[0], 32),
+	       jstr(dp, "workers", a[1], 32));
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(dp, "nics"), i, n)
+		printf("NIC %s (%s%s%s): rx %s packets %s bytes, missed %s, errors %s, no mbuf %s; "
+		       "tx %s packets\n", jstr(n, "name", a[0], 32), jstr(n, "driver", a[1], 32),
+		       *jstr(n, "interface", a[2], 32) ? " " : "", jstr(n, "interface", a[2], 32),
+		       jstr(n, "rx_packets", a[3], 32), jstr(n, "rx_bytes", a[4], 32),
+		       jstr(n, "rx_missed", a[5], 32), jstr(n, "rx_errors", a[6], 32),
+		       jstr(n, "rx_no_mbuf", a[7], 32), jstr(n, "tx_packets", a[8], 32));
+	static const char *const head[] = { "WORKER", "RX PKTS", "RX BYTES", "FRAMES", "RECORDS",
+		"ACKS SENT", "RETRIES ANSWERED", "HTTP RECORDS", "ACK MS SUM" };
+	static const bool right[] = { false, true, true, true, true, true, true, true, true };
+	struct table t = { 9, head, right, NULL, 0, 0 };
+	json_t *w;
+	json_array_foreach(json_object_get(dp, "per_worker"), i, w) {
+		const json_t *ing = json_object_get(w, "ingest"), *nic = json_object_get(w, "nic");
+		table_add(&t, jstr(w, "worker", a[0], 32), jstr(w, "rx_packets", a[1], 32),
+			  jstr(w, "rx_bytes", a[2], 32), jstr(ing, "frames", a[3], 32),
+			  jstr(ing, "records", a[4], 32), jstr(nic, "acks-sent", a[5], 32),
+			  jstr(ing, "dedup-hits", a[6], 32), jstr(ing, "control-records", a[7], 32),
+			  jstr(ing, "ack-ms-sum", a[8], 32));
+	}
+	if (t.rows)
+		table_print(&t);
+	table_free(&t);
+	const json_t *tot = json_object_get(dp, "totals");
+	print_drops("packet drops:", json_object_get(tot, "packet_drops"));
+	print_drops("frame drops:", json_object_get(tot, "frame_drops"));
+	print_drops("records acked:", json_object_get(tot, "records_acked"));
+	printf("commit latency: frames %s ms mean, %s ms max; HTTP puts %s ms mean\n",
+	       jstr(tot, "ack_ms_mean", a[0], 32), jstr(tot, "ack-ms-max", a[1], 32),
+	       jstr(tot, "control_put_ms_mean", a[2], 32));
+}
+
 static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		     char **argv)
 {
@@ -570,6 +625,7 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	else
 		puts("no shard logs");
 	table_free(&t);
+	print_dataplane(json_object_get(j, "dataplane"));
 	json_decref(j);
 	return RC_OK;
 }
