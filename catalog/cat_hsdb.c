@@ -154,6 +154,36 @@ static char *hs_form(const char *re)
 	return out;
 }
 
+/* Hyperscan's parser reports some constructs it lacks only as "unrecognised character": name
+ * the construct for the user instead, with its offset. NULL when none of them is present. */
+static const char *unsupported_construct(const char *re, size_t *at)
+{
+	static const struct { const char *text; const char *what; } c[] = {
+		{ "(?R", "recursion (?R)" }, { "(?&", "a subroutine call (?&name)" },
+		{ "(?P>", "a subroutine call (?P>name)" }, { "(?(", "a conditional group (?(...)" },
+		{ "(?C", "a callout (?C)" }, { "(*", "a backtracking verb or option (*...)" },
+		{ "\\g", "a backreference or subroutine call \\g" }, { "\\K", "\\K (reset match start)" },
+		{ "\\C", "\\C (one code unit)" }, { "\\R", "\\R (any newline sequence)" },
+		{ "(?+", "a relative subroutine call (?+n)" }, { "(?-", NULL },
+	};
+	for (size_t i = 0; re[i]; i++) {
+		if (re[i] == '\\' && re[i + 1] && !strchr("gKCR", re[i + 1])) {
+			i++;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++)
+			if (c[k].what && strncmp(re + i, c[k].text, strlen(c[k].text)) == 0) {
+				*at = i;
+				return c[k].what;
+			}
+		if (re[i] == '(' && re[i + 1] == '?' && re[i + 2] >= '0' && re[i + 2] <= '9') {
+			*at = i;
+			return "a subroutine call (?n)";
+		}
+	}
+	return NULL;
+}
+
 /* Which way Hyperscan takes re: 0 as written, 1 as a prefilter, -1 neither (err says why). */
 static int hs_mode(const char *re, char *err, size_t errlen, const char *what)
 {
@@ -169,8 +199,14 @@ static int hs_mode(const char *re, char *err, size_t errlen, const char *what)
 		free(info);
 		return 1;
 	}
-	set_err(err, errlen, "%s: Hyperscan cannot use this pattern: %s", what,
-		ce && ce->message ? ce->message : "unknown reason");
+	size_t at = 0;
+	const char *construct = unsupported_construct(re, &at);
+	if (construct)
+		set_err(err, errlen, "%s: %s at offset %zu is not supported by the classifier "
+			"engine", what, construct, at);
+	else
+		set_err(err, errlen, "%s: Hyperscan cannot use this pattern: %s", what,
+			ce && ce->message ? ce->message : "unknown reason");
 	hs_free_compile_error(ce);
 	return -1;
 }
