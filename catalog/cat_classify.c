@@ -401,6 +401,10 @@ static unsigned judged(const struct sample *s, unsigned n, bool last_ok)
 
 /* ---- sniffing ------------------------------------------------------------------------------- */
 
+static bool binary(const uint8_t *b, size_t len);
+
+/* A format or compression known by its first bytes. Formats also need the sample to be binary,
+ * so that a text file that happens to start with "ORC" or "PAR1" stays text. */
 static bool magic(const uint8_t *b, size_t len, struct cat_classification *out)
 {
 	static const struct {
@@ -420,7 +424,8 @@ static bool magic(const uint8_t *b, size_t len, struct cat_classification *out)
 		{ "\xff\x06\x00\x00sNaPpY", 10, NULL, "snappy" },
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		if (len < tab[i].n || memcmp(b, tab[i].m, tab[i].n) != 0)
+		if (len < tab[i].n || memcmp(b, tab[i].m, tab[i].n) != 0 ||
+		    (tab[i].cls && !binary(b, len)))
 			continue;
 		if (tab[i].cls) {
 			snprintf(out->classification, sizeof(out->classification), "%s", tab[i].cls);

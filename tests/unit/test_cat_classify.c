@@ -221,6 +221,11 @@ static void test_builtin_binary_and_magic(void)
 	CHECK(c.certainty == 1.0);
 	cat_classification_clear(&c);
 
+	/* Text that starts like a format's magic is still text. */
+	REQUIRE(classify(builtin, "ORCHARD,1\nPEAR,2\n", &c) == 0);
+	CHECK_STR(c.classification, "csv");
+	cat_classification_clear(&c);
+
 	REQUIRE(cat_classify_sample(builtin, NULL, (const uint8_t *)"", 0, &c) == 0);
 	CHECK_STR(c.classification, "UNKNOWN");
 	cat_classification_clear(&c);
