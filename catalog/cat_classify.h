@@ -105,10 +105,10 @@ const struct cat_hsdb *cat_classifiers_hsdb(const struct cat_classifiers *cl);
 
 /*
  * Classify buf[0..len) (the first bytes of one file, at most CAT_CLASSIFY_SAMPLE_MAX are read).
- * name_hint (the file's name, may be NULL) never decides the result, as Glue decides by
- * content; it only names the sample in nothing but the caller's own logs, and is accepted so
- * that callers need not change when a hint starts to matter. *out is overwritten (call
- * cat_classification_clear() on it afterwards). Returns 0 (UNKNOWN included) or -ENOMEM/-EIO.
+ * name_hint is the file's name or NULL; it does not decide the result today (Glue classifies by
+ * content, not by extension) and is part of the signature so that a crawler passes it from the
+ * start. *out is overwritten (call cat_classification_clear() on it afterwards). Returns 0
+ * (UNKNOWN included) or -ENOMEM / -EIO (Hyperscan failed).
  */
 int cat_classify_sample(const struct cat_classifiers *cl, const char *name_hint,
 			const uint8_t *buf, size_t len, struct cat_classification *out);

@@ -45,7 +45,8 @@ int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **
 	if ((r = ctl_meta_schema(meta, "classifier", CAT_CLASSIFIER_SCHEMA_VERSION,
 				 cat_classifier_schema_steps)) < 0)
 		goto fail_free;
-	/* The Hyperscan cache lives next to meta.db, in the data directory. */
+	/* The Hyperscan cache lives next to meta.db, in the data directory (created on first
+	 * use, by ctl_glue_classifier_set). */
 	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
 	if (file && *file) {
 		char *copy = strdup(file);
@@ -59,13 +60,6 @@ int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **
 		free(copy);
 		if (!k->cache_dir)
 			goto fail_free;
-		if (mkdir(k->cache_dir, 0700) < 0 && errno != EEXIST) {
-			ctl_log(CTL_LOG_WARN, "classifiers: cannot create %s: %s; the pattern "
-				"database will be compiled at every start", k->cache_dir,
-				strerror(errno));
-			free(k->cache_dir);
-			k->cache_dir = NULL;
-		}
 	}
 	*ret = k;
 	return 0;
@@ -95,6 +89,12 @@ int ctl_glue_classifier_set(struct ctl_glue_classifier *k, const struct cat_clas
 	if (k->set && gen == k->gen) {
 		*ret = k->set;
 		return 0;
+	}
+	if (k->cache_dir && mkdir(k->cache_dir, 0700) < 0 && errno != EEXIST) {
+		ctl_log(CTL_LOG_WARN, "classifiers: cannot create %s: %s; the pattern database "
+			"will be compiled at every start", k->cache_dir, strerror(errno));
+		free(k->cache_dir);
+		k->cache_dir = NULL;
 	}
 	json_t *items;
 	bool more;
