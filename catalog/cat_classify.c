@@ -1277,8 +1277,19 @@ int cat_classifiers_new(const json_t *const *defs, unsigned n, const char *cache
 		e->hs_id = cl->n_grok;
 		regexes[cl->n_grok++] = e->grok->regex;
 	}
-	if ((r = cat_hsdb_new(regexes, cl->n_grok, cache_dir, &cl->db, err, errlen)) < 0)
+	if ((r = cat_hsdb_new(regexes, cl->n_grok, cache_dir, &cl->db, err, errlen)) < 0) {
+		/* The database names pattern ids; name the classifier instead. */
+		unsigned id;
+		const char *rest = errlen ? strchr(err, ':') : NULL;
+		if (rest && sscanf(err, "pattern %u:", &id) == 1)
+			for (unsigned i = 0; i < cl->n; i++)
+				if (cl->e[i].k == K_GROK && cl->e[i].hs_id == id) {
+					char tmp[512];
+					snprintf(tmp, sizeof(tmp), "classifier %s%s", cl->e[i].name, rest);
+					snprintf(err, errlen, "%s", tmp);
+				}
 		goto fail;
+	}
 	free(regexes);
 	*ret = cl;
 	return 0;

@@ -357,6 +357,19 @@ static void test_bad_definitions(void)
 		 -EINVAL);
 	CHECK_EQ(check_def("{\"XMLClassifier\": {\"Name\": \"x\", \"Classification\": \"xml\", "
 			   "\"RowTag\": \"row\"}}", err, sizeof(err)), 0);
+	/* A set with a pattern the engine refuses names the classifier. */
+	json_t *d[2] = {
+		def("{\"GrokClassifier\": {\"Name\": \"fine\", \"Classification\": \"c\", "
+		    "\"GrokPattern\": \"%{WORD}\"}}"),
+		def("{\"GrokClassifier\": {\"Name\": \"callout\", \"Classification\": \"c\", "
+		    "\"GrokPattern\": \"a(?C1)b\"}}"),
+	};
+	struct cat_classifiers *cl = NULL;
+	CHECK_EQ(cat_classifiers_new((const json_t *const *)d, 2, NULL, &cl, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "classifier callout: a callout (?C)") != NULL);
+	CHECK(cl == NULL);
+	json_decref(d[0]);
+	json_decref(d[1]);
 }
 
 static void test_custom_xml(void)
