@@ -27,8 +27,8 @@ static struct cat_classifiers *g_cl;
 static void build(void)
 {
 	static const char *const defs[] = {
-		"{\"GrokClassifier\": {\"Name\": \"kv\", \"Classification\": \"kv\", "
-		"\"GrokPattern\": \"%{WORD:k}=%{NUMBER:v:double}( %{GREEDYDATA:rest})?\"}}",
+		("{\"GrokClassifier\": {\"Name\": \"kv\", \"Classification\": \"kv\", "
+		 "\"GrokPattern\": \"%{WORD:k}=%{NUMBER:v:double}( %{GREEDYDATA:rest})?\"}}"),
 		"{\"JsonClassifier\": {\"Name\": \"items\", \"JsonPath\": \"$.items[*]\"}}",
 		"{\"CsvClassifier\": {\"Name\": \"semi\", \"Delimiter\": \";\", \"QuoteSymbol\": \"'\"}}",
 		"{\"XMLClassifier\": {\"Name\": \"rows\", \"Classification\": \"xml\", \"RowTag\": \"row\"}}",
