@@ -18,6 +18,12 @@
  * last line without a newline is treated as cut off by the sampler: when it fails to parse or
  * match it is left out rather than counted against the file.
  *
+ * CSV (built-in). The delimiters ',' '|' '\t' ';' and '\x01' are each tried with '"' quoting
+ * (RFC 4180, a doubled quote inside quotes) over the first CAT_CLASSIFY_CSV_RECORDS records;
+ * one qualifies when every record has the same number of columns, at least two, over at least
+ * two records, with no text after a closing quote; the one with the most columns wins, then
+ * the order above.
+ *
  * Columns. json: one per top-level member (names folded to lower case), typed bigint, double,
  * boolean, string, struct<...>, array<...> merged over the records (boolean < bigint < double <
  * string; structs member-wise; null alone is string); a document that is a top-level array is
