@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cat_store.h"
+#include "ctl_glue_classifier.h"
 #include "ctl_log.h"
 
 /* Glue's page sizes: MaxResults 1..100, and a full page when it is absent. */
@@ -41,7 +42,14 @@
 struct ctl_glue {
 	struct ctl_meta *meta;
 	struct cat_store *store;
+	struct ctl_glue_classifier *cls;
+	struct ctl_aws_op *ops;  /* this file's and the classifier operations, registered */
 };
+
+struct ctl_glue_classifier *ctl_glue_classifiers(void *glue_svc)
+{
+	return ((struct ctl_glue *)glue_svc)->cls;
+}
 
 int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret)
 {
@@ -55,6 +63,10 @@ int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret)
 		goto fail_free;
 	if ((r = cat_store_new(ctl_meta_db(meta), &g->store)) < 0)
 		goto fail_free;
+	if ((r = ctl_glue_classifier_new(meta, &g->cls)) < 0) {
+		cat_store_free(g->store);
+		goto fail_free;
+	}
 	*ret = g;
 	return 0;
 fail_free:
@@ -69,6 +81,8 @@ void ctl_glue_free(struct ctl_glue *g)
 	if (!g)
 		return;
 	cat_store_free(g->store);
+	ctl_glue_classifier_free(g->cls);
+	free(g->ops);
 	free(g);
 }
 
@@ -1123,10 +1137,16 @@ static const struct ctl_aws_op g_ops[] = {
 
 int ctl_glue_register(struct ctl_glue *g, struct ctl_aws *aws)
 {
+	unsigned n = sizeof(g_ops) / sizeof(g_ops[0]), nk;
+	const struct ctl_aws_op *k = ctl_glue_classifier_ops(&nk);
+	if (!g->ops && !(g->ops = calloc(n + nk, sizeof(*g->ops))))
+		return -ENOMEM;
+	memcpy(g->ops, g_ops, sizeof(g_ops));
+	memcpy(g->ops + n, k, nk * sizeof(*k));
 	struct ctl_aws_service s = {
 		.target_prefix = "AWSGlue",
-		.ops = g_ops,
-		.n_ops = sizeof(g_ops) / sizeof(g_ops[0]),
+		.ops = g->ops,
+		.n_ops = n + nk,
 		.svc = g,
 		.cbor = NULL,
 	};
