@@ -350,6 +350,18 @@ static int read_zip(struct ctx *x, const struct res *r, json_t *req)
 	return rc;
 }
 
+/* A program function's Handler written "./path" is relative to the declaring file. */
+static void handler_path(struct ctx *x, json_t *req)
+{
+	const char *h = json_string_value(json_object_get(req, "Handler"));
+	const char *rt = json_string_value(json_object_get(req, "Runtime"));
+	if (!h || !rt || strncmp(rt, "provided", 8) != 0 || strncmp(h, "./", 2) != 0)
+		return;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", x->dir, h + 2);
+	json_object_set_new(req, "Handler", json_string(path));
+}
+
 static int function_create(struct ctx *x, const struct res *r, json_t *extra)
 {
 	(void)extra;
@@ -357,6 +369,7 @@ static int function_create(struct ctx *x, const struct res *r, json_t *extra)
 	rc_init(&rc, x, "function", r->name, r->pointer);
 	json_t *req = json_deep_copy(r->decl);
 	default_role(x, req, "Role");
+	handler_path(x, req);
 	int e = read_zip(x, r, req);
 	if (e) {
 		json_decref(req);
@@ -373,6 +386,7 @@ static int function_update(struct ctx *x, const struct res *r, json_t *old, json
 	char path[NAME_MAX_LEN + 64];
 	static const char *const cfg_drop[] = { "FunctionName", "Code", "Publish", "Tags", NULL };
 	json_t *cfg = without(r->decl, cfg_drop);
+	handler_path(x, cfg);
 	fn_path(r->name, "/configuration", path, sizeof(path));
 	int e = request(&rc, NULL, "PUT", path, cfg, NULL, false);
 	if (e)
