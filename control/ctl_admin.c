@@ -62,7 +62,8 @@ static void stats(struct ctl_admin *a, struct ctl_http_req *rq)
 {
 	json_t *arr = json_array();
 	ctl_shards_each(a->shards, stat_one, arr);
-	reply_json(rq, 200, json_pack("{s:o}", "shards", arr));
+	json_t *fh = a->firehose ? ctl_fh_stats(a->firehose) : json_array();
+	reply_json(rq, 200, json_pack("{s:o, s:o}", "shards", arr, "delivery_streams", fh));
 }
 
 void ctl_admin_route(void *arg, struct ctl_http_req *rq)

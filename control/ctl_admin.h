@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ctl_aws.h"
+#include "ctl_firehose.h"
 #include "ctl_http.h"
 #include "ctl_kinesis.h"
 #include "ctl_shards.h"
@@ -22,6 +23,7 @@ struct ctl_admin {
 	const char *data_dir;
 	const char *api_listen;
 	int64_t started_ms;
+	struct ctl_fh *firehose;  /* may be NULL */
 };
 
 /* ctl_http route for the admin socket (arg = struct ctl_admin *). */

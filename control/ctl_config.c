@@ -39,6 +39,8 @@ static const char usage[] =
 	"  --credentials FILE      verify every AWS request's SigV4 signature against the keys in\n"
 	"                          FILE (the ~/.aws/credentials format); without it any signature\n"
 	"                          is accepted and the API may only listen on loopback\n"
+	"  --s3-root DIR           local S3: bucket B is directory DIR/B/ and object key K the\n"
+	"                          file DIR/B/K (default DATA_DIR/s3); delivery streams write there\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -76,7 +78,8 @@ int ctl_parse_size(const char *s, unsigned long long *out)
 
 enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
-       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS };
+       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS,
+       OPT_S3_ROOT };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -95,6 +98,7 @@ static const struct option long_opts[] = {
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "iterator-ttl", required_argument, NULL, OPT_ITER_TTL },
 	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	{ "s3-root", required_argument, NULL, OPT_S3_ROOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -229,6 +233,11 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				goto bad;
 			cfg->credentials = optarg;
 			break;
+		case OPT_S3_ROOT:
+			if (!*optarg)
+				goto bad;
+			cfg->s3_root = optarg;
+			break;
 		case 'h':
 			cfg->help = true;
 			break;
@@ -243,6 +252,16 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see ingestd --help)", argv[optind]);
 		return -EINVAL;
+	}
+	if (!cfg->s3_root) {
+		/* DATA_DIR/s3, kept for the life of the process like argv. */
+		static char s3_default[4096];
+		if ((size_t)snprintf(s3_default, sizeof(s3_default), "%s/s3", cfg->data_dir) >=
+		    sizeof(s3_default)) {
+			snprintf(err, errlen, "--data-dir is too long");
+			return -EINVAL;
+		}
+		cfg->s3_root = s3_default;
 	}
 	const char *why;
 	if (dp_log_config_check(&cfg->log, &why) < 0) {

@@ -25,6 +25,9 @@ struct ctl_config {
 	size_t max_body;               /* --max-body, default 16 MiB */
 	unsigned iterator_ttl_s;       /* --iterator-ttl, default 300 */
 	const char *credentials;       /* --credentials FILE, NULL: signatures not verified */
+	const char *s3_root;           /* --s3-root DIR: bucket B is DIR/B/; default DATA_DIR/s3
+	                                  (ctl_config_parse fills it in; shared by every module
+	                                  that reads or writes objects) */
 	bool help, version;
 };
 

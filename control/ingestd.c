@@ -21,6 +21,7 @@
 #include "ctl_admin.h"
 #include "ctl_aws.h"
 #include "ctl_config.h"
+#include "ctl_firehose.h"
 #include "ctl_http.h"
 #include "ctl_glue.h"
 #include "ctl_kinesis.h"
@@ -51,6 +52,20 @@ static int64_t retention_tick(void *arg, int64_t now_ms)
 	if (del > 0)
 		ctl_log(CTL_LOG_INFO, "retention deleted %d segment(s)", del);
 	return now_ms + (int64_t)rt->every_s * 1000;
+}
+
+/* The committer's ack callback: Kinesis shards and delivery stream logs share the committer
+ * (each ignores the other's shards). */
+struct ack_route {
+	struct ctl_kinesis *kinesis;
+	struct ctl_fh *firehose;
+};
+
+static void on_ack(void *arg, struct dp_shard *sh, uint64_t ack_next)
+{
+	struct ack_route *ar = arg;
+	ctl_kinesis_on_ack(ar->kinesis, sh, ack_next);
+	ctl_fh_on_ack(ar->firehose, sh, ack_next);
 }
 
 /* Each listener's route gets its own state. */
@@ -113,6 +128,8 @@ int main(int argc, char **argv)
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
+	struct ctl_fh *firehose = NULL;
+	struct ack_route ar = { 0 };
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -122,7 +139,7 @@ int main(int argc, char **argv)
 		ctl_log(CTL_LOG_ERR, "cannot create the event loop's eventfd: %s", strerror(-r));
 		goto out;
 	}
-	r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
+	r = dp_committer_new(256, on_ack, &ar, &c);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
 			"io_uring enabled (sysctl kernel.io_uring_disabled=0)", strerror(-r));
@@ -164,6 +181,15 @@ int main(int argc, char **argv)
 					   .iterator_ttl_s = cfg.iterator_ttl_s };
 	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0 || ctl_glue_new(meta, &glue) < 0)
 		goto out;
+	ar.kinesis = kinesis;
+	struct ctl_fh_config fcfg = { .data_dir = cfg.data_dir, .s3_root = cfg.s3_root,
+				      .log = &cfg.log, .account_id = cfg.account_id,
+				      .region = cfg.region };
+	if (ctl_fh_new(&fcfg, meta, c, loop, kinesis, &firehose) < 0)
+		goto out;
+	ar.firehose = firehose;
+	/* Lambda processors run the built-in transforms until functions are wired in. */
+	ctl_fh_set_transform(firehose, ctl_fh_builtin_transform());
 	if (cfg.credentials) {
 		char why[300];
 		r = ctl_sigv4_creds_load(cfg.credentials, &creds, why, sizeof(why));
@@ -177,7 +203,7 @@ int main(int argc, char **argv)
 	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region,
 				       .creds = creds };
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
-	    ctl_glue_register(glue, aws) < 0)
+	    ctl_glue_register(glue, aws) < 0 || ctl_fh_register(firehose, aws) < 0)
 		goto out;
 
 	char sock[4096];
@@ -187,7 +213,7 @@ int main(int argc, char **argv)
 		snprintf(sock, sizeof(sock), "%s/ingestd.sock", cfg.data_dir);
 	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
-				   .started_ms = wall_ms() };
+				   .started_ms = wall_ms(), .firehose = firehose };
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
 		.api_listen = cfg.api_listen,
@@ -212,8 +238,9 @@ int main(int argc, char **argv)
 			 ctl_http_api_port(http));
 	}
 	ctl_log(CTL_LOG_INFO, "running with %u shard log(s) under %s/streams, %u stream(s) with %u "
-		"open shard(s); AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
-		sum.shards, cfg.data_dir, streams, open, api, sock);
+		"open shard(s), %u delivery stream(s) writing under %s; AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
+		sum.shards, cfg.data_dir, streams, open, ctl_fh_count(firehose), cfg.s3_root, api,
+		sock);
 
 	struct retention_tick rt = { shards, cfg.retention_check_s };
 	if (ctl_loop_add_tick(loop, "retention", retention_tick, &rt) < 0)
@@ -261,6 +288,10 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_http_free(http);
+	/* Before the Kinesis shards close: a stream source's reads happen on this thread, and the
+	 * delivery logs share the committer. */
+	ctl_fh_free(firehose);
+	ar.firehose = NULL;
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_aws_free(aws);
