@@ -1647,7 +1647,8 @@ static void op_update_destination(void *svc, struct ctl_aws_call *c)
 			json_object_set(conf, "S3Configuration", s3u);
 		json_object_del(conf, "S3Update");
 	}
-	const char *new_kind = same ? st->dest_kind : kind;
+	char new_kind[16];
+	snprintf(new_kind, sizeof(new_kind), "%s", same ? st->dest_kind : kind);
 	struct fh_dest *d = dest_parse(c, new_kind, conf, st->arn);
 	if (!d) {
 		json_decref(conf);
