@@ -1067,7 +1067,9 @@ void ctl_fh_on_ack(struct ctl_fh *fh, struct dp_shard *sh, uint64_t ack_next)
 				"refused until ingestd restarts", st->name, strerror(e), why);
 		}
 		waiters_answer(st, ack_next, failed);
-		ctl_loop_wake(fh->loop);  /* new readable records: deliver without waiting */
+		if (fh->loop)  /* new readable records: deliver without waiting */
+			if (fh->loop)
+		ctl_loop_wake(fh->loop);
 		return;
 	}
 }
@@ -1411,7 +1413,8 @@ static void op_create(void *svc, struct ctl_aws_call *c)
 		goto internal;
 	}
 	ctl_log(CTL_LOG_INFO, "delivery stream %s created (%s, %s destination)", name, type, kind);
-	ctl_loop_wake(fh->loop);
+	if (fh->loop)
+		ctl_loop_wake(fh->loop);
 	ctl_aws_ok(c, json_pack("{s:s}", "DeliveryStreamARN", arn));
 	return;
 internal:
@@ -1873,7 +1876,8 @@ static void transform_done(void *arg, int status, const char *result, size_t len
 	t->next = fh->tickets;
 	fh->tickets = t;
 	pthread_mutex_unlock(&fh->done_mu);
-	ctl_loop_wake(fh->loop);
+	if (fh->loop)
+		ctl_loop_wake(fh->loop);
 }
 
 static void transform_start(struct ctl_fh *fh, struct fh_stream *st, struct fh_job *j)

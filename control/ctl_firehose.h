@@ -78,7 +78,8 @@ struct ctl_fh_config {
 
 /*
  * Load every delivery stream from the metadata (creating the tables on first use), open the
- * DirectPut logs, register the delivery tick on loop and start the workers. kinesis (may be
+ * DirectPut logs, register the delivery tick on loop and start the workers. loop may be NULL
+ * (tests, the benchmark): the caller then runs ctl_fh_tick itself. kinesis (may be
  * NULL: no stream sources) is the Kinesis service whose streams a KinesisStreamAsSource stream
  * reads. Returns 0 or a negative errno after logging.
  */

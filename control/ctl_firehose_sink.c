@@ -432,7 +432,8 @@ static void *worker_main(void *arg)
 		j->next = *w->done_head;
 		*w->done_head = j;
 		pthread_mutex_unlock(w->done_mu);
-		ctl_loop_wake(w->loop);
+		if (w->loop)
+			ctl_loop_wake(w->loop);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);

@@ -247,6 +247,19 @@ int fh_prefix_check(const char *prefix, enum fh_prefix_kind kind, bool dynamic, 
 		snprintf(why, n, "prefix longer than %d characters", FH_PREFIX_MAX);
 		return -EINVAL;
 	}
+	/* A literal "." or ".." segment is refused even where the default time layout would follow
+	 * it: a prefix names directories, and those two never name one inside the bucket. */
+	for (const char *seg = prefix;;) {
+		const char *slash = strchr(seg, '/');
+		size_t sl = slash ? (size_t)(slash - seg) : strlen(seg);
+		if (is(seg, sl, ".") || is(seg, sl, "..")) {
+			snprintf(why, n, "prefix must not contain '.' or '..' path segments");
+			return -EINVAL;
+		}
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
 	if (prefix[0] == '/') {
 		snprintf(why, n, "prefix must not start with '/'");
 		return -EINVAL;
