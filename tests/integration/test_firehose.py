@@ -568,3 +568,48 @@ def test_bad_requests_get_aws_errors(daemon):
     assert st == 400 and doc["__type"] == "InvalidArgumentException", doc
     # the stream that was created still takes records; nothing else was created
     assert fh.list_delivery_streams()["DeliveryStreamNames"] == ["lim"]
+
+
+# ---- ingestctl -----------------------------------------------------------------------------------
+
+INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
+
+
+def ctl(d, *args, stdin=None):
+    return subprocess.run([INGESTCTL, "--data-dir", d.data_dir, *args], input=stdin,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_ingestctl_delivery_commands(daemon):
+    r = ctl(daemon, "delivery", "create", "cl", "--bucket", "ctl-bucket", "--size", "1",
+            "--interval", "1", "--prefix", "p/", "--compression", "GZIP")
+    assert r.returncode == 0, r.stderr
+    assert "created delivery stream cl" in r.stdout
+    r = ctl(daemon, "delivery", "put", "cl", stdin="line one\nline two\n")
+    assert r.returncode == 0 and "put 2 record(s), 0 failed" in r.stdout, r.stdout + r.stderr
+    r = ctl(daemon, "delivery", "put", "cl", "tail")
+    assert r.returncode == 0, r.stderr
+    o = wait_objects(daemon, "ctl-bucket", 1, timeout=10)
+    assert gzip.decompress(b"".join(o.values())) == b"line one\nline two\ntail"
+    assert all(k.startswith("p/") and k.endswith(".gz") for k in o)
+    r = ctl(daemon, "delivery", "list")
+    assert r.stdout.split() == ["cl"]
+    deadline = time.monotonic() + 5
+    while True:
+        r = ctl(daemon, "delivery", "describe", "cl")
+        assert r.returncode == 0, r.stderr
+        if re.search(r"DeliveredRecords\s+3", r.stdout) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "arn:aws:s3:::ctl-bucket" in r.stdout and "GZIP" in r.stdout
+    assert re.search(r"IncomingRecords\s+3", r.stdout) and re.search(r"DeliveredRecords\s+3",
+                                                                     r.stdout), r.stdout
+    r = ctl(daemon, "--json", "delivery", "describe", "cl")
+    assert json.loads(r.stdout)["DeliveryStreamDescription"]["DeliveryStreamName"] == "cl"
+    r = ctl(daemon, "delivery", "create", "cl2")
+    assert r.returncode == 2 and "--bucket" in r.stderr
+    r = ctl(daemon, "delivery", "describe", "nope")
+    assert r.returncode == 1 and "ResourceNotFoundException" in r.stderr
+    r = ctl(daemon, "delivery", "delete", "cl")
+    assert r.returncode == 0 and ctl(daemon, "delivery", "list").stdout.strip() == \
+        "no delivery streams"
