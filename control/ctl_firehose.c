@@ -1105,6 +1105,22 @@ static int append_all(struct ctl_fh *fh, struct dp_shard *log, struct dp_record_
 	return 0;
 }
 
+int fh_stream_append(struct ctl_fh *fh, const char *name, struct dp_record_in *recs, unsigned n,
+		     int64_t ts_ms)
+{
+	struct fh_stream *st = stream_find(fh, name, NULL);
+	if (!st || !st->log)
+		return -ENOENT;
+	uint64_t first;
+	int r = append_all(fh, st->log, recs, n, ts_ms, &first);
+	if (r < 0)
+		return r;
+	st->stats.in_records += n;
+	for (unsigned i = 0; i < n; i++)
+		st->stats.in_bytes += recs[i].data_len;
+	return 0;
+}
+
 static void put_free(void *p)
 {
 	free(p);

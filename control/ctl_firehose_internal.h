@@ -115,8 +115,8 @@ int fh_decompress(enum fh_codec c, const void *in, size_t n, struct fh_buf *out)
 
 /*
  * Write object `key` of bucket directory `root/bucket` atomically: creates the directories of
- * the key (each fsync'ed into its parent), writes a temp file in the final directory, fsyncs
- * it, renames it over the final name and fsyncs the directory. The key must pass fh_key_safe
+ * the key (each fsync'ed into its parent), writes a temp file in the final directory,
+ * fdatasyncs it, renames it over the final name and fsyncs the directory. The key must pass fh_key_safe
  * and bucket must be one path segment (-EINVAL otherwise). Returns 0 or a negative errno.
  */
 int fh_object_write(const char *root, const char *bucket, const char *key, const void *data,
@@ -214,6 +214,12 @@ void fh_worker_stop(struct fh_worker *w, struct fh_job **left);
 /* Run one job synchronously (the worker's body; also the benchmark's). */
 void fh_job_run(const char *s3_root, struct fh_job *j, const atomic_bool *stop);
 void fh_job_free(struct fh_job *j);
+/* Append records to DirectPut stream `name`'s log as PutRecordBatch does, without the API's
+ * decoding (the benchmark fills streams with it). Control thread. Returns 0, -ENOENT (no such
+ * DirectPut stream) or the log's errno. */
+int fh_stream_append(struct ctl_fh *fh, const char *name, struct dp_record_in *recs, unsigned n,
+		     int64_t ts_ms);
+
 /* Append an error record line (Firehose's JSON shape) to b. */
 int fh_error_line(struct fh_buf *b, unsigned attempts, int64_t arrival_ms, const char *code,
 		  const char *message, const void *raw, size_t raw_len, const char *lambda_arn);

@@ -912,7 +912,9 @@ int fh_object_write(const char *root, const char *bucket, const char *key, const
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+	/* fdatasync: the data and the size are what must survive; the rename and the directory
+	 * fsync below make the name durable. */
+	if (fchmod(fd, 0644) < 0 || fdatasync(fd) < 0) {
 		rc = -errno;
 		goto unlink;
 	}
