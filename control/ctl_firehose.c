@@ -1074,6 +1074,19 @@ void ctl_fh_on_ack(struct ctl_fh *fh, struct dp_shard *sh, uint64_t ack_next)
 	}
 }
 
+void ctl_fh_drain(struct ctl_fh *fh)
+{
+	for (unsigned i = 0; fh && i < fh->n_streams; i++) {
+		struct fh_stream *st = fh->streams[i];
+		for (int k = 0; k < 10000 && st->wait_head && st->log &&
+				dp_shard_state(st->log) == DP_SHARD_OPEN; k++)
+			if (dp_committer_poll(fh->c, true) < 0)
+				break;
+		if (st->wait_head)
+			waiters_answer(st, 0, true);
+	}
+}
+
 static int append_all(struct ctl_fh *fh, struct dp_shard *log, struct dp_record_in *recs,
 		      unsigned n, int64_t ts, uint64_t *first)
 {
@@ -2203,6 +2216,13 @@ static int route(struct fh_stream *st, unsigned lane, const struct dp_record_out
 			return -ENOMEM;
 		}
 		snprintf(p->group, sizeof(p->group), "%s", group);
+		/* One reservation for the whole buffer (untouched pages cost nothing) instead of
+		 * doublings that copy it; not per partition, where there may be many. */
+		if (!st->jq && fh_buf_reserve(&p->data, d->size_bytes + FH_RECORD_MAX + d->delim_len) < 0) {
+			free(p);
+			free(keys);
+			return -ENOMEM;
+		}
 		p->keys = keys;
 		keys = NULL;
 		p->opened_ms = now;

@@ -95,6 +95,11 @@ int ctl_fh_register(struct ctl_fh *fh, struct ctl_aws *aws);
  * that are not a delivery stream's are ignored. */
 void ctl_fh_on_ack(struct ctl_fh *fh, struct dp_shard *sh, uint64_t ack_next);
 
+/* Drive the committer until every accepted put is acknowledged (or its log failed), so that
+ * every pending PutRecord(Batch) has its answer. Used before stopping, while the HTTP
+ * listeners still exist. */
+void ctl_fh_drain(struct ctl_fh *fh);
+
 /* Install the record transform used by Lambda processors (NULL: such streams answer every
  * record ProcessingFailed). The struct is copied. */
 void ctl_fh_set_transform(struct ctl_fh *fh, const struct ctl_fh_transform *t);

@@ -15,6 +15,9 @@
 
 /* ---- buffers ---------------------------------------------------------------------------------- */
 
+/* Buffers of at least this capacity are page-aligned (fh_object_write writes them O_DIRECT). */
+#define FH_ALIGNED_MIN (1u << 20)
+
 struct fh_buf {
 	uint8_t *p;
 	size_t len, cap;

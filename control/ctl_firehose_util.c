@@ -37,9 +37,22 @@ int fh_buf_reserve(struct fh_buf *b, size_t extra)
 			return -ENOMEM;
 		cap *= 2;
 	}
-	uint8_t *p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
+	uint8_t *p;
+	if (cap >= FH_ALIGNED_MIN) {
+		/* Page-aligned, so that fh_object_write can hand it to the disk directly (O_DIRECT):
+		 * big buffers are objects on their way out. */
+		void *q;
+		if (posix_memalign(&q, 4096, cap) != 0)
+			return -ENOMEM;
+		p = q;
+		if (b->len)
+			memcpy(p, b->p, b->len);
+		free(b->p);
+	} else {
+		p = realloc(b->p, cap);
+		if (!p)
+			return -ENOMEM;
+	}
 	b->p = p;
 	b->cap = cap;
 	return 0;
@@ -901,6 +914,34 @@ int fh_object_write(const char *root, const char *bucket, const char *key, const
 	}
 	const uint8_t *p = data;
 	size_t left = n;
+	/* Big aligned objects bypass the page cache: the disk reads the buffer itself instead of
+	 * the kernel copying it first (the copy was most of the delivery's CPU time, bench_firehose).
+	 * The unaligned tail, and every file system without O_DIRECT, go the buffered way. */
+	size_t direct = n >= FH_ALIGNED_MIN && ((uintptr_t)data & 4095) == 0 ? n & ~(size_t)4095 : 0;
+	int fl = fcntl(fd, F_GETFL);
+	if (direct && (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0))
+		direct = 0;
+	while (direct > 0) {
+		ssize_t w = write(fd, p, direct);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0 || (w & 4095)) {
+			if (w < 0 && errno != EINVAL) {
+				rc = -errno;
+				goto unlink;
+			}
+			if (w > 0) {
+				p += w;
+				left -= (size_t)w;
+			}
+			break;  /* EINVAL or a short write: finish buffered */
+		}
+		p += w;
+		left -= (size_t)w;
+		direct -= (size_t)w;
+	}
+	if (fl >= 0 && n >= FH_ALIGNED_MIN)
+		fcntl(fd, F_SETFL, fl);
 	while (left > 0) {
 		ssize_t w = write(fd, p, left);
 		if (w < 0 && errno == EINTR)

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
 	}
 	/* Every accepted put gets its answer before the logs close. */
 	ctl_kinesis_drain(kinesis);
+	ctl_fh_drain(firehose);
 	for (int i = 0; i < 20; i++)
 		ctl_http_run(http);
 	rc = 0;
