@@ -920,9 +920,21 @@ static int load(struct ctl_fh *fh)
 			l->ckpt = l->read_next = (uint64_t)sqlite3_column_int64(s, 2);
 	}
 	sqlite3_finalize(s);
-	for (unsigned i = 0; i < fh->n_streams; i++)
-		if ((rc = stream_start(fh, fh->streams[i])) < 0)
-			return rc;
+	/* A stream that cannot start (its log unreadable, say) is left out with a message rather
+	 * than keeping every other stream down; its metadata stays for the next start. */
+	for (unsigned i = 0; i < fh->n_streams;) {
+		struct fh_stream *st = fh->streams[i];
+		if (stream_start(fh, st) == 0) {
+			i++;
+			continue;
+		}
+		ctl_log(CTL_LOG_ERR, "delivery stream %s is not served until the problem above is "
+			"fixed and ingestd restarts", st->name);
+		memmove(fh->streams + i, fh->streams + i + 1,
+			(fh->n_streams - i - 1) * sizeof(*fh->streams));
+		fh->n_streams--;
+		stream_free(fh, st, false);
+	}
 	return 0;
 }
 
