@@ -240,12 +240,13 @@ def test_stream_source_resumes_after_last_delivered_record(tmp_path):
         fh.create_delivery_stream(DeliveryStreamName="resume",
                                   DeliveryStreamType="KinesisStreamAsSource",
                                   KinesisStreamSourceConfiguration=src,
-                                  ExtendedS3DestinationConfiguration=s3conf("rs", 1, 1))
-        fh.create_delivery_stream(DeliveryStreamName="latest",
-                                  DeliveryStreamType="KinesisStreamAsSource",
-                                  KinesisStreamSourceConfiguration=dict(src,
-                                                                        StartingPosition="LATEST"),
-                                  ExtendedS3DestinationConfiguration=s3conf("lt", 1, 1))
+                                  ExtendedS3DestinationConfiguration=s3conf("rs-bucket", 1, 1))
+        # the extension member is not in the SDK's model: sent raw
+        st, doc, _ = d.raw(T + "CreateDeliveryStream", json.dumps({
+            "DeliveryStreamName": "latest", "DeliveryStreamType": "KinesisStreamAsSource",
+            "KinesisStreamSourceConfiguration": dict(src, StartingPosition="LATEST"),
+            "ExtendedS3DestinationConfiguration": s3conf("lt-bucket", 1, 1)}))
+        assert st == 200, doc
 
         def delivered(bucket):
             out = []
@@ -261,9 +262,9 @@ def test_stream_source_resumes_after_last_delivered_record(tmp_path):
             return re.findall(rb"[ab]\d{3};", blob)
 
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and len(delivered("rs")) < 40:
+        while time.monotonic() < deadline and len(delivered("rs-bucket")) < 40:
             time.sleep(0.1)
-        assert sorted(delivered("rs")) == sorted(first)
+        assert sorted(delivered("rs-bucket")) == sorted(first)
         assert d.stop() == 0
         d = Daemon(tmp_path / "data", "--s3-root", str(root)).start()
         kc = d.client("kinesis")
@@ -271,12 +272,12 @@ def test_stream_source_resumes_after_last_delivered_record(tmp_path):
         kc.put_records(StreamName="src2", Records=[{"Data": x, "PartitionKey": f"k{i}"}
                                                    for i, x in enumerate(second)])
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and (len(delivered("rs")) < 70 or
-                                               len(delivered("lt")) < 30):
+        while time.monotonic() < deadline and (len(delivered("rs-bucket")) < 70 or
+                                               len(delivered("lt-bucket")) < 30):
             time.sleep(0.1)
         time.sleep(1.5)  # anything delivered twice would show up by now
-        assert sorted(delivered("rs")) == sorted(first + second)  # each exactly once
-        assert sorted(delivered("lt")) == sorted(second)
+        assert sorted(delivered("rs-bucket")) == sorted(first + second)  # each exactly once
+        assert sorted(delivered("lt-bucket")) == sorted(second)
         assert not os.path.exists(os.path.join(d.data_dir, "s3"))
     finally:
         if d.proc.poll() is None:
