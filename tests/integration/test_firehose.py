@@ -147,6 +147,21 @@ def test_interval_delivers_on_time_and_put_via_cli(daemon):
     assert len(objects(daemon, "iv-bucket")) == 1  # nothing more, nothing twice
 
 
+def test_plain_s3_destination_configuration(daemon):
+    fh = client(daemon)
+    fh.create_delivery_stream(DeliveryStreamName="plain",
+                              S3DestinationConfiguration=s3conf("plain-bucket", 1, 1,
+                                                                CompressionFormat="GZIP"))
+    fh.put_record_batch(DeliveryStreamName="plain", Records=[{"Data": b"p1,"}, {"Data": b"p2"}])
+    (k, v), = wait_objects(daemon, "plain-bucket", 1, timeout=10).items()
+    assert gzip.decompress(v) == b"p1,p2" and k.endswith(".gz")
+    dd = fh.describe_delivery_stream(DeliveryStreamName="plain")["DeliveryStreamDescription"]
+    dst = dd["Destinations"][0]
+    assert "ExtendedS3DestinationDescription" not in dst
+    assert dst["S3DestinationDescription"]["CompressionFormat"] == "GZIP"
+    assert dd["DeliveryStreamType"] == "DirectPut"
+
+
 def test_boto3_prefix_expressions_and_describe(daemon):
     fh = client(daemon)
     fh.create_delivery_stream(
@@ -406,6 +421,7 @@ class Endpoint:
         self.fail_until = 0.0
         self.received = []   # record payloads, with duplicates
         self.requests = []   # (request id header, access key header, body requestId)
+        self.headers = []
         self.failed = 0
         ep = self
 
@@ -421,6 +437,7 @@ class Endpoint:
                 ep.requests.append((self.headers.get("X-Amz-Firehose-Request-Id"),
                                     self.headers.get("X-Amz-Firehose-Access-Key"),
                                     doc["requestId"]))
+                ep.headers.append(dict(self.headers))
                 if time.monotonic() < ep.fail_until:
                     ep.failed += 1
                     self.send_response(500)
@@ -457,8 +474,11 @@ def test_http_endpoint_failing_then_kill9_at_least_once(tmp_path):
     d = Daemon(tmp_path / "data").start()
     try:
         fh = client(d)
-        fh.create_delivery_stream(DeliveryStreamName="web", DeliveryStreamType="DirectPut",
-                                  HttpEndpointDestinationConfiguration=http_conf(ep.url))
+        fh.create_delivery_stream(
+            DeliveryStreamName="web", DeliveryStreamType="DirectPut",
+            HttpEndpointDestinationConfiguration=http_conf(ep.url, RequestConfiguration={
+                "ContentEncoding": "GZIP",
+                "CommonAttributes": [{"AttributeName": "env", "AttributeValue": "test"}]}))
         dd = fh.describe_delivery_stream(DeliveryStreamName="web")["DeliveryStreamDescription"]
         hd = dd["Destinations"][0]["HttpEndpointDestinationDescription"]
         assert hd["EndpointConfiguration"] == {"Url": ep.url, "Name": "test"}  # no AccessKey
@@ -487,6 +507,12 @@ def test_http_endpoint_failing_then_kill9_at_least_once(tmp_path):
         assert ep.failed > 0
         # headers as Firehose sends them; one request id per batch across retries
         assert all(h == b and k == "sekrit" for h, k, b in ep.requests)
+        for h in ep.headers:
+            assert h["Content-Encoding"] == "gzip" and h["Content-Type"] == "application/json"
+            assert h["X-Amz-Firehose-Protocol-Version"] == "1.0"
+            assert h["X-Amz-Firehose-Source-Arn"].endswith(":deliverystream/web")
+            assert json.loads(h["X-Amz-Firehose-Common-Attributes"]) == \
+                {"commonAttributes": {"env": "test"}}
         assert not objects(d, "http-backup")  # recovered in time: nothing in the error prefix
     finally:
         if d.proc.poll() is None:
