@@ -992,8 +992,12 @@ void ctl_fh_free(struct ctl_fh *fh)
 {
 	if (!fh)
 		return;
-	for (unsigned i = 0; i < fh->n_streams; i++)
-		stream_free(fh, fh->streams[i], false);
+	/* Out of the list before it is freed: closing a log runs the ack callback, which walks
+	 * the list. */
+	while (fh->n_streams > 0) {
+		struct fh_stream *st = fh->streams[--fh->n_streams];
+		stream_free(fh, st, false);
+	}
 	free(fh->streams);
 	for (struct fh_ticket *t = fh->tickets, *nx; t; t = nx) {
 		nx = t->next;
@@ -1828,7 +1832,8 @@ static void op_list_tags(void *svc, struct ctl_aws_call *c)
 /* ---- the delivery engine ------------------------------------------------------------------------ */
 
 /* The error prefix of a destination for an error type, evaluated at ts. */
-static int error_key(const struct fh_dest *d, const char *type, int64_t ts, char *out, size_t n)
+static int error_key(const struct fh_dest *d, const char *stream, unsigned version,
+		     const char *type, int64_t ts, char *out, size_t n)
 {
 	char tmp[FH_PREFIX_MAX + 64];
 	const char *ep = d->error_prefix;
@@ -1840,7 +1845,8 @@ static int error_key(const struct fh_dest *d, const char *type, int64_t ts, char
 	int pl = fh_prefix_eval(ep, FH_PREFIX_ERROR, ts, type, NULL, out, n);
 	if (pl < 0)
 		return pl;
-	return fh_object_name("", 0, ts, "", out + pl, n - (size_t)pl) < 0 ? -ENAMETOOLONG : 0;
+	return fh_object_name(stream, version, ts, "", out + pl, n - (size_t)pl) < 0 ? -ENAMETOOLONG
+										    : 0;
 }
 
 static int job_add_obj(struct fh_job *j, char *key, struct fh_buf *data, bool compress,
@@ -1879,7 +1885,7 @@ static int job_error_obj(struct fh_job *j, const char *type, struct fh_buf *line
 			 unsigned records)
 {
 	char key[FH_EVAL_MAX + 200];
-	int r = error_key(j->dest, type, wall_ms(), key, sizeof(key));
+	int r = error_key(j->dest, j->stream, j->version, type, wall_ms(), key, sizeof(key));
 	if (r < 0)
 		return r;
 	char *k = strdup(key);

@@ -395,6 +395,7 @@ def test_transform_ok_dropped_processing_failed(daemon):
     assert list(ok.values()) == [b"ONE;TWO;"]
     (bk, bv), = bad.items()
     assert bk.startswith("bad/processing-failed/")
+    assert NAME_RE.match(bk.split("/")[-1]).group("stream") == "tr"
     (line,) = bv.splitlines()
     e = json.loads(line)
     assert base64.b64decode(e["rawData"]) == b"FAIL me;"
