@@ -33,6 +33,7 @@
 #include "ctl_aws.h"
 #include "ctl_config.h"
 #include "ctl_dataplane.h"
+#include "ctl_firehose.h"
 #include "ctl_http.h"
 #include "ctl_events.h"
 #include "ctl_glue.h"
@@ -66,6 +67,35 @@ static int64_t retention_tick(void *arg, int64_t now_ms)
 	if (del > 0)
 		ctl_log(CTL_LOG_INFO, "retention deleted %d segment(s)", del);
 	return now_ms + (int64_t)rt->every_s * 1000;
+}
+
+/* The delivery streams' own logs are on a committer of the control thread: its ack callback
+ * goes to the Firehose module, created after the committer. */
+struct fh_route {
+	struct ctl_fh *firehose;
+};
+
+static void fh_on_ack(void *arg, struct dp_shard *sh, uint64_t ack_next)
+{
+	struct fh_route *fr = arg;
+	if (fr->firehose)
+		ctl_fh_on_ack(fr->firehose, sh, ack_next);
+}
+
+/* Flush completions of the delivery logs (and flushes their appends need). */
+static void fh_committer_ready(void *arg, int fd)
+{
+	uint64_t ev;
+	if (read(fd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
+		ctl_log(CTL_LOG_WARN, "delivery committer eventfd: %s", strerror(errno));
+	int r = dp_committer_poll(arg, false);
+	if (r < 0)
+		ctl_log(CTL_LOG_ERR, "delivery io_uring poll: %s", strerror(-r));
+}
+
+static void fh_stats_json(void *arg, json_t *out)
+{
+	json_object_set_new(out, "delivery_streams", arg ? ctl_fh_stats(arg) : json_array());
 }
 
 /* Each listener's route gets its own state. */
@@ -130,6 +160,9 @@ int main(int argc, char **argv)
 	struct ctl_glue *glue = NULL;
 	struct ctl_events *events = NULL;
 	struct ctl_s3 *s3 = NULL;
+	struct ctl_fh *firehose = NULL;
+	struct dp_committer *fhc = NULL;
+	struct fh_route fr = { NULL };
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -182,6 +215,31 @@ int main(int argc, char **argv)
 					   .iterator_ttl_s = cfg.iterator_ttl_s };
 	if (ctl_kinesis_new(&kcfg, meta, shards, &kinesis) < 0 || ctl_glue_new(meta, &glue) < 0)
 		goto out;
+	char s3_root[4096];
+	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
+	if (!cfg.s3_root)
+		snprintf(s3_root, sizeof(s3_root), "%s/s3", cfg.data_dir);
+	r = dp_committer_new(256, fh_on_ack, &fr, &fhc);
+	if (r < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
+			"io_uring enabled (sysctl kernel.io_uring_disabled=0)", strerror(-r));
+		goto out;
+	}
+	int fhfd = dp_committer_event_fd(fhc);
+	if (fhfd < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot register an eventfd with io_uring: %s", strerror(-fhfd));
+		goto out;
+	}
+	if (ctl_loop_add_fd(loop, fhfd, fh_committer_ready, fhc) < 0)
+		goto out;
+	struct ctl_fh_config fcfg = { .data_dir = cfg.data_dir, .s3_root = s3_root,
+				      .log = &cfg.log, .account_id = cfg.account_id,
+				      .region = cfg.region };
+	if (ctl_fh_new(&fcfg, meta, fhc, loop, kinesis, &firehose) < 0)
+		goto out;
+	fr.firehose = firehose;
+	/* Lambda processors run the built-in transforms until functions are wired in. */
+	ctl_fh_set_transform(firehose, ctl_fh_builtin_transform());
 	if (cfg.credentials) {
 		char why[300];
 		r = ctl_sigv4_creds_load(cfg.credentials, &creds, why, sizeof(why));
@@ -195,15 +253,11 @@ int main(int argc, char **argv)
 	struct ctl_aws_config acfg = { .account_id = cfg.account_id, .region = cfg.region,
 				       .creds = creds };
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
-	    ctl_glue_register(glue, aws) < 0)
+	    ctl_glue_register(glue, aws) < 0 || ctl_fh_register(firehose, aws) < 0)
 		goto out;
 	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
 		goto out;
 	/* S3 takes every REST path: registered after every other REST service. */
-	char s3_root[4096];
-	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
-	if (!cfg.s3_root)
-		snprintf(s3_root, sizeof(s3_root), "%s/s3", cfg.data_dir);
 	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
 		goto out;
 
@@ -218,7 +272,8 @@ int main(int argc, char **argv)
 				   .dataplane_stats = ctl_dataplane_stats, .dataplane_arg = &dp,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
-	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0)
+	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0 ||
+	    ctl_admin_add_stats(&admin, fh_stats_json, firehose) < 0)
 		goto out;
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
@@ -244,8 +299,9 @@ int main(int argc, char **argv)
 			 ctl_http_api_port(http));
 	}
 	ctl_log(CTL_LOG_INFO, "running with %u shard log(s) under %s/streams, %u stream(s) with %u "
-		"open shard(s); AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
-		sum.shards, cfg.data_dir, streams, open, api, sock);
+		"open shard(s), %u delivery stream(s) writing under %s; AWS API on %s, admin API on %s; stop with Ctrl-C or SIGTERM",
+		sum.shards, cfg.data_dir, streams, open, ctl_fh_count(firehose), cfg.s3_root, api,
+		sock);
 
 	struct retention_tick rt = { shards, cfg.retention_check_s };
 	if (ctl_loop_add_tick(loop, "retention", retention_tick, &rt) < 0)
@@ -267,6 +323,10 @@ int main(int argc, char **argv)
 		if (r < 0)
 			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
 		ctl_kinesis_reap(kinesis);
+		/* Delivery streams staged records: their flushes too. */
+		r = dp_committer_poll(fhc, false);
+		if (r < 0)
+			ctl_log(CTL_LOG_ERR, "delivery io_uring poll: %s", strerror(-r));
 
 		struct pollfd p[4 + 40] = {
 			{ .fd = sfd, .events = POLLIN },
@@ -299,6 +359,7 @@ int main(int argc, char **argv)
 	}
 	/* Every accepted put gets its answer before the logs close. */
 	ctl_kinesis_drain(kinesis);
+	ctl_fh_drain(firehose);
 	for (int i = 0; i < 20; i++) {
 		ctl_http_run(http);
 		/* A request read in these last turns is answered too. */
@@ -307,6 +368,10 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_http_free(http);
+	/* Before the Kinesis shards close: a stream source's reads happen on this thread, and the
+	 * delivery logs share the committer. */
+	ctl_fh_free(firehose);
+	fr.firehose = NULL;
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_events_free(events);
@@ -318,6 +383,7 @@ out:
 		rc = 1;
 	ctl_meta_close(meta);
 	ctl_dataplane_stop(&dp);
+	dp_committer_free(fhc);
 	ctl_loop_free(loop);
 	close(sfd);
 	if (rc == 0)

@@ -86,6 +86,9 @@ struct opts {
 	long count;
 	const char *file;
 	const char *expression;
+	/* delivery create */
+	const char *bucket, *prefix, *compression, *source, *url;
+	long size_mb, interval_s;
 };
 
 struct cmd {
@@ -1411,6 +1414,234 @@ static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	return RC_OK;
 }
 
+/* ---- delivery streams (Firehose_20150804.*) ------------------------------------------------- */
+
+#define FH_TARGET "Firehose_20150804."
+/* PutRecordBatch: 500 records, 4 MiB of data. */
+#define FH_BATCH_RECORDS 500
+#define FH_BATCH_BYTES (4u << 20)
+
+static int fh(struct cli *c, const char *op, json_t *in, json_t **out)
+{
+	char target[64];
+	snprintf(target, sizeof(target), FH_TARGET "%s", op);
+	return kin(c, target, in, out);
+}
+
+static int cmd_fh_create(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)argc;
+	if (!o->bucket)
+		return usage_err(cmd, "--bucket is required (objects go to S3_ROOT/BUCKET/)");
+	char arn[128];
+	snprintf(arn, sizeof(arn), "arn:aws:s3:::%s", o->bucket);
+	json_t *s3 = json_pack("{s:s, s:s, s:{s:I, s:I}, s:s}", "RoleARN",
+			       "arn:aws:iam::000000000000:role/ingestd", "BucketARN", arn,
+			       "BufferingHints", "SizeInMBs", (json_int_t)(o->size_mb ? o->size_mb : 5),
+			       "IntervalInSeconds",
+			       (json_int_t)(o->interval_s >= 0 ? o->interval_s : 300),
+			       "CompressionFormat", o->compression ? o->compression : "UNCOMPRESSED");
+	if (s3 && o->prefix)
+		json_object_set_new(s3, "Prefix", json_string(o->prefix));
+	json_t *in = json_pack("{s:s, s:s}", "DeliveryStreamName", argv[0], "DeliveryStreamType",
+			       o->source ? "KinesisStreamAsSource" : "DirectPut");
+	if (in && o->source)
+		json_object_set_new(in, "KinesisStreamSourceConfiguration", json_pack(
+			"{s:s+, s:s}", "KinesisStreamARN", "arn:aws:kinesis:us-east-1:000000000000:stream/",
+			o->source, "RoleARN", "arn:aws:iam::000000000000:role/ingestd"));
+	if (in && o->url) {
+		json_t *h = json_pack("{s:{s:s}, s:O, s:O, s:s}", "EndpointConfiguration", "Url", o->url,
+				      "BufferingHints", json_object_get(s3, "BufferingHints"),
+				      "S3Configuration", s3, "RoleARN",
+				      "arn:aws:iam::000000000000:role/ingestd");
+		json_object_del(json_object_get(h, "S3Configuration"), "BufferingHints");
+		json_object_set_new(in, "HttpEndpointDestinationConfiguration", h);
+	} else if (in) {
+		json_object_set(in, "ExtendedS3DestinationConfiguration", s3);
+	}
+	json_decref(s3);
+	json_t *out;
+	int rc = fh(c, "CreateDeliveryStream", in, &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		printf("created delivery stream %s (%s)\n", argv[0],
+		       json_string_value(json_object_get(out, "DeliveryStreamARN")));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_fh_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		       char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *names = json_array();
+	int rc;
+	for (;;) {
+		json_t *in = json_pack("{s:i}", "Limit", 10000), *out;
+		if (json_array_size(names))
+			json_object_set_new(in, "ExclusiveStartDeliveryStreamName",
+					    json_copy(json_array_get(names, json_array_size(names) - 1)));
+		if ((rc = fh(c, "ListDeliveryStreams", in, &out)))
+			goto out;
+		json_array_extend(names, json_object_get(out, "DeliveryStreamNames"));
+		bool more = json_is_true(json_object_get(out, "HasMoreDeliveryStreams"));
+		json_decref(out);
+		if (!more)
+			break;
+	}
+	if (c->json) {
+		json_t *all = json_pack("{s:O, s:b}", "DeliveryStreamNames", names,
+					"HasMoreDeliveryStreams", 0);
+		print_json(all);
+		json_decref(all);
+	} else if (!json_array_size(names)) {
+		puts("no delivery streams");
+	} else {
+		size_t i;
+		json_t *n;
+		json_array_foreach(names, i, n)
+			puts(json_string_value(n));
+	}
+out:
+	json_decref(names);
+	return rc;
+}
+
+static int cmd_fh_describe(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			   char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = fh(c, "DescribeDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", argv[0]),
+		    &out);
+	if (rc)
+		return rc;
+	json_t *d = json_object_get(out, "DeliveryStreamDescription");
+	if (c->json) {
+		print_json(out);
+		json_decref(out);
+		return RC_OK;
+	}
+	json_t *dst = json_array_get(json_object_get(d, "Destinations"), 0);
+	json_t *s3 = json_object_get(dst, "ExtendedS3DestinationDescription");
+	json_t *http = json_object_get(dst, "HttpEndpointDestinationDescription");
+	if (!s3)
+		s3 = json_object_get(dst, "S3DestinationDescription");
+	json_t *bh = json_object_get(http ? http : s3, "BufferingHints");
+	json_t *m = json_object_get(d, "DeliveryMetrics");
+	char tmp[256], created[64];
+	fmt_time(json_object_get(d, "CreateTimestamp"), created, sizeof(created));
+	printf("delivery stream  %s\n", jstr(d, "DeliveryStreamName", tmp, sizeof(tmp)));
+	printf("arn              %s\n", jstr(d, "DeliveryStreamARN", tmp, sizeof(tmp)));
+	printf("status           %s\n", jstr(d, "DeliveryStreamStatus", tmp, sizeof(tmp)));
+	printf("type             %s\n", jstr(d, "DeliveryStreamType", tmp, sizeof(tmp)));
+	printf("version          %s\n", jstr(d, "VersionId", tmp, sizeof(tmp)));
+	printf("created          %s\n", created);
+	if (http)
+		printf("destination      %s\n", jstr(json_object_get(http, "EndpointConfiguration"),
+						      "Url", tmp, sizeof(tmp)));
+	else
+		printf("destination      %s\n", jstr(s3, "BucketARN", tmp, sizeof(tmp)));
+	printf("buffering        %s MiB or ", jstr(bh, "SizeInMBs", tmp, sizeof(tmp)));
+	printf("%s s\n", jstr(bh, "IntervalInSeconds", tmp, sizeof(tmp)));
+	if (s3)
+		printf("compression      %s\n", jstr(s3, "CompressionFormat", tmp, sizeof(tmp)));
+	static const char *const metrics[] = { "IncomingRecords", "IncomingBytes",
+		"DeliveredRecords", "DeliveredBytes", "DeliveredObjects", "FailedRecords",
+		"DroppedRecords", "DataFreshnessMs" };
+	for (size_t i = 0; m && i < sizeof(metrics) / sizeof(metrics[0]); i++)
+		printf("%-17s%s\n", metrics[i], jstr(m, metrics[i], tmp, sizeof(tmp)));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int fh_flush(struct cli *c, const char *name, json_t *batch, unsigned *failed)
+{
+	json_t *out;
+	int rc = fh(c, "PutRecordBatch", json_pack("{s:s, s:O}", "DeliveryStreamName", name,
+						  "Records", batch), &out);
+	json_array_clear(batch);
+	if (rc)
+		return rc;
+	*failed += (unsigned)json_integer_value(json_object_get(out, "FailedPutCount"));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_fh_put(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		      char **argv)
+{
+	(void)cmd;
+	json_t *batch = json_array();
+	unsigned failed = 0, n = 0;
+	size_t bytes = 0;
+	int rc = RC_OK;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	/* DATA as one record; else each stdin line (with its newline) is one record. */
+	for (bool once = argc == 2;;) {
+		const char *data;
+		size_t dl;
+		if (once) {
+			data = argv[1];
+			dl = strlen(argv[1]);
+		} else {
+			if ((len = getline(&line, &cap, stdin)) < 0)
+				break;
+			data = line;
+			dl = (size_t)len;
+		}
+		char *b64 = malloc(ctl_b64_enc_len(dl) + 1);
+		if (!b64) {
+			rc = RC_SERVER;
+			break;
+		}
+		b64[ctl_b64_encode(data, dl, b64)] = 0;
+		if (json_array_size(batch) == FH_BATCH_RECORDS || bytes + dl > FH_BATCH_BYTES) {
+			if ((rc = fh_flush(c, argv[0], batch, &failed)))
+				break;
+			bytes = 0;
+		}
+		json_array_append_new(batch, json_pack("{s:s}", "Data", b64));
+		free(b64);
+		bytes += dl;
+		n++;
+		if (once)
+			break;
+	}
+	if (rc == RC_OK && json_array_size(batch))
+		rc = fh_flush(c, argv[0], batch, &failed);
+	free(line);
+	json_decref(batch);
+	if (rc)
+		return rc;
+	if (!o->quiet)
+		printf("put %u record(s), %u failed\n", n, failed);
+	return failed ? RC_PARTIAL : RC_OK;
+}
+
+static int cmd_fh_delete(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = fh(c, "DeleteDeliveryStream", json_pack("{s:s}", "DeliveryStreamName", argv[0]),
+		    &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		printf("deleted delivery stream %s\n", argv[0]);
+	json_decref(out);
+	return RC_OK;
+}
+
 /* ---- command table and main ------------------------------------------------------------------ */
 
 /* ---- plan and apply ------------------------------------------------------------------------ */
@@ -1733,6 +1964,18 @@ static const struct cmd g_cmds[] = {
 	{ "catalog partitions", "DB TABLE [--expression E]", "expression", 2, 2, cmd_cat_partitions,
 	  "list a table's partitions (key=value, location), those E selects with\n"
 	  "                          --expression (GetPartitions' syntax: year > 2023 AND ...)" },
+	{ "delivery create", "NAME --bucket B [--prefix P] [--size MB] [--interval S] "
+	  "[--compression C] [--source STREAM] [--url URL]",
+	  "bucket,prefix,size,interval,compression,source,url", 1, 1, cmd_fh_create,
+	  "create a delivery stream into S3_ROOT/B/ (or to the HTTP endpoint URL, backing up to\n"
+	  "                          B), fed by PutRecord or by the Kinesis stream STREAM" },
+	{ "delivery list", "", "", 0, 0, cmd_fh_list, "list the delivery streams" },
+	{ "delivery describe", "NAME", "", 1, 1, cmd_fh_describe,
+	  "the delivery stream: destination, buffering, compression, delivery metrics" },
+	{ "delivery put", "NAME [--quiet] [DATA]", "quiet", 1, 2, cmd_fh_put,
+	  "put DATA as one record, or each stdin line (with its newline) as a record" },
+	{ "delivery delete", "NAME", "", 1, 1, cmd_fh_delete,
+	  "delete a delivery stream (its undelivered records are discarded)" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -1787,11 +2030,18 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "expression", required_argument, NULL, 'e' },
+		{ "bucket", required_argument, NULL, 'B' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ "size", required_argument, NULL, 'Z' },
+		{ "interval", required_argument, NULL, 'I' },
+		{ "compression", required_argument, NULL, 'C' },
+		{ "source", required_argument, NULL, 'R' },
+		{ "url", required_argument, NULL, 'U' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { 0 };
+	struct opts o = { .interval_s = -1 };
 	int ch, li;
 	optind = 0; /* GNU getopt: start over on this argument vector */
 	opterr = 0;
@@ -1849,6 +2099,29 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case 'e':
 			o.expression = optarg;
+			break;
+		case 'B':
+			o.bucket = optarg;
+			break;
+		case 'P':
+			o.prefix = optarg;
+			break;
+		case 'Z':
+			if (!parse_long(optarg, 1, 128, &o.size_mb))
+				return usage_err(cmd, "--size %s: expected 1..128 (MiB)", optarg);
+			break;
+		case 'I':
+			if (!parse_long(optarg, 0, 900, &o.interval_s))
+				return usage_err(cmd, "--interval %s: expected 0..900 (seconds)", optarg);
+			break;
+		case 'C':
+			o.compression = optarg;
+			break;
+		case 'R':
+			o.source = optarg;
+			break;
+		case 'U':
+			o.url = optarg;
 			break;
 		}
 	}
@@ -1942,6 +2215,14 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'catalog %s'", argv[at]);
+	} else if (strcmp(argv[at], "delivery") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "delivery needs a subcommand: create, list, describe, "
+					 "put or delete");
+		cmd = cmd_find("delivery", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'delivery %s'", argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)
