@@ -24,6 +24,7 @@
 #include "ctl_http.h"
 #include "ctl_glue.h"
 #include "ctl_kinesis.h"
+#include "ctl_lambda.h"
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
 #include "ctl_log.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
+	struct ctl_lambda *lambda = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
@@ -179,13 +181,19 @@ int main(int argc, char **argv)
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
 	    ctl_glue_register(glue, aws) < 0)
 		goto out;
+	/* Functions: the Lambda API, and event source mappings driven by the loop. */
+	struct ctl_lambda_config lcfg = { .data_dir = cfg.data_dir, .account_id = cfg.account_id,
+					  .region = cfg.region };
+	if (ctl_lambda_new(&lcfg, meta, aws, loop, &lambda) < 0 ||
+	    ctl_lambda_register(lambda, aws) < 0)
+		goto out;
 
 	char sock[4096];
 	if (cfg.admin_socket)
 		snprintf(sock, sizeof(sock), "%s", cfg.admin_socket);
 	else
 		snprintf(sock, sizeof(sock), "%s/ingestd.sock", cfg.data_dir);
-	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards,
+	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards, .lambda = lambda,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
 	struct route_args ra = { aws, &admin };
@@ -262,6 +270,8 @@ int main(int argc, char **argv)
 out:
 	ctl_http_free(http);
 	ctl_kinesis_free(kinesis);
+	/* After the drain: the Kinesis calls functions made are all answered. */
+	ctl_lambda_free(lambda);
 	ctl_glue_free(glue);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);

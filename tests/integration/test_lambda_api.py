@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: MIT
+"""Functions through Lambda's REST API of the real daemon: the aws CLI, boto3, the seed's
+put_record / flatten_data flow, and event source mappings across a restart."""
+import base64
+import io
+import json
+import os
+import stat
+import subprocess
+import time
+import zipfile
+
+import pytest
+
+from kinesis_util import Daemon, CREDS
+
+botocore_exceptions = pytest.importorskip("botocore.exceptions")
+ClientError = botocore_exceptions.ClientError
+ROLE = "arn:aws:iam::000000000000:role/r"
+
+# A bootstrap program: Python reading the event on stdin (argv carries nothing but its path).
+ECHO = """#!/usr/bin/env python3
+import json, os, sys
+ev = json.load(sys.stdin)
+print("got event", file=sys.stderr)
+if ev.get("fail"):
+    print(json.dumps({"errorType": "Boom", "errorMessage": ev["fail"]}))
+    sys.exit(1)
+print(json.dumps({"event": ev, "name": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+                  "greeting": os.environ.get("GREETING")}))
+"""
+
+# A mapping's target that records each record it sees in a file named by SEEN (appending).
+RECORDER = """#!/usr/bin/env python3
+import base64, json, os, sys
+ev = json.load(sys.stdin)
+with open(os.environ["SEEN"], "a") as f:
+    for r in ev["Records"]:
+        f.write(base64.b64decode(r["kinesis"]["data"]).decode() + "\\n")
+fail = os.environ.get("FAIL_FILE")
+if fail and os.path.exists(fail):
+    sys.exit(3)
+print(json.dumps({"n": len(ev["Records"])}))
+"""
+
+
+def zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o755) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    d = Daemon(tmp_path / "data").start()
+    yield d
+    if d.proc.poll() is None:
+        assert d.stop() == 0, "".join(d.lines)
+
+
+def err(excinfo):
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
+def cli_invoke(d, tmp_path, name, payload=None, extra=()):
+    out = tmp_path / "out.txt"
+    args = ["lambda", "invoke", "--function-name", name, *extra]
+    if payload is not None:
+        args += ["--payload", payload]  # the CLI (v1) sends it as it is
+    meta = d.cli(*args, str(out))
+    return meta, out.read_text()
+
+
+def test_aws_cli_create_invoke_list_delete(daemon, tmp_path):
+    (tmp_path / "f.zip").write_bytes(zip_of({"bootstrap": ECHO}))
+    c = daemon.cli("lambda", "create-function", "--function-name", "f", "--runtime",
+                   "provided.al2", "--handler", "bootstrap", "--role", ROLE, "--zip-file",
+                   f"fileb://{tmp_path / 'f.zip'}", "--environment",
+                   "Variables={GREETING=hello}")
+    assert c["FunctionName"] == "f"
+    assert c["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:f"
+    assert c["Runtime"] == "provided.al2" and c["Timeout"] == 3 and c["MemorySize"] == 128
+    assert c["Environment"] == {"Variables": {"GREETING": "hello"}}
+    meta, body = cli_invoke(daemon, tmp_path, "f", '{"a": {"b": 1}}')
+    assert meta["StatusCode"] == 200 and "FunctionError" not in meta
+    assert json.loads(body) == {"event": {"a": {"b": 1}}, "name": "f", "greeting": "hello"}
+    # No payload: the event is {}.
+    meta, body = cli_invoke(daemon, tmp_path, "f")
+    assert json.loads(body)["event"] == {}
+    # An unhandled error: FunctionError, the error object as the body.
+    meta, body = cli_invoke(daemon, tmp_path, "f", '{"fail": "no"}', ("--log-type", "Tail"))
+    assert meta["StatusCode"] == 200 and meta["FunctionError"] == "Unhandled"
+    assert json.loads(body) == {"errorType": "Boom", "errorMessage": "no"}
+    log = base64.b64decode(meta["LogResult"]).decode()
+    assert log.startswith("START RequestId: ") and "got event" in log and "REPORT" in log
+    names = [f["FunctionName"] for f in daemon.cli("lambda", "list-functions")["Functions"]]
+    assert names == ["f"]
+    got = daemon.cli("lambda", "get-function", "--function-name", "f")
+    assert got["Configuration"]["CodeSha256"] == c["CodeSha256"]
+    daemon.cli("lambda", "update-function-configuration", "--function-name", "f", "--timeout",
+               "10", "--memory-size", "256")
+    g = daemon.cli("lambda", "get-function-configuration", "--function-name", "f")
+    assert g["Timeout"] == 10 and g["MemorySize"] == 256
+    daemon.cli("lambda", "delete-function", "--function-name", "f")
+    r = daemon.cli("lambda", "get-function", "--function-name", "f", check=False)
+    assert r.returncode != 0 and "ResourceNotFoundException" in r.stderr
+
+
+def test_boto3_errors_and_invocation_types(daemon, tmp_path):
+    lam = daemon.client("lambda")
+    z = zip_of({"bootstrap": ECHO})
+    lam.create_function(FunctionName="g", Runtime="provided.al2023", Role=ROLE,
+                        Handler="bootstrap", Code={"ZipFile": z})
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="g", Runtime="provided.al2023", Role=ROLE,
+                            Handler="bootstrap", Code={"ZipFile": z})
+    assert err(e)[0] == "ResourceConflictException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nope")
+    assert err(e) == ("ResourceNotFoundException",
+                      "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="h", Runtime="python3.12", Role=ROLE,
+                            Handler="x.y", Code={"ZipFile": z})
+    assert err(e)[0] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="h", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap", Code={"S3Bucket": "bucket", "S3Key": "k"})
+    assert err(e)[0] == "InvalidParameterValueException" and "S3Bucket" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="h", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap", Code={"ZipFile": zip_of({"other": "x"})})
+    assert "bootstrap" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="h", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap", Code={"ZipFile": zip_of({"../evil": "x",
+                                                                          "bootstrap": ECHO})})
+    assert err(e)[0] == "InvalidParameterValueException"
+    assert not os.path.exists(os.path.join(daemon.data_dir, "functions", "evil"))
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="h", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap", Code={"ZipFile": z},
+                            Environment={"Variables": {"AWS_REGION": "x"}})
+    assert "reserved keys" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="g", Payload=b"{not json")
+    assert err(e)[0] == "InvalidRequestContentException"
+    r = lam.invoke(FunctionName="g", InvocationType="DryRun")
+    assert r["StatusCode"] == 204
+    r = lam.invoke(FunctionName="g", InvocationType="Event", Payload=b'{"x": 1}')
+    assert r["StatusCode"] == 202
+    r = lam.invoke(FunctionName="arn:aws:lambda:us-east-1:000000000000:function:g",
+                   Payload=b'{"y": 2}')
+    assert json.loads(r["Payload"].read())["event"] == {"y": 2}
+    # New code replaces the old.
+    lam.update_function_code(FunctionName="g", ZipFile=zip_of(
+        {"bootstrap": "#!/bin/sh\ncat >/dev/null\necho '{\"v\": 2}'\n"}))
+    r = lam.invoke(FunctionName="g")
+    assert json.loads(r["Payload"].read()) == {"v": 2}
+    lam.delete_function(FunctionName="g")
+    assert lam.list_functions()["Functions"] == []
+
+
+def test_timeout_is_lambdas_error(daemon, tmp_path):
+    lam = daemon.client("lambda")
+    lam.create_function(FunctionName="slow", Runtime="provided.al2", Role=ROLE,
+                        Handler="bootstrap", Timeout=1, Code={"ZipFile": zip_of(
+                            {"bootstrap": "#!/bin/sh\nsleep 30\n"})})
+    t = time.monotonic()
+    r = lam.invoke(FunctionName="slow")
+    assert time.monotonic() - t < 10
+    assert r["FunctionError"] == "Unhandled"
+    body = json.loads(r["Payload"].read())
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+
+
+def test_seed_put_record_and_flatten_data(daemon, tmp_path):
+    daemon.cli("kinesis", "create-stream", "--stream-name", "terraform-kinesis-test",
+               "--shard-count", "1")
+    daemon.cli("lambda", "create-function", "--function-name", "put_record", "--runtime",
+               "builtin", "--role", ROLE, "--code", "{}")
+    daemon.cli("lambda", "create-function", "--function-name", "flatten_data", "--runtime",
+               "builtin", "--role", ROLE, "--code", "{}")
+    put = []
+    for _ in range(3):
+        out = tmp_path / "put_record.txt"
+        meta = daemon.cli("lambda", "invoke", "--function-name", "put_record", str(out))
+        assert meta["StatusCode"] == 200 and "FunctionError" not in meta
+        put.append(json.loads(out.read_text()))
+    assert all(p["StreamName"] == "terraform-kinesis-test" for p in put)
+    assert all(p["ShardId"] == "shardId-000000000000" for p in put)
+    assert isinstance(put[0]["Record"]["user"]["address"], dict)
+    kc = daemon.client("kinesis")
+    it = kc.get_shard_iterator(StreamName="terraform-kinesis-test",
+                               ShardId="shardId-000000000000",
+                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    recs = kc.get_records(ShardIterator=it)["Records"]
+    assert [json.loads(r["Data"]) for r in recs] == [p["Record"] for p in put]
+    assert [r["SequenceNumber"] for r in recs] == [p["SequenceNumber"] for p in put]
+    out = tmp_path / "flatten_data.txt"
+    meta = daemon.cli("lambda", "invoke", "--function-name", "flatten_data", str(out))
+    assert meta["StatusCode"] == 200 and "FunctionError" not in meta
+    flat = json.loads(out.read_text())
+    assert len(flat) == 3
+    assert flat[0]["user_address_city"] == put[0]["Record"]["user"]["address"]["city"]
+    assert "user" not in flat[0] and isinstance(flat[0]["tags"], list)
+    # STREAM_NAME picks another stream; an unknown one is the function's error.
+    daemon.cli("lambda", "update-function-configuration", "--function-name", "put_record",
+               "--environment", "Variables={STREAM_NAME=missing}")
+    meta, body = cli_invoke(daemon, tmp_path, "put_record")
+    assert meta["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "ResourceNotFoundException"
+
+
+def test_flatten_json_builtin_through_boto3(daemon):
+    lam = daemon.client("lambda")
+    lam.create_function(FunctionName="flat", Runtime="builtin", Handler="flatten_json",
+                        Role=ROLE, Code={})
+    r = lam.invoke(FunctionName="flat", Payload=b'{"a": {"b": {"c": 1}}, "d": [{"e": {}}]}')
+    assert json.loads(r["Payload"].read()) == {"a_b_c": 1, "d": [{"e": {}}]}
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="nob", Runtime="builtin", Handler="no_such",
+                            Role=ROLE, Code={})
+    assert err(e)[0] == "InvalidParameterValueException"
+
+
+def read_seen(path):
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(pred, timeout=20):
+    t = time.monotonic() + timeout
+    while time.monotonic() < t:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_event_source_mapping_exactly_once_across_restart(tmp_path):
+    d = Daemon(tmp_path / "data").start()
+    try:
+        seen = tmp_path / "seen.txt"
+        kc, lam = d.client("kinesis"), d.client("lambda")
+        kc.create_stream(StreamName="src", ShardCount=2)
+        lam.create_function(FunctionName="rec", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap", Code={"ZipFile": zip_of({"bootstrap": RECORDER})},
+                            Environment={"Variables": {"SEEN": str(seen)}})
+        arn = "arn:aws:kinesis:us-east-1:000000000000:stream/src"
+        m = d.cli("lambda", "create-event-source-mapping", "--function-name", "rec",
+                  "--event-source-arn", arn, "--starting-position", "TRIM_HORIZON",
+                  "--batch-size", "7")
+        assert m["State"] == "Enabled" and m["BatchSize"] == 7
+        listed = d.cli("lambda", "list-event-source-mappings", "--function-name", "rec")
+        assert [x["UUID"] for x in listed["EventSourceMappings"]] == [m["UUID"]]
+        for i in range(40):
+            kc.put_record(StreamName="src", Data=json.dumps({"i": i}).encode(),
+                          PartitionKey=f"k{i}")
+        assert wait_for(lambda: len(read_seen(seen)) >= 40), read_seen(seen)
+        time.sleep(0.5)
+        assert sorted(r["i"] for r in read_seen(seen)) == list(range(40))
+        assert d.stop() == 0
+        d = Daemon(tmp_path / "data").start()
+        kc = d.client("kinesis")
+        for i in range(40, 60):
+            kc.put_record(StreamName="src", Data=json.dumps({"i": i}).encode(),
+                          PartitionKey=f"k{i}")
+        assert wait_for(lambda: len(read_seen(seen)) >= 60), len(read_seen(seen))
+        time.sleep(1.0)
+        assert sorted(r["i"] for r in read_seen(seen)) == list(range(60))
+        got = d.client("lambda").get_event_source_mapping(UUID=m["UUID"])
+        assert got["LastProcessingResult"] == "OK"
+        d.cli("lambda", "delete-event-source-mapping", "--uuid", m["UUID"])
+        assert d.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    finally:
+        if d.proc.poll() is None:
+            assert d.stop() == 0, "".join(d.lines)
+
+
+def test_event_source_mapping_retries_then_on_failure_stream(daemon, tmp_path):
+    seen, fail = tmp_path / "seen.txt", tmp_path / "fail"
+    fail.write_text("x")
+    kc, lam = daemon.client("kinesis"), daemon.client("lambda")
+    kc.create_stream(StreamName="in", ShardCount=1)
+    kc.create_stream(StreamName="dlq", ShardCount=1)
+    lam.create_function(FunctionName="rec", Runtime="provided.al2", Role=ROLE,
+                        Handler="bootstrap", Code={"ZipFile": zip_of({"bootstrap": RECORDER})},
+                        Environment={"Variables": {"SEEN": str(seen), "FAIL_FILE": str(fail)}})
+    lam.create_event_source_mapping(
+        FunctionName="rec", EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/in",
+        StartingPosition="TRIM_HORIZON", BatchSize=10, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {
+            "Destination": "arn:aws:kinesis:us-east-1:000000000000:stream/dlq"}})
+    kc.put_record(StreamName="in", Data=b'{"i": 1}', PartitionKey="a")
+    # The first try and one retry, then the failure record.
+    assert wait_for(lambda: len(read_seen(seen)) >= 2)
+
+    def dlq():
+        it = kc.get_shard_iterator(StreamName="dlq", ShardId="shardId-000000000000",
+                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return kc.get_records(ShardIterator=it)["Records"]
+    assert wait_for(lambda: len(dlq()) == 1)
+    info = json.loads(dlq()[0]["Data"])
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert info["KinesisBatchInfo"]["batchSize"] == 1
+    assert info["KinesisBatchInfo"]["shardId"] == "shardId-000000000000"
+    time.sleep(1.5)
+    assert len(read_seen(seen)) == 2
+    # Past the failed batch: the next record goes through once the function works.
+    fail.unlink()
+    kc.put_record(StreamName="in", Data=b'{"i": 2}', PartitionKey="a")
+    assert wait_for(lambda: read_seen(seen)[-1:] == [{"i": 2}])
+
+
+def test_mapping_errors(daemon):
+    lam = daemon.client("lambda")
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="none", EventSourceArn="arn:aws:kinesis:"
+                                        "us-east-1:000000000000:stream/s",
+                                        StartingPosition="LATEST")
+    assert err(e)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.get_event_source_mapping(UUID="00000000-0000-4000-8000-000000000000")
+    assert err(e)[0] == "ResourceNotFoundException"
+    lam.create_function(FunctionName="flat", Runtime="builtin", Handler="flatten_json",
+                        Role=ROLE, Code={})
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(FunctionName="flat", EventSourceArn="arn:aws:sqs:"
+                                        "us-east-1:000000000000:q", StartingPosition="LATEST")
+    assert err(e)[0] == "InvalidParameterValueException"
