@@ -334,3 +334,34 @@ def test_mapping_errors(daemon):
         lam.create_event_source_mapping(FunctionName="flat", EventSourceArn="arn:aws:sqs:"
                                         "us-east-1:000000000000:q", StartingPosition="LATEST")
     assert err(e)[0] == "InvalidParameterValueException"
+
+
+INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
+
+
+def ingestctl(d, *args):
+    return subprocess.run([INGESTCTL, "--data-dir", d.data_dir, *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_ingestctl_function_list_invoke_logs(daemon):
+    lam = daemon.client("lambda")
+    lam.create_function(FunctionName="echo", Runtime="provided.al2", Role=ROLE,
+                        Handler="bootstrap", Code={"ZipFile": zip_of({"bootstrap": ECHO})})
+    lam.create_function(FunctionName="flat", Runtime="builtin", Handler="flatten_json",
+                        Role=ROLE, Code={})
+    r = ingestctl(daemon, "function", "list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "RUNTIME", "TIMEOUT", "MEMORY", "HANDLER"]
+    assert [x.split()[0] for x in lines[1:]] == ["echo", "flat"]
+    r = ingestctl(daemon, "function", "invoke", "flat", '{"a": {"b": 1}}')
+    assert r.returncode == 0 and json.loads(r.stdout) == {"a_b": 1}
+    r = ingestctl(daemon, "function", "invoke", "echo", '{"fail": "bad"}')
+    assert r.returncode == 1 and json.loads(r.stdout)["errorType"] == "Boom"
+    r = ingestctl(daemon, "function", "logs", "echo")
+    assert r.returncode == 0 and "got event" in r.stdout and "START RequestId" in r.stdout
+    r = ingestctl(daemon, "function", "invoke", "missing")
+    assert r.returncode == 1 and "Function not found" in r.stderr
+    r = ingestctl(daemon, "--json", "function", "list")
+    assert [f["FunctionName"] for f in json.loads(r.stdout)["Functions"]] == ["echo", "flat"]
