@@ -1382,11 +1382,16 @@ int ctl_lambda_log_tail(struct ctl_lambda *l, const char *name, size_t max, char
 	return 0;
 }
 
-void ctl_lambda_counts(const struct ctl_lambda *l, unsigned *functions, unsigned *mappings)
+void ctl_lambda_counts(const struct ctl_lambda *l, unsigned *functions, unsigned *mappings,
+		       uint64_t *mapped_records)
 {
 	*functions = l->n_fns;
 	unsigned m = 0;
-	for (const struct l_esm *e = l->esms; e; e = e->next)
+	uint64_t recs = 0;
+	for (const struct l_esm *e = l->esms; e; e = e->next) {
 		m++;
+		recs += e->records_done;
+	}
 	*mappings = m;
+	*mapped_records = recs;
 }

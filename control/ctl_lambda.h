@@ -28,6 +28,7 @@
 #define CTL_LAMBDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ctl_aws.h"
 #include "ctl_loop.h"
@@ -77,7 +78,8 @@ int ctl_lambda_invoke(struct ctl_lambda *l, const char *name, const char *payloa
 int ctl_lambda_log_tail(struct ctl_lambda *l, const char *name, size_t max, char **out,
 			size_t *len);
 
-/* Functions and mappings, for status reports. */
-void ctl_lambda_counts(const struct ctl_lambda *l, unsigned *functions, unsigned *mappings);
+/* Functions, mappings, and records the mappings processed since start, for status reports. */
+void ctl_lambda_counts(const struct ctl_lambda *l, unsigned *functions, unsigned *mappings,
+		       uint64_t *mapped_records);
 
 #endif
