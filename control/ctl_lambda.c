@@ -101,8 +101,16 @@ void l_err(struct ctl_aws_call *c, unsigned status, const char *type, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_t *j = json_pack("{s:s, s:s}", "Type", status >= 500 ? "Service" : "User", "message",
-			      msg);
+	/* A message quoting the request may carry bytes that are not UTF-8: shown as '?'. */
+	json_t *m = json_string(msg);
+	if (!m) {
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		m = json_string(msg);
+	}
+	json_t *j = json_pack("{s:s, s:o}", "Type", status >= 500 ? "Service" : "User", "message",
+			      m);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	const char *hdrs[] = { "X-Amzn-ErrorType", type, NULL };
