@@ -2,7 +2,7 @@
 /*
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
  * modules: the shard logs under the data directory (recovered at start), their committer, the
- * metadata database, the Kinesis and Glue Data Catalog APIs, the HTTP listeners (AWS API on
+ * metadata database, the Kinesis, Glue Data Catalog and Lambda APIs, the HTTP listeners (AWS API on
  * TCP, admin API on a unix socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
  * shard cleanly. It reports what it actually holds; nothing is announced that is not running.
  */
@@ -269,9 +269,9 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_http_free(http);
-	ctl_kinesis_free(kinesis);
-	/* After the drain: the Kinesis calls functions made are all answered. */
+	/* After the drain (the Kinesis calls functions made are answered), before Kinesis goes. */
 	ctl_lambda_free(lambda);
+	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);

@@ -365,3 +365,60 @@ def test_ingestctl_function_list_invoke_logs(daemon):
     assert r.returncode == 1 and "Function not found" in r.stderr
     r = ingestctl(daemon, "--json", "function", "list")
     assert [f["FunctionName"] for f in json.loads(r.stdout)["Functions"]] == ["echo", "flat"]
+
+
+def raw(d, method, path, body=b"", headers=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data, {k.lower(): v for k, v in r.getheaders()}
+
+
+def test_rest_errors_have_lambdas_shape(daemon):
+    st, body, h = raw(daemon, "PATCH", "/2015-03-31/functions/x/y/z")
+    assert st == 404 and h["x-amzn-errortype"] == "UnknownOperationException"
+    doc = json.loads(body)
+    assert doc["Type"] == "User" and "PATCH" in doc["message"]
+    st, body, h = raw(daemon, "GET", "/2015-03-31/functions/bad%20name%FF")
+    assert st == 404 and h["x-amzn-errortype"] == "ResourceNotFoundException"
+    json.loads(body)
+    st, body, h = raw(daemon, "POST", "/2015-03-31/functions", b"[1,2")
+    assert st == 400 and h["x-amzn-errortype"] == "InvalidRequestContentException"
+    st, body, h = raw(daemon, "POST", "/2015-03-31/functions",
+                      json.dumps({"FunctionName": "a" * 65, "Role": ROLE, "Code": {}}).encode())
+    assert st == 400 and h["x-amzn-errortype"] == "ValidationException"
+
+
+def zip_raw(entries):
+    """entries: (name, data, unix mode) triples, written as they are."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("entries", [
+    [("/etc/evil", "x", stat.S_IFREG | 0o644)],
+    [("a/../../evil", "x", stat.S_IFREG | 0o644)],
+    [("link", "/etc/passwd", stat.S_IFLNK | 0o777)],
+    [("bootstrap", "x", stat.S_IFREG | 0o755), ("bootstrap", "y", stat.S_IFREG | 0o755)],
+    [("dir//bootstrap", "x", stat.S_IFREG | 0o755)],
+])
+def test_zip_entries_that_leave_the_directory_are_refused(daemon, entries):
+    lam = daemon.client("lambda")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="z", Runtime="provided.al2", Role=ROLE,
+                            Handler="bootstrap",
+                            Code={"ZipFile": zip_raw(entries + [("bootstrap", "#!/bin/sh\n",
+                                                                  stat.S_IFREG | 0o755)]
+                                                     if entries[0][0] != "bootstrap"
+                                                     else entries)})
+    assert err(e)[0] == "InvalidParameterValueException"
+    assert not os.path.exists(os.path.join(daemon.data_dir, "functions", "z", "code.1"))
+    assert not os.path.exists(os.path.join(daemon.data_dir, "evil"))
