@@ -1127,6 +1127,12 @@ int ctl_lambda_invoke(struct ctl_lambda *l, const char *name, const char *payloa
 	return r;
 }
 
+int ctl_lambda_invoke_by_name(void *arg, const char *name, const char *payload, size_t len,
+			      wf_fn_done_fn done, void *done_arg)
+{
+	return ctl_lambda_invoke(arg, name, payload, len, done, done_arg);
+}
+
 static void op_invoke(struct ctl_lambda *l, struct ctl_aws_call *c, const char *name)
 {
 	struct l_fn *f = fn_arg(l, c, name);

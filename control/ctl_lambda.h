@@ -73,6 +73,9 @@ struct wf_fn_runtime *ctl_lambda_runtime(struct ctl_lambda *l);
  */
 int ctl_lambda_invoke(struct ctl_lambda *l, const char *name, const char *payload, size_t len,
 		      wf_fn_done_fn done, void *arg);
+/* The same as a wf_fn_invoke_by_name_fn (arg = struct ctl_lambda *), for the workflow engine. */
+int ctl_lambda_invoke_by_name(void *arg, const char *name, const char *payload, size_t len,
+			      wf_fn_done_fn done, void *done_arg);
 
 /* The last max bytes of a function's log (malloc'd into *out). Returns 0, -ENOENT or -ENOMEM. */
 int ctl_lambda_log_tail(struct ctl_lambda *l, const char *name, size_t max, char **out,

@@ -121,6 +121,15 @@ bool wf_fn_builtin_exists(const struct wf_fn_runtime *rt, const char *name);
 int wf_fn_invoke(struct wf_fn_runtime *rt, const struct wf_fn_def *def, const char *payload,
 		 size_t len, wf_fn_done_fn done, void *arg);
 
+/*
+ * Invoking a function by name (or ARN), for engines in workflow/ that must not see control/:
+ * the daemon hands them ctl_lambda_invoke() with its struct ctl_lambda * as arg, which resolves
+ * the Lambda API's function and calls wf_fn_invoke(). Same returns as wf_fn_invoke(), plus
+ * -ENOENT for an unknown function.
+ */
+typedef int (*wf_fn_invoke_by_name_fn)(void *arg, const char *name, const char *payload,
+				       size_t len, wf_fn_done_fn done, void *done_arg);
+
 /* Run the done callbacks of finished calls. Returns how many ran. */
 int wf_fn_runtime_poll(struct wf_fn_runtime *rt);
 /* Calls started and not yet delivered. */
