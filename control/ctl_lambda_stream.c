@@ -964,9 +964,13 @@ static void esm_got_records(struct ctl_lambda *l, void *arg, unsigned status, js
 				s->ended = true;
 		} else {
 			/* An expired iterator or a trimmed position: start again from the
-			 * checkpoint. */
+			 * checkpoint, which reads the records not yet processed again. */
 			free(s->iter);
 			s->iter = NULL;
+			json_decref(s->batch);
+			s->batch = NULL;
+			s->attempts = 0;
+			s->retry_at_ms = 0;
 			e->next_poll_ms = l_now_ms() + 1000;
 		}
 	}
