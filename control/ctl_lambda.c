@@ -32,7 +32,7 @@
 #define L_ZIP_ENTRIES_MAX 20000
 #define L_LOG_TAIL 4096
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------------------------- */
 
 int64_t l_now_ms(void)
 {
@@ -268,7 +268,7 @@ static void env_free(char **envbuf)
 		free(*e);
 }
 
-/* ---- storage ---------------------------------------------------------------------------------- */
+/* ---- storage --------------------------------------------------------------------------------- */
 
 static const char *const schema_steps[] = {
 	"CREATE TABLE lambda_functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);"
@@ -395,7 +395,7 @@ static int fns_load(struct ctl_lambda *l)
 	return rc;
 }
 
-/* ---- code ------------------------------------------------------------------------------------- */
+/* ---- code ------------------------------------------------------------------------------------ */
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -700,7 +700,7 @@ static int apply_code(struct ctl_lambda *l, struct ctl_aws_call *c, struct l_fn 
 	return 0;
 }
 
-/* ---- configuration in Lambda's shape ---------------------------------------------------------- */
+/* ---- configuration in Lambda's shape --------------------------------------------------------- */
 
 static json_t *fn_config(const struct ctl_lambda *l, const struct l_fn *f)
 {
@@ -818,7 +818,7 @@ static int read_config(struct ctl_aws_call *c, json_t *in, struct l_fn *f)
 	return 0;
 }
 
-/* ---- operations ------------------------------------------------------------------------------- */
+/* ---- operations ------------------------------------------------------------------------------ */
 
 static json_t *body_json(struct ctl_aws_call *c)
 {
@@ -1055,7 +1055,7 @@ static void op_delete(struct ctl_lambda *l, struct ctl_aws_call *c, const char *
 	ctl_aws_reply(c, 204, JSON_TYPE, NULL, 0, NULL);
 }
 
-/* ---- Invoke ----------------------------------------------------------------------------------- */
+/* ---- Invoke ---------------------------------------------------------------------------------- */
 
 /* One RequestResponse Invoke waiting for its result. Freed by whichever of the two ends
  * (the request's state release, the result) comes second. */
@@ -1202,7 +1202,7 @@ static void op_invoke(struct ctl_lambda *l, struct ctl_aws_call *c, const char *
 		l_err(c, 500, "ServiceException", "cannot invoke %s: %s", f->name, strerror(-r));
 }
 
-/* ---- routing ---------------------------------------------------------------------------------- */
+/* ---- routing --------------------------------------------------------------------------------- */
 
 static bool rest_match(void *svc, const char *method, const char *path)
 {
@@ -1282,7 +1282,7 @@ int ctl_lambda_register(struct ctl_lambda *l, struct ctl_aws *aws)
 	return ctl_aws_register_rest(aws, &r);
 }
 
-/* ---- the module ------------------------------------------------------------------------------- */
+/* ---- the module ------------------------------------------------------------------------------ */
 
 static void wake(void *arg)
 {

@@ -31,7 +31,7 @@
 #define FLATTEN_READ_MAX 1000u
 #define DEFAULT_STREAM "terraform-kinesis-test"
 
-/* ---- Kinesis through the front-end ------------------------------------------------------------ */
+/* ---- Kinesis through the front-end ----------------------------------------------------------- */
 
 struct l_kin {
 	struct l_kin *next;
@@ -144,7 +144,7 @@ static json_t *record_value(const char *b64)
 	return v;
 }
 
-/* ---- put_record ------------------------------------------------------------------------------- */
+/* ---- put_record ------------------------------------------------------------------------------ */
 
 struct put_ctx {
 	struct wf_fn_call *call;
@@ -227,7 +227,7 @@ static void builtin_put_record(void *arg, const struct wf_fn_def *def, const cha
 	}
 }
 
-/* ---- flatten_data ----------------------------------------------------------------------------- */
+/* ---- flatten_data ---------------------------------------------------------------------------- */
 
 /* Flatten a Kinesis event's records; deliver them when DELIVERY_STREAM is named and a delivery
  * path is set. Returns the result object (NULL when out of memory). */
@@ -436,7 +436,7 @@ int l_builtins_register(struct ctl_lambda *l)
 	return r;
 }
 
-/* ---- mappings: storage ------------------------------------------------------------------------ */
+/* ---- mappings: storage ----------------------------------------------------------------------- */
 
 static json_t *esm_doc(const struct l_esm *e)
 {
@@ -626,7 +626,7 @@ int l_esm_load(struct ctl_lambda *l)
 	return rc;
 }
 
-/* ---- mappings: the API ------------------------------------------------------------------------ */
+/* ---- mappings: the API ----------------------------------------------------------------------- */
 
 json_t *l_esm_json(const struct ctl_lambda *l, const struct l_esm *e)
 {
@@ -878,7 +878,7 @@ void l_esm_op_delete(struct ctl_lambda *l, struct ctl_aws_call *c, const char *u
 	}
 }
 
-/* ---- mappings: reading and invoking ----------------------------------------------------------- */
+/* ---- mappings: reading and invoking ---------------------------------------------------------- */
 
 static void esm_settle(struct ctl_lambda *l, struct l_esm *e)
 {

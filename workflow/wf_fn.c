@@ -86,7 +86,7 @@ struct wf_fn_runtime {
 	unsigned n_threads;
 };
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------------------------- */
 
 static void random_uuid(char out[37])
 {
@@ -178,7 +178,7 @@ json_t *wf_fn_error(const char *type, const char *fmt, ...)
 	return json_pack("{s:s, s:s}", "errorType", type, "errorMessage", msg);
 }
 
-/* ---- definitions ------------------------------------------------------------------------------ */
+/* ---- definitions ----------------------------------------------------------------------------- */
 
 static void def_free(struct fn_def_copy *c)
 {
@@ -233,7 +233,7 @@ nomem:
 	return -ENOMEM;
 }
 
-/* ---- logs ------------------------------------------------------------------------------------- */
+/* ---- logs ------------------------------------------------------------------------------------ */
 
 static void log_append(struct wf_fn_runtime *rt, const char *path, const char *s, size_t n)
 {
@@ -296,7 +296,7 @@ const char *wf_fn_call_id(const struct wf_fn_call *call)
 	return call->request_id;
 }
 
-/* ---- completion ------------------------------------------------------------------------------- */
+/* ---- completion ------------------------------------------------------------------------------ */
 
 static void call_free(struct wf_fn_call *call)
 {
@@ -379,7 +379,7 @@ void wf_fn_complete_json(struct wf_fn_call *call, bool ok, json_t *v)
 	finish(call);
 }
 
-/* ---- programs --------------------------------------------------------------------------------- */
+/* ---- programs -------------------------------------------------------------------------------- */
 
 static int set_nonblock(int fd)
 {
@@ -793,7 +793,7 @@ static void *worker_main(void *p)
 	}
 }
 
-/* ---- the runtime ------------------------------------------------------------------------------ */
+/* ---- the runtime ----------------------------------------------------------------------------- */
 
 static void builtin_flatten(void *arg, const struct wf_fn_def *def, const char *payload,
 			    size_t len, struct wf_fn_call *call)
@@ -1032,7 +1032,7 @@ unsigned wf_fn_runtime_pending(const struct wf_fn_runtime *rt)
 	return rt->pending;
 }
 
-/* ---- flatten_json and the record generator ----------------------------------------------------- */
+/* ---- flatten_json and the record generator --------------------------------------------------- */
 
 static int flatten_into(json_t *out, const char *prefix, const json_t *obj, int depth)
 {

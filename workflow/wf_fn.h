@@ -135,10 +135,11 @@ int wf_fn_runtime_poll(struct wf_fn_runtime *rt);
 /* Calls started and not yet delivered. */
 unsigned wf_fn_runtime_pending(const struct wf_fn_runtime *rt);
 
-/* ---- inside a built-in ---------------------------------------------------------------------------- */
+/* ---- inside a built-in ----------------------------------------------------------------------- */
 
 /* End a built-in's call (any thread, once): text is the result JSON (ok) or an error object
- * (!ok; see wf_fn_error()); it is copied. Out of memory ends the call as a Runtime.Unknown error. */
+ * (!ok; see wf_fn_error()); it is copied. Out of memory ends the call as a Runtime.Unknown
+ * error. */
 void wf_fn_complete(struct wf_fn_call *call, bool ok, const char *text, size_t len);
 /* End a built-in's call with a JSON value (reference stolen). */
 void wf_fn_complete_json(struct wf_fn_call *call, bool ok, json_t *v);
@@ -151,7 +152,7 @@ const char *wf_fn_call_id(const struct wf_fn_call *call);
 /* An error object {"errorType": type, "errorMessage": message} (NULL when out of memory). */
 json_t *wf_fn_error(const char *type, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- the built-ins' cores, for direct use ---------------------------------------------------------- */
+/* ---- the built-ins' cores, for direct use ---------------------------------------------------- */
 
 /*
  * flatten_json on one value: an object's nested objects become keys joined with '_' ({"a":
