@@ -15,6 +15,7 @@
  *  BM_Baseline_ReadFlatten/B  the same records read with GetRecords (Limit B) through the same
  *                             front-end and flattened directly, with no mapping or invocation
  *
+ * Repetitions interleave: every benchmark runs once, then every one again, and so on.
  * It speaks enough of Google Benchmark's command line (--benchmark_format=json,
  * --benchmark_out=F, --benchmark_repetitions=N, --benchmark_min_time=T (T < 1 means a short
  * run), --benchmark_filter=RE, --benchmark_list_tests=true) and writes its JSON, so bench/run
@@ -466,15 +467,19 @@ int main(int argc, char **argv)
 	snprintf(g_tiny, sizeof(g_tiny), "%s/fn_tiny", dirname(self));
 	ctl_log_set_level(CTL_LOG_WARN);
 
+	/* Repetitions interleave (every benchmark once, then again), so that a change of the
+	 * machine's load hits a benchmark and its baseline alike. */
 	json_t *benches = json_array();
 	int failed = 0;
-	for (size_t i = 0; i < N_BMS; i++) {
-		const struct bm *b = &g_bms[i];
-		if (filter && regexec(&re, b->name, 0, NULL, 0) != 0)
-			continue;
-		double rate[64], ns[64];
-		int n = 0;
-		for (int r = 0; r < reps && r < 64; r++) {
+	if (reps > 64)
+		reps = 64;
+	static double rate[N_BMS][64], ns[N_BMS][64];
+	int n[N_BMS] = { 0 };
+	for (int r = 0; r < reps; r++) {
+		for (size_t i = 0; i < N_BMS; i++) {
+			const struct bm *b = &g_bms[i];
+			if (filter && regexec(&re, b->name, 0, NULL, 0) != 0)
+				continue;
 			uint64_t items = 0;
 			double secs = 0;
 			json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "name", b->name,
@@ -484,41 +489,45 @@ int main(int argc, char **argv)
 				json_object_set_new(e, "error_occurred", json_true());
 				json_object_set_new(e, "error_message", json_string("run failed"));
 				failed = 1;
+				fprintf(stderr, "%-32s failed\n", b->name);
 			} else {
-				rate[n] = (double)items / secs;
-				ns[n] = secs * 1e9 / (double)items;
+				int k = n[i]++;
+				rate[i][k] = (double)items / secs;
+				ns[i][k] = secs * 1e9 / (double)items;
 				json_object_set_new(e, "iterations", json_integer((json_int_t)items));
-				json_object_set_new(e, "real_time", json_real(ns[n]));
-				json_object_set_new(e, "cpu_time", json_real(ns[n]));
+				json_object_set_new(e, "real_time", json_real(ns[i][k]));
+				json_object_set_new(e, "cpu_time", json_real(ns[i][k]));
 				json_object_set_new(e, "time_unit", json_string("ns"));
-				json_object_set_new(e, "items_per_second", json_real(rate[n]));
-				n++;
+				json_object_set_new(e, "items_per_second", json_real(rate[i][k]));
+				fprintf(stderr, "%-32s %12.0f items/s\n", b->name, rate[i][k]);
 			}
 			json_array_append_new(benches, e);
-			fprintf(stderr, "%-32s %12.0f items/s\n", b->name, n ? rate[n - 1] : 0.0);
 		}
-		if (reps > 1 && n) {
-			qsort(rate, (size_t)n, sizeof(double), cmp_d);
-			qsort(ns, (size_t)n, sizeof(double), cmp_d);
-			double mean = 0, var = 0;
-			for (int k = 0; k < n; k++)
-				mean += rate[k] / n;
-			for (int k = 0; k < n; k++)
-				var += (rate[k] - mean) * (rate[k] - mean) / n;
-			char agg[128];
-			snprintf(agg, sizeof(agg), "%s_median", b->name);
-			json_array_append_new(benches, json_pack(
-				"{s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:s, s:f}", "name", agg,
-				"run_name", b->name, "run_type", "aggregate", "aggregate_name",
-				"median", "repetitions", reps, "real_time", ns[n / 2], "cpu_time",
-				ns[n / 2], "time_unit", "ns", "items_per_second", rate[n / 2]));
-			snprintf(agg, sizeof(agg), "%s_cv", b->name);
-			json_array_append_new(benches, json_pack(
-				"{s:s, s:s, s:s, s:s, s:f, s:s}", "name", agg, "run_name", b->name,
-				"run_type", "aggregate", "aggregate_name", "cv",
-				"items_per_second", mean > 0 ? sqrt(var) / mean : 0.0,
-				"time_unit", "ns"));
-		}
+	}
+	for (size_t i = 0; reps > 1 && i < N_BMS; i++) {
+		const struct bm *b = &g_bms[i];
+		int k = n[i];
+		if (!k)
+			continue;
+		double mean = 0, var = 0;
+		for (int j = 0; j < k; j++)
+			mean += rate[i][j] / k;
+		for (int j = 0; j < k; j++)
+			var += (rate[i][j] - mean) * (rate[i][j] - mean) / k;
+		qsort(rate[i], (size_t)k, sizeof(double), cmp_d);
+		qsort(ns[i], (size_t)k, sizeof(double), cmp_d);
+		char agg[128];
+		snprintf(agg, sizeof(agg), "%s_median", b->name);
+		json_array_append_new(benches, json_pack(
+			"{s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:s, s:f}", "name", agg, "run_name",
+			b->name, "run_type", "aggregate", "aggregate_name", "median", "repetitions",
+			reps, "real_time", ns[i][k / 2], "cpu_time", ns[i][k / 2], "time_unit", "ns",
+			"items_per_second", rate[i][k / 2]));
+		snprintf(agg, sizeof(agg), "%s_cv", b->name);
+		json_array_append_new(benches, json_pack(
+			"{s:s, s:s, s:s, s:s, s:f, s:s}", "name", agg, "run_name", b->name,
+			"run_type", "aggregate", "aggregate_name", "cv", "items_per_second",
+			mean > 0 ? sqrt(var) / mean : 0.0, "time_unit", "ns"));
 	}
 	json_t *doc = json_pack("{s:{s:s, s:i}, s:o}", "context", "executable", argv[0],
 				"num_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "benchmarks", benches);
