@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -462,6 +463,10 @@ static __attribute__((noreturn)) void child_exec(const struct wf_fn_def *d, char
 						 int report)
 {
 	setpgid(0, 0);
+	/* No set-uid gains through exec, and the program dies with the worker that started it
+	 * (the daemon going away takes its functions along). */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -12,8 +12,9 @@
  *    event JSON on its stdin, the result JSON on its stdout, exit status 0 meaning success. It
  *    runs in its own process group with a cleared environment (the function's Variables plus
  *    Lambda's standard ones), RLIMIT_AS = MemorySize MiB, RLIMIT_CPU = Timeout + 1 s,
- *    RLIMIT_NOFILE = 1024, RLIMIT_CORE = 0, every descriptor of the daemon closed, the signal
- *    mask and dispositions reset, the working directory at its task root. A program that
+ *    RLIMIT_NOFILE = 1024, RLIMIT_CORE = 0, no_new_privs set, SIGKILL when its worker goes,
+ *    every descriptor of the daemon closed, the signal mask and dispositions reset, the working
+ *    directory at its task root. A program that
  *    outlives Timeout has its whole process group killed. Its stderr goes to the function's log
  *    (between Lambda's START / END / REPORT lines), bounded per invocation and per file.
  *

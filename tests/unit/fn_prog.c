@@ -67,7 +67,16 @@ int main(int argc, char **argv)
 		getrlimit(RLIMIT_AS, &as);
 		getrlimit(RLIMIT_CPU, &cpu);
 		char cwd[512];
-		json_t *o = json_pack("{s:i, s:s, s:o, s:I, s:I, s:I, s:i, s:s}", "argc", argc,
+		int nnp = -1;
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[256];
+		while (f && fgets(line, sizeof(line), f))
+			if (strncmp(line, "NoNewPrivs:", 11) == 0)
+				nnp = atoi(line + 11);
+		if (f)
+			fclose(f);
+		json_t *o = json_pack("{s:i, s:i, s:s, s:o, s:I, s:I, s:I, s:i, s:s}", "nnp", nnp,
+				      "argc", argc,
 				      "argv0", argv[0], "env", env, "nofile", (json_int_t)nf.rlim_cur,
 				      "as", (json_int_t)as.rlim_cur, "cpu", (json_int_t)cpu.rlim_cur,
 				      "fds", count_fds(), "cwd", getcwd(cwd, sizeof(cwd)) ? cwd : "");

@@ -137,6 +137,7 @@ static void test_environment_argv_and_limits(void)
 	CHECK_EQ(json_integer_value(json_object_get(v, "nofile")), 1024);
 	CHECK_EQ(json_integer_value(json_object_get(v, "as")), 128ll << 20);
 	CHECK_EQ(json_integer_value(json_object_get(v, "cpu")), 6);
+	CHECK_EQ(json_integer_value(json_object_get(v, "nnp")), 1);
 	/* stdin, stdout, stderr and nothing of the daemon's. */
 	CHECK_EQ(json_integer_value(json_object_get(v, "fds")), 3);
 	json_decref(v);
