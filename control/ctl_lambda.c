@@ -929,8 +929,11 @@ static void op_get(struct ctl_lambda *l, struct ctl_aws_call *c, const char *nam
 		l_reply_json(c, 200, cfg);
 		return;
 	}
-	char loc[PATH_MAX + 8];
-	snprintf(loc, sizeof(loc), "file://%s", f->code_dir[0] ? f->code_dir : f->program);
+	char loc[PATH_MAX + 16];
+	if (f->kind == WF_FN_BUILTIN)
+		snprintf(loc, sizeof(loc), "builtin:%s", f->program);
+	else
+		snprintf(loc, sizeof(loc), "file://%s", f->code_dir[0] ? f->code_dir : f->program);
 	l_reply_json(c, 200, json_pack("{s:o, s:{s:s, s:s}, s:{}}", "Configuration", cfg, "Code",
 				       "RepositoryType", "S3", "Location", loc, "Tags"));
 }

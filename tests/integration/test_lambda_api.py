@@ -101,6 +101,7 @@ def test_aws_cli_create_invoke_list_delete(daemon, tmp_path):
     assert names == ["f"]
     got = daemon.cli("lambda", "get-function", "--function-name", "f")
     assert got["Configuration"]["CodeSha256"] == c["CodeSha256"]
+    assert got["Code"]["Location"].startswith("file://")
     daemon.cli("lambda", "update-function-configuration", "--function-name", "f", "--timeout",
                "10", "--memory-size", "256")
     g = daemon.cli("lambda", "get-function-configuration", "--function-name", "f")
@@ -154,6 +155,9 @@ def test_boto3_errors_and_invocation_types(daemon, tmp_path):
     assert r["StatusCode"] == 204
     r = lam.invoke(FunctionName="g", InvocationType="Event", Payload=b'{"x": 1}')
     assert r["StatusCode"] == 202
+    # It ran later: its lines are in the function's log.
+    log = os.path.join(daemon.data_dir, "functions", "g", "log")
+    assert wait_for(lambda: os.path.exists(log) and "got event" in open(log).read())
     r = lam.invoke(FunctionName="arn:aws:lambda:us-east-1:000000000000:function:g",
                    Payload=b'{"y": 2}')
     assert json.loads(r["Payload"].read())["event"] == {"y": 2}
