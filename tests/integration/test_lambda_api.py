@@ -426,3 +426,22 @@ def test_zip_entries_that_leave_the_directory_are_refused(daemon, entries):
     assert err(e)[0] == "InvalidParameterValueException"
     assert not os.path.exists(os.path.join(daemon.data_dir, "functions", "z", "code.1"))
     assert not os.path.exists(os.path.join(daemon.data_dir, "evil"))
+
+
+def test_client_gone_before_the_result(daemon):
+    """A caller that hangs up while its function runs: the result is dropped, nothing else."""
+    import socket
+    lam = daemon.client("lambda")
+    lam.create_function(FunctionName="nap", Runtime="provided.al2", Role=ROLE,
+                        Handler="bootstrap", Timeout=5, Code={"ZipFile": zip_of(
+                            {"bootstrap": "#!/bin/sh\ncat >/dev/null\nsleep 1\necho '{\"ok\":1}'\n"})})
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"POST /2015-03-31/functions/nap/invocations HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 2\r\n\r\n{}")
+        time.sleep(0.1)
+        s.close()
+    time.sleep(1.5)
+    r = lam.invoke(FunctionName="nap")
+    assert json.loads(r["Payload"].read()) == {"ok": 1}
+    assert daemon.proc.poll() is None
