@@ -89,8 +89,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "alloc")) {
 		/* Touch 512 MiB in 16 MiB steps: beyond a 128 MB function's address space. */
+		/* Kept where the compiler cannot prove them unused (clang drops dead allocations). */
+		static char *volatile keep[32];
 		for (int i = 0; i < 32; i++) {
-			char *p = malloc(16u << 20);
+			char *p = keep[i] = malloc(16u << 20);
 			if (!p) {
 				fprintf(stderr, "allocation %d failed\n", i);
 				return 12;
