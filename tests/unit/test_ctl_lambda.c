@@ -50,12 +50,30 @@ static void on_answer(void *arg, unsigned status, const char *ctype, char *body,
 	}
 }
 
+struct delivered {
+	int calls;
+	char stream[64];
+	char *data;
+};
+static struct delivered g_del;
+
+static int deliver(void *arg, const char *stream, const char *data, size_t len)
+{
+	struct delivered *d = arg;
+	d->calls++;
+	snprintf(d->stream, sizeof(d->stream), "%s", stream);
+	free(d->data);
+	d->data = strndup(data, len);
+	return 0;
+}
+
 static int mod_open(struct mod *m)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/meta.db", g_dir);
 	struct ctl_aws_config ac = { 0 };
-	struct ctl_lambda_config lc = { .data_dir = g_dir, .workers = 1 };
+	struct ctl_lambda_config lc = { .data_dir = g_dir, .workers = 1, .deliver = deliver,
+					.deliver_arg = &g_del };
 	memset(m, 0, sizeof(*m));
 	if (ctl_meta_open(path, &m->meta) < 0 || ctl_loop_new(&m->loop) < 0 ||
 	    ctl_aws_new(&ac, &m->aws) < 0 ||
@@ -212,6 +230,35 @@ static void test_mapping_needs_a_kinesis_arn_and_a_function(void)
 	mod_close(&m);
 }
 
+/* flatten_data as a mapping's target: each record's data decoded and flattened, the batch
+ * handed to the delivery stream named by DELIVERY_STREAM, one JSON document per line. */
+static void test_flatten_data_delivers_a_batch(void)
+{
+	struct mod m;
+	REQUIRE(mod_open(&m) == 0);
+	struct answer a;
+	req(&m, "POST", "/2015-03-31/functions", "{\"FunctionName\":\"flatten_data\",\"Runtime\":"
+	    "\"builtin\",\"Role\":\"r\",\"Code\":{},\"Environment\":{\"Variables\":"
+	    "{\"DELIVERY_STREAM\":\"out\"}}}", &a);
+	CHECK_EQ(a.status, 201u);
+	free(a.body);
+	/* {"a":{"b":1}} and {"c":[{"d":{}}],"e":{"f":{"g":"h"}}} and a record that is not JSON. */
+	req(&m, "POST", "/2015-03-31/functions/flatten_data/invocations",
+	    "{\"Records\":[{\"kinesis\":{\"data\":\"eyJhIjp7ImIiOjF9fQ==\"}},"
+	    "{\"kinesis\":{\"data\":\"eyJjIjpbeyJkIjp7fX1dLCJlIjp7ImYiOnsiZyI6ImgifX19\"}},"
+	    "{\"kinesis\":{\"data\":\"bm90IGpzb24=\"}}]}", &a);
+	CHECK_EQ(a.status, 200u);
+	CHECK_STR(a.fn_error, "");
+	CHECK_STR(a.body, "[{\"a_b\":1},{\"c\":[{\"d\":{}}],\"e_f_g\":\"h\"},\"not json\"]");
+	free(a.body);
+	CHECK_EQ(g_del.calls, 1);
+	CHECK_STR(g_del.stream, "out");
+	CHECK_STR(g_del.data, "{\"a_b\":1}\n{\"c\":[{\"d\":{}}],\"e_f_g\":\"h\"}\n\"not json\"\n");
+	free(g_del.data);
+	g_del.data = NULL;
+	mod_close(&m);
+}
+
 int main(void)
 {
 	snprintf(g_dir, sizeof(g_dir), "/tmp/ctl_lambda_test.XXXXXX");
@@ -219,6 +266,7 @@ int main(void)
 		return 1;
 	DP_TEST_RUN(test_functions_survive_reopening);
 	DP_TEST_RUN(test_mapping_needs_a_kinesis_arn_and_a_function);
+	DP_TEST_RUN(test_flatten_data_delivers_a_batch);
 	dp_test_rm_tree(g_dir);
 	return dp_test_done();
 }
