@@ -892,6 +892,10 @@ static void op_create(struct ctl_lambda *l, struct ctl_aws_call *c)
 	if (apply_code(l, c, f, code, true) < 0)
 		goto out;
 	touch(f);
+	/* Every kind has a directory: its log lives there. */
+	char own[PATH_MAX];
+	if (pathf(own, sizeof(own), "%s/functions/%s", l->data_dir, f->name) == 0)
+		mkdir(own, 0750);
 	if (fn_store(l, f) < 0 || fn_insert(l, f) < 0) {
 		rm_tree(f->code_dir);
 		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
@@ -1107,13 +1111,82 @@ static void inv_done(void *arg, const struct wf_fn_result *r)
 	/* The request's state release frees inv. */
 }
 
-static void event_done(void *arg, const struct wf_fn_result *r)
+/* An Event invocation: Lambda retries a failed one twice, after a delay and after twice that. */
+struct l_retry {
+	struct l_retry *next;
+	struct ctl_lambda *l;
+	char name[L_NAME_MAX + 1];
+	char *payload;
+	size_t len;
+	unsigned attempt;  /* 0 for the first call */
+	int64_t due_ms;
+};
+
+static void retry_free(struct l_retry *r)
 {
-	char *name = arg;
-	if (!r->ok)
-		ctl_log(CTL_LOG_INFO, "lambda: asynchronous invocation %s of %s failed: %.300s",
-			r->request_id, name, r->text);
-	free(name);
+	if (r) {
+		free(r->payload);
+		free(r);
+	}
+}
+
+static void event_done(void *arg, const struct wf_fn_result *res)
+{
+	struct l_retry *r = arg;
+	struct ctl_lambda *l = r->l;
+	if (res->ok) {
+		retry_free(r);
+		return;
+	}
+	if (r->attempt >= 2) {
+		ctl_log(CTL_LOG_WARN, "lambda: asynchronous invocation of %s failed 3 times and is "
+			"dropped; last error %s: %.300s", r->name, res->request_id, res->text);
+		retry_free(r);
+		return;
+	}
+	r->attempt++;
+	r->due_ms = l_now_ms() + (int64_t)l->cfg.event_retry_ms * (r->attempt == 1 ? 1 : 2);
+	ctl_log(CTL_LOG_INFO, "lambda: asynchronous invocation %s of %s failed (%.200s); retry %u "
+		"in %u ms", res->request_id, r->name, res->text, r->attempt,
+		l->cfg.event_retry_ms * r->attempt);
+	r->next = l->retries;
+	l->retries = r;
+}
+
+/* Start the retries that are due; returns the earliest still waiting (CTL_LOOP_NEVER: none). */
+static int64_t retries_run(struct ctl_lambda *l, int64_t now_ms)
+{
+	int64_t next = CTL_LOOP_NEVER;
+	struct l_retry *due = NULL;
+	for (struct l_retry **pp = &l->retries; *pp;) {
+		struct l_retry *r = *pp;
+		if (r->due_ms <= now_ms) {
+			*pp = r->next;
+			r->next = due;
+			due = r;
+		} else {
+			if (r->due_ms < next)
+				next = r->due_ms;
+			pp = &r->next;
+		}
+	}
+	while (due) {
+		struct l_retry *r = due;
+		due = r->next;
+		int rc = ctl_lambda_invoke(l, r->name, r->payload, r->len, event_done, r);
+		if (rc == -EAGAIN) {
+			r->due_ms = now_ms + 1000;
+			r->next = l->retries;
+			l->retries = r;
+			if (r->due_ms < next)
+				next = r->due_ms;
+		} else if (rc < 0) {
+			ctl_log(CTL_LOG_INFO, "lambda: retry of %s dropped: %s", r->name,
+				strerror(-rc));
+			retry_free(r);
+		}
+	}
+	return next;
 }
 
 int ctl_lambda_invoke(struct ctl_lambda *l, const char *name, const char *payload, size_t len,
@@ -1175,10 +1248,21 @@ static void op_invoke(struct ctl_lambda *l, struct ctl_aws_call *c, const char *
 	}
 	int r;
 	if (event) {
-		char *arg = strdup(f->name);
+		struct l_retry *arg = calloc(1, sizeof(*arg));
+		if (arg) {
+			arg->l = l;
+			snprintf(arg->name, sizeof(arg->name), "%s", f->name);
+			arg->len = len;
+			if (len && !(arg->payload = malloc(len))) {
+				free(arg);
+				arg = NULL;
+			} else if (len) {
+				memcpy(arg->payload, body, len);
+			}
+		}
 		r = arg ? ctl_lambda_invoke(l, f->name, body, len, event_done, arg) : -ENOMEM;
 		if (r < 0)
-			free(arg);
+			retry_free(arg);
 		if (r == 0) {
 			ctl_aws_reply(c, 202, JSON_TYPE, NULL, 0, NULL);
 			return;
@@ -1301,7 +1385,9 @@ static int64_t tick(void *arg, int64_t now_ms)
 	/* Results may have come in while the mappings ran. */
 	wf_fn_runtime_poll(l->rt);
 	l_kin_reap(l);
-	return next;
+	/* Last, so that a retry scheduled by a result above is counted in the next wake. */
+	int64_t retry = retries_run(l, now_ms);
+	return retry < next ? retry : next;
 }
 
 int ctl_lambda_new(const struct ctl_lambda_config *cfg, struct ctl_meta *meta, struct ctl_aws *aws,
@@ -1313,6 +1399,8 @@ int ctl_lambda_new(const struct ctl_lambda_config *cfg, struct ctl_meta *meta, s
 	l->cfg = *cfg;
 	if (!l->cfg.poll_ms)
 		l->cfg.poll_ms = 250;
+	if (!l->cfg.event_retry_ms)
+		l->cfg.event_retry_ms = 60000;
 	snprintf(l->data_dir, sizeof(l->data_dir), "%s", cfg->data_dir ? cfg->data_dir : ".");
 	snprintf(l->account, sizeof(l->account), "%s", cfg->account_id ? cfg->account_id
 								  : "000000000000");
@@ -1349,6 +1437,10 @@ void ctl_lambda_free(struct ctl_lambda *l)
 		return;
 	wf_fn_runtime_free(l->rt);
 	l_kin_free_all(l);
+	for (struct l_retry *r = l->retries, *n; r; r = n) {
+		n = r->next;
+		retry_free(r);
+	}
 	for (unsigned i = 0; i < l->n_fns; i++)
 		fn_free(l->fns[i]);
 	free(l->fns);

@@ -43,6 +43,8 @@ struct ctl_lambda_config {
 	const char *region;      /* for ARNs and AWS_REGION; "us-east-1" */
 	unsigned workers;        /* programs running at once; default 4 */
 	unsigned poll_ms;        /* how often a mapping looks at its stream; default 250 */
+	unsigned event_retry_ms; /* a failed Event invocation runs again after this, then after
+	                            twice this (Lambda's two retries); default 60000 as Lambda */
 	/* Write data (one or more newline-terminated JSON records) to a delivery stream. Returns
 	 * >= 0 or a negative errno. NULL: mapping output goes to the function's result and log only. */
 	int (*deliver)(void *arg, const char *delivery_stream, const char *data, size_t len);

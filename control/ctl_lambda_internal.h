@@ -81,6 +81,7 @@ struct l_esm {
 
 /* A Kinesis call made through the front-end, answered now or later. */
 struct l_kin;
+struct l_retry;
 typedef void (*l_kin_fn)(struct ctl_lambda *l, void *arg, unsigned status, json_t *out);
 
 struct ctl_lambda {
@@ -97,6 +98,7 @@ struct ctl_lambda {
 	struct l_esm *esms;       /* live ones, in creation order */
 	struct l_esm *graveyard;  /* deleted while a call was outstanding */
 	struct l_kin *kin_pending;
+	struct l_retry *retries;  /* failed Event invocations waiting for their retry */
 	uint64_t put_seq;
 };
 

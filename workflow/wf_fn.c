@@ -315,6 +315,11 @@ static void finish(struct wf_fn_call *call)
 {
 	struct wf_fn_runtime *rt = call->rt;
 	call->duration_us = elapsed_us(&call->started);
+	if (!call->ok && call->text) {
+		/* Lambda logs the unhandled error too. */
+		call_log_add(call, call->text, call->text_len);
+		call_log_add(call, "\n", 1);
+	}
 	char tail[512];
 	double ms = (double)call->duration_us / 1000.0;
 	int n = snprintf(tail, sizeof(tail), "END RequestId: %s\nREPORT RequestId: %s\tDuration: "
@@ -736,11 +741,6 @@ static void run_program(struct wf_fn_runtime *rt, unsigned w, struct wf_fn_call 
 							  strerror(exec_errno)));
 	} else {
 		program_outcome(call, status, timed_out, &ob);
-	}
-	if (!call->ok) {
-		/* Lambda logs the unhandled error too. */
-		call_log_add(call, call->text, call->text_len);
-		call_log_add(call, "\n", 1);
 	}
 out:
 	close_fd(&in[0]);

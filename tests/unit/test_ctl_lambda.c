@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl_aws.h"
@@ -73,7 +75,7 @@ static int mod_open(struct mod *m)
 	snprintf(path, sizeof(path), "%s/meta.db", g_dir);
 	struct ctl_aws_config ac = { 0 };
 	struct ctl_lambda_config lc = { .data_dir = g_dir, .workers = 1, .deliver = deliver,
-					.deliver_arg = &g_del };
+					.deliver_arg = &g_del, .event_retry_ms = 50 };
 	memset(m, 0, sizeof(*m));
 	if (ctl_meta_open(path, &m->meta) < 0 || ctl_loop_new(&m->loop) < 0 ||
 	    ctl_aws_new(&ac, &m->aws) < 0 ||
@@ -259,6 +261,57 @@ static void test_flatten_data_delivers_a_batch(void)
 	mod_close(&m);
 }
 
+static int count_in_file(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[1024];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* An Event invocation that fails runs twice more (after the delay, then twice the delay) and
+ * then stops. put_record fails here: this module has no Kinesis API behind it. */
+static void test_event_invocations_retry_twice(void)
+{
+	struct mod m;
+	REQUIRE(mod_open(&m) == 0);
+	struct answer a;
+	req(&m, "POST", "/2015-03-31/functions", "{\"FunctionName\":\"put_record\",\"Runtime\":"
+	    "\"builtin\",\"Role\":\"r\",\"Code\":{}}", &a);
+	CHECK_EQ(a.status, 201u);
+	free(a.body);
+	struct ctl_aws_request r = { .method = "POST",
+				     .path = "/2015-03-31/functions/put_record/invocations",
+				     .hdrs = (const struct ctl_sigv4_header[]){
+					     { "X-Amz-Invocation-Type", "Event" } },
+				     .n_hdrs = 1 };
+	memset(&a, 0, sizeof(a));
+	struct ctl_aws_call *c = ctl_aws_invoke(m.aws, &r, on_answer, &a);
+	CHECK_EQ(a.status, 202u);
+	free(a.body);
+	ctl_aws_call_free(c);
+	char log[128];
+	snprintf(log, sizeof(log), "%s/functions/put_record/log", g_dir);
+	/* Drive the loop for a second: the first call, retries at +50 ms and +150 ms, no more. */
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p[40];
+		unsigned n = ctl_loop_pollfds(m.loop, p, 40);
+		int pr = poll(p, n, 10);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ctl_loop_dispatch(m.loop, p, pr > 0 ? n : 0,
+				  (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	}
+	CHECK_EQ(count_in_file(log, "START RequestId"), 3);
+	CHECK_EQ(count_in_file(log, "UnknownOperationException"), 3);
+	mod_close(&m);
+}
+
 int main(void)
 {
 	snprintf(g_dir, sizeof(g_dir), "/tmp/ctl_lambda_test.XXXXXX");
@@ -267,6 +320,7 @@ int main(void)
 	DP_TEST_RUN(test_functions_survive_reopening);
 	DP_TEST_RUN(test_mapping_needs_a_kinesis_arn_and_a_function);
 	DP_TEST_RUN(test_flatten_data_delivers_a_batch);
+	DP_TEST_RUN(test_event_invocations_retry_twice);
 	dp_test_rm_tree(g_dir);
 	return dp_test_done();
 }
