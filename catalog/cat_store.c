@@ -5,6 +5,7 @@
  */
 #include "cat_store.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,14 @@ const char *const cat_store_schema_steps[CAT_STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE cat_table(db TEXT NOT NULL, name TEXT NOT NULL, created_s INTEGER NOT NULL, "
 	"  updated_s INTEGER NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, "
 	"  PRIMARY KEY(db, name));",
+	/* 2: table versions and partitions. A partition's vkey is its Values as compact JSON;
+	 * id orders listings and picks segments (see cat_store.h). */
+	"CREATE TABLE cat_table_version(db TEXT NOT NULL, tbl TEXT NOT NULL, "
+	"  version INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(db, tbl, version));"
+	"CREATE TABLE cat_partition(id INTEGER PRIMARY KEY, db TEXT NOT NULL, tbl TEXT NOT NULL, "
+	"  vkey TEXT NOT NULL, created_s INTEGER NOT NULL, doc TEXT NOT NULL, "
+	"  UNIQUE(db, tbl, vkey));"
+	"CREATE INDEX cat_partition_order ON cat_partition(db, tbl, id);",
 };
 
 struct cat_store {
@@ -30,6 +39,8 @@ static const struct {
 	{ CAT_ERR_INVALID, "invalid input" },
 	{ CAT_ERR_CONFLICT, "concurrent modification" },
 	{ CAT_ERR_IO, "metadata database error" },
+	{ CAT_ERR_VALUES, "partition values do not match the partition keys" },
+	{ CAT_ERR_CURRENT, "the current table version cannot be deleted" },
 };
 
 const char *cat_err_name(int r)
@@ -283,7 +294,14 @@ int cat_db_update(struct cat_store *s, const char *name, const json_t *input)
 	if (strcmp(key, to) != 0) {
 		/* The tables follow a renamed database, their DatabaseName with them. */
 		const char *targs[] = { to, to, key };
-		r = run(prep(s, "UPDATE cat_table SET db = ?, "
+		if ((r = run(prep(s, "UPDATE cat_table SET db = ?, "
+				  "doc = json_set(doc, '$.DatabaseName', ?) WHERE db = ?", 3,
+				  targs))) < 0 ||
+		    (r = run(prep(s, "UPDATE cat_table_version SET db = ?, "
+				  "doc = json_set(doc, '$.DatabaseName', ?) WHERE db = ?", 3,
+				  targs))) < 0)
+			goto done;
+		r = run(prep(s, "UPDATE cat_partition SET db = ?, "
 			     "doc = json_set(doc, '$.DatabaseName', ?) WHERE db = ?", 3, targs));
 	}
 done:
@@ -306,7 +324,10 @@ int cat_db_delete(struct cat_store *s, const char *name)
 		r = -CAT_ERR_NOT_FOUND;
 		goto done;
 	}
-	r = run(prep(s, "DELETE FROM cat_table WHERE db = ?", 1, &k));
+	if ((r = run(prep(s, "DELETE FROM cat_table WHERE db = ?", 1, &k))) < 0 ||
+	    (r = run(prep(s, "DELETE FROM cat_table_version WHERE db = ?", 1, &k))) < 0)
+		goto done;
+	r = run(prep(s, "DELETE FROM cat_partition WHERE db = ?", 1, &k));
 done:
 	return finish(s, r);
 }
@@ -341,18 +362,15 @@ static int db_arg(struct cat_store *s, const char *db, char key[CAT_NAME_MAX + 1
 	return r < 0 ? r : r == 0 ? -CAT_ERR_NOT_FOUND : 0;
 }
 
-int cat_table_create(struct cat_store *s, const char *db, const json_t *input, int64_t now_s)
+
+/* Insert a new table (inside a transaction): 0, -EXISTS or -IO. */
+static int table_insert(struct cat_store *s, const char *dkey, const char *name,
+			const json_t *input, int64_t now_s)
 {
-	char dkey[CAT_NAME_MAX + 1], name[CAT_NAME_MAX + 1];
 	char *text = NULL;
-	int r;
-	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, name)) < 0)
+	int r = table_doc(input, dkey, name, now_s, now_s, 0, &text);
+	if (r < 0)
 		return r;
-	if ((r = begin(s)) < 0)
-		return r;
-	if ((r = db_arg(s, db, dkey)) < 0 ||
-	    (r = table_doc(input, dkey, name, now_s, now_s, 0, &text)) < 0)
-		goto done;
 	const char *args[] = { dkey, name, text };
 	sqlite3_stmt *st = prep(s, "INSERT INTO cat_table(db, name, doc, created_s, updated_s, "
 				"version) VALUES(?, ?, ?, ?, ?, 0)", 3, args);
@@ -361,8 +379,73 @@ int cat_table_create(struct cat_store *s, const char *db, const json_t *input, i
 		sqlite3_bind_int64(st, 5, now_s);
 	}
 	r = run(st);
-done:
 	free(text);
+	return r;
+}
+
+/*
+ * A table's CreateTime and current version (inside a transaction or not): 0, -NOT_FOUND or -IO.
+ * created may be NULL.
+ */
+static int table_row(struct cat_store *s, const char *dkey, const char *key, int64_t *created,
+		     int64_t *version)
+{
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, "SELECT created_s, version FROM cat_table WHERE db = ? AND "
+				"name = ?", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (created)
+			*created = sqlite3_column_int64(st, 0);
+		*version = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+}
+
+/* Replace an existing table (inside a transaction), archiving the old definition first. */
+static int table_replace(struct cat_store *s, const char *dkey, const char *key,
+			 const json_t *input, int64_t version, bool archive, int64_t now_s)
+{
+	int64_t created, have;
+	char *text = NULL;
+	int r = table_row(s, dkey, key, &created, &have);
+	if (r < 0)
+		return r;
+	if (version >= 0 && version != have)
+		return -CAT_ERR_CONFLICT;
+	const char *args[] = { dkey, key };
+	if (archive && (r = run(prep(s, "INSERT OR REPLACE INTO cat_table_version(db, tbl, "
+				     "version, doc) SELECT db, name, version, doc FROM cat_table "
+				     "WHERE db = ? AND name = ?", 2, args))) < 0)
+		return r;
+	if ((r = table_doc(input, dkey, key, created, now_s, have + 1, &text)) < 0)
+		return r;
+	sqlite3_stmt *st = prep(s, "UPDATE cat_table SET doc = ?, updated_s = ?, "
+				"version = version + 1 WHERE db = ? AND name = ?", 0, NULL);
+	if (st) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now_s);
+		sqlite3_bind_text(st, 3, dkey, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, key, -1, SQLITE_TRANSIENT);
+	}
+	r = run(st);
+	free(text);
+	return r;
+}
+
+int cat_table_create(struct cat_store *s, const char *db, const json_t *input, int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], name[CAT_NAME_MAX + 1];
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, name)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = db_arg(s, db, dkey)) == 0)
+		r = table_insert(s, dkey, name, input, now_s);
 	return finish(s, r);
 }
 
@@ -403,10 +486,23 @@ int cat_table_list(struct cat_store *s, const char *db, const char *after, unsig
 }
 
 int cat_table_update(struct cat_store *s, const char *db, const json_t *input, int64_t version,
-		     int64_t now_s)
+		     bool archive, int64_t now_s)
 {
 	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
-	char *text = NULL;
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, key)) < 0)
+		return r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = db_arg(s, db, dkey)) == 0)
+		r = table_replace(s, dkey, key, input, version, archive, now_s);
+	return finish(s, r);
+}
+
+int cat_table_put(struct cat_store *s, const char *db, const json_t *input, int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int64_t have;
 	int r;
 	if ((r = cat_name_fold(db, dkey)) < 0 || (r = input_name(input, key)) < 0)
 		return r;
@@ -414,42 +510,12 @@ int cat_table_update(struct cat_store *s, const char *db, const json_t *input, i
 		return r;
 	if ((r = db_arg(s, db, dkey)) < 0)
 		goto done;
-	const char *args[] = { dkey, key };
-	sqlite3_stmt *st = prep(s, "SELECT created_s, version FROM cat_table WHERE db = ? AND "
-				"name = ?", 2, args);
-	if (!st) {
-		r = -CAT_ERR_IO;
-		goto done;
-	}
-	int rc = sqlite3_step(st);
-	int64_t created = 0, have = 0;
-	if (rc == SQLITE_ROW) {
-		created = sqlite3_column_int64(st, 0);
-		have = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
-		goto done;
-	}
-	if (version >= 0 && version != have) {
-		r = -CAT_ERR_CONFLICT;
-		goto done;
-	}
-	if ((r = table_doc(input, dkey, key, created, now_s, have + 1, &text)) < 0)
-		goto done;
-	const char *uargs[] = { text, dkey, key };
-	st = prep(s, "UPDATE cat_table SET doc = ?, updated_s = ?, version = version + 1 "
-		  "WHERE db = ? AND name = ?", 0, NULL);
-	if (st) {
-		sqlite3_bind_text(st, 1, uargs[0], -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now_s);
-		sqlite3_bind_text(st, 3, uargs[1], -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, uargs[2], -1, SQLITE_TRANSIENT);
-	}
-	r = run(st);
+	r = table_row(s, dkey, key, NULL, &have);
+	if (r == -CAT_ERR_NOT_FOUND)
+		r = table_insert(s, dkey, key, input, now_s) < 0 ? -CAT_ERR_IO : 1;
+	else if (r == 0)
+		r = table_replace(s, dkey, key, input, -1, true, now_s);
 done:
-	free(text);
 	return finish(s, r);
 }
 
@@ -466,8 +532,420 @@ int cat_table_delete(struct cat_store *s, const char *db, const char *name)
 	const char *args[] = { dkey, key };
 	if ((r = run(prep(s, "DELETE FROM cat_table WHERE db = ? AND name = ?", 2, args))) < 0)
 		goto done;
-	if (changed(s) == 0)
+	if (changed(s) == 0) {
+		r = -CAT_ERR_NOT_FOUND;
+		goto done;
+	}
+	if ((r = run(prep(s, "DELETE FROM cat_table_version WHERE db = ? AND tbl = ?", 2,
+			  args))) < 0)
+		goto done;
+	r = run(prep(s, "DELETE FROM cat_partition WHERE db = ? AND tbl = ?", 2, args));
+done:
+	return finish(s, r);
+}
+
+/* ---- table versions ------------------------------------------------------------------------------ */
+
+/* Fold db and table and check that both exist; *version: the table's current version. */
+static int table_arg(struct cat_store *s, const char *db, const char *name,
+		     char dkey[CAT_NAME_MAX + 1], char key[CAT_NAME_MAX + 1], int64_t *version)
+{
+	int r;
+	int64_t v;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = cat_name_fold(name, key)) < 0 ||
+	    (r = db_arg(s, db, dkey)) < 0)
+		return r;
+	return table_row(s, dkey, key, NULL, version ? version : &v);
+}
+
+/* The current and the archived versions of one table, as (version, doc) rows. */
+#define VERSIONS_SQL                                                                              \
+	"SELECT version, doc FROM (SELECT version, doc FROM cat_table WHERE db = ?1 AND "          \
+	"name = ?2 UNION ALL SELECT version, doc FROM cat_table_version WHERE db = ?1 AND "       \
+	"tbl = ?2) "
+
+int cat_table_version_list(struct cat_store *s, const char *db, const char *name, int64_t before,
+			   unsigned max, json_t **out, bool *more)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int r = table_arg(s, db, name, dkey, key, NULL);
+	if (r < 0)
+		return r;
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, VERSIONS_SQL "WHERE version < ?3 ORDER BY version DESC", 2,
+				args);
+	if (!st)
+		return -CAT_ERR_IO;
+	sqlite3_bind_int64(st, 3, before < 0 ? INT64_MAX : before);
+	json_t *arr = json_array();
+	int n = 0, rc;
+	*more = false;
+	while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((unsigned)n == max) {
+			*more = true;
+			break;
+		}
+		char v[24];
+		snprintf(v, sizeof(v), "%" PRId64, (int64_t)sqlite3_column_int64(st, 0));
+		json_t *doc = row_doc(st, 1);
+		if (!doc || json_array_append_new(arr, json_pack("{s:o,s:s}", "Table", doc,
+								 "VersionId", v)) < 0)
+			goto fail;
+		n++;
+	}
+	if (!arr || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+		goto fail;
+	sqlite3_finalize(st);
+	*out = arr;
+	return n;
+fail:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return -CAT_ERR_IO;
+}
+
+int cat_table_version_get(struct cat_store *s, const char *db, const char *name, int64_t version,
+			  json_t **out)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int64_t cur;
+	int r = table_arg(s, db, name, dkey, key, &cur);
+	if (r < 0)
+		return r;
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, VERSIONS_SQL "WHERE version = ?3", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	sqlite3_bind_int64(st, 3, version < 0 ? cur : version);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = row_doc(st, 1);
+		r = *out ? 0 : -CAT_ERR_IO;
+	} else {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cat_table_version_delete(struct cat_store *s, const char *db, const char *name,
+			     int64_t version)
+{
+	char dkey[CAT_NAME_MAX + 1], key[CAT_NAME_MAX + 1];
+	int64_t cur;
+	int r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = table_arg(s, db, name, dkey, key, &cur)) < 0)
+		goto done;
+	if (version == cur) {
+		r = -CAT_ERR_CURRENT;
+		goto done;
+	}
+	const char *args[] = { dkey, key };
+	sqlite3_stmt *st = prep(s, "DELETE FROM cat_table_version WHERE db = ? AND tbl = ? AND "
+				"version = ?", 2, args);
+	if (st)
+		sqlite3_bind_int64(st, 3, version);
+	if ((r = run(st)) == 0 && changed(s) == 0)
 		r = -CAT_ERR_NOT_FOUND;
 done:
+	return finish(s, r);
+}
+
+/* ---- partitions ---------------------------------------------------------------------------------- */
+
+/* Fold db and table, check both exist; *nkeys: the table's number of partition keys. */
+static int part_table(struct cat_store *s, const char *db, const char *table,
+		      char dkey[CAT_NAME_MAX + 1], char tkey[CAT_NAME_MAX + 1], size_t *nkeys)
+{
+	int r;
+	if ((r = cat_name_fold(db, dkey)) < 0 || (r = cat_name_fold(table, tkey)) < 0 ||
+	    (r = db_arg(s, db, dkey)) < 0)
+		return r;
+	const char *args[] = { dkey, tkey };
+	sqlite3_stmt *st = prep(s, "SELECT coalesce(json_array_length(doc, '$.PartitionKeys'), 0) "
+				"FROM cat_table WHERE db = ? AND name = ?", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*nkeys = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+}
+
+/*
+ * The key of a partition's values: their compact JSON text in *vkey (freed by the caller).
+ * Returns 0, -INVALID (not a list of strings of at most CAT_VALUE_MAX bytes) or -VALUES
+ * (not as many as the table has keys, or the table has none).
+ */
+static int values_key(const json_t *values, size_t nkeys, char **vkey)
+{
+	size_t i;
+	const json_t *v;
+	if (!json_is_array(values))
+		return -CAT_ERR_INVALID;
+	json_array_foreach(values, i, v)
+		if (!json_is_string(v) || json_string_length(v) > CAT_VALUE_MAX)
+			return -CAT_ERR_INVALID;
+	if (nkeys == 0 || json_array_size(values) != nkeys)
+		return -CAT_ERR_VALUES;
+	*vkey = json_dumps(values, JSON_COMPACT);
+	return *vkey ? 0 : -ENOMEM;
+}
+
+static int part_doc(const json_t *input, const char *dkey, const char *tkey, int64_t created_s,
+		    char **text)
+{
+	json_t *doc = json_deep_copy(input);
+	if (!doc)
+		return -ENOMEM;
+	json_object_set_new(doc, "DatabaseName", json_string(dkey));
+	json_object_set_new(doc, "TableName", json_string(tkey));
+	json_object_set_new(doc, "CreationTime", json_integer(created_s));
+	*text = doc_text(doc);
+	json_decref(doc);
+	return *text ? 0 : -ENOMEM;
+}
+
+/*
+ * Insert, or with replace update keeping CreationTime, one partition (inside a transaction).
+ * Returns 1 inserted, 0 replaced, -EXISTS (insert only), -VALUES, -INVALID or -IO.
+ */
+static int part_write(struct cat_store *s, const char *dkey, const char *tkey, size_t nkeys,
+		      const json_t *input, bool replace, int64_t now_s)
+{
+	char *vkey = NULL, *text = NULL;
+	int64_t created = now_s;
+	int r;
+	if (!json_is_object(input))
+		return -CAT_ERR_INVALID;
+	if ((r = values_key(json_object_get(input, "Values"), nkeys, &vkey)) < 0)
+		return r;
+	const char *args[] = { dkey, tkey, vkey };
+	sqlite3_stmt *st = NULL;
+	bool exists = false;
+	if (replace) {
+		st = prep(s, "SELECT created_s FROM cat_partition WHERE db = ? AND tbl = ? AND "
+			  "vkey = ?", 3, args);
+		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+		if (rc == SQLITE_ROW) {
+			created = sqlite3_column_int64(st, 0);
+			exists = true;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = -CAT_ERR_IO;
+			goto done;
+		}
+	}
+	if ((r = part_doc(input, dkey, tkey, created, &text)) < 0)
+		goto done;
+	if (exists) {
+		const char *uargs[] = { text, dkey, tkey, vkey };
+		r = run(prep(s, "UPDATE cat_partition SET doc = ? WHERE db = ? AND tbl = ? AND "
+			     "vkey = ?", 4, uargs));
+	} else {
+		const char *iargs[] = { dkey, tkey, vkey, text };
+		st = prep(s, "INSERT INTO cat_partition(db, tbl, vkey, doc, created_s) "
+			  "VALUES(?, ?, ?, ?, ?)", 4, iargs);
+		if (st)
+			sqlite3_bind_int64(st, 5, created);
+		if ((r = run(st)) == 0)
+			r = 1;
+	}
+done:
+	free(text);
+	free(vkey);
+	return r;
+}
+
+int cat_partition_create(struct cat_store *s, const char *db, const char *table,
+			 const json_t *input, int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	size_t nkeys;
+	int r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) == 0)
+		r = part_write(s, dkey, tkey, nkeys, input, false, now_s);
+	return finish(s, r < 0 ? r : 0);
+}
+
+int cat_partition_create_batch(struct cat_store *s, const char *db, const char *table,
+			       const json_t *inputs, int64_t now_s, int *results)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	size_t nkeys, i;
+	const json_t *in;
+	int r;
+	if (!json_is_array(inputs))
+		return -CAT_ERR_INVALID;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) < 0)
+		goto done;
+	/* A failed INSERT undoes that statement only; the transaction goes on with the rest. */
+	json_array_foreach(inputs, i, in) {
+		int e = part_write(s, dkey, tkey, nkeys, in, false, now_s);
+		if (e == -CAT_ERR_IO) {
+			r = e;
+			goto done;
+		}
+		results[i] = e < 0 ? e : 0;
+	}
+done:
+	return finish(s, r);
+}
+
+int cat_partition_put(struct cat_store *s, const char *db, const char *table, const json_t *input,
+		      int64_t now_s)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	size_t nkeys;
+	int r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) == 0)
+		r = part_write(s, dkey, tkey, nkeys, input, true, now_s);
+	return finish(s, r);
+}
+
+int cat_partition_get(struct cat_store *s, const char *db, const char *table,
+		      const json_t *values, json_t **out)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	char *vkey = NULL;
+	size_t nkeys;
+	int r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) < 0 ||
+	    (r = values_key(values, nkeys, &vkey)) < 0)
+		return r;
+	const char *args[] = { dkey, tkey, vkey };
+	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_partition WHERE db = ? AND tbl = ? AND "
+				"vkey = ?", 3, args);
+	free(vkey);
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = row_doc(st, 0);
+		r = *out ? 0 : -CAT_ERR_IO;
+	} else {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cat_partition_list(struct cat_store *s, const char *db, const char *table,
+		       const struct cat_partition_query *q, json_t **out, int64_t *next)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	size_t nkeys;
+	int r = part_table(s, db, table, dkey, tkey, &nkeys);
+	if (r < 0)
+		return r;
+	if (q->max == 0)
+		return -CAT_ERR_INVALID;
+	const char *args[] = { dkey, tkey };
+	unsigned nseg = q->segments > 1 ? q->segments : 1;
+	sqlite3_stmt *st = prep(s, "SELECT id, doc FROM cat_partition WHERE db = ? AND tbl = ? AND "
+				"id > ? AND id % ? = ? ORDER BY id", 2, args);
+	if (!st)
+		return -CAT_ERR_IO;
+	sqlite3_bind_int64(st, 3, q->after);
+	sqlite3_bind_int64(st, 4, nseg);
+	sqlite3_bind_int64(st, 5, nseg > 1 ? q->segment : 0);
+	json_t *arr = json_array();
+	int n = 0, rc = SQLITE_DONE;
+	int64_t last = 0;
+	*next = 0;
+	while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *doc = row_doc(st, 1);
+		if (!doc)
+			goto fail;
+		if (q->filter && !cat_expr_match_json(q->filter, json_object_get(doc, "Values"))) {
+			json_decref(doc);
+			continue;
+		}
+		if ((unsigned)n == q->max) {
+			json_decref(doc);
+			*next = last;
+			break;
+		}
+		if (json_array_append_new(arr, doc) < 0)
+			goto fail;
+		last = sqlite3_column_int64(st, 0);
+		n++;
+	}
+	if (!arr || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+		goto fail;
+	sqlite3_finalize(st);
+	*out = arr;
+	return n;
+fail:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return -CAT_ERR_IO;
+}
+
+int cat_partition_update(struct cat_store *s, const char *db, const char *table,
+			 const json_t *values, const json_t *input)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	char *vkey = NULL, *nkey = NULL, *text = NULL;
+	size_t nkeys;
+	int r;
+	if (!json_is_object(input))
+		return -CAT_ERR_INVALID;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) < 0 ||
+	    (r = values_key(values, nkeys, &vkey)) < 0 ||
+	    (r = values_key(json_object_get(input, "Values"), nkeys, &nkey)) < 0)
+		goto done;
+	const char *args[] = { dkey, tkey, vkey };
+	sqlite3_stmt *st = prep(s, "SELECT created_s FROM cat_partition WHERE db = ? AND tbl = ? "
+				"AND vkey = ?", 3, args);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+	int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+		goto done;
+	}
+	if ((r = part_doc(input, dkey, tkey, created, &text)) < 0)
+		goto done;
+	const char *uargs[] = { nkey, text, dkey, tkey, vkey };
+	r = run(prep(s, "UPDATE cat_partition SET vkey = ?, doc = ? WHERE db = ? AND tbl = ? AND "
+		     "vkey = ?", 5, uargs));
+done:
+	free(text);
+	free(nkey);
+	free(vkey);
+	return finish(s, r);
+}
+
+int cat_partition_delete(struct cat_store *s, const char *db, const char *table,
+			 const json_t *values)
+{
+	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
+	char *vkey = NULL;
+	size_t nkeys;
+	int r;
+	if ((r = begin(s)) < 0)
+		return r;
+	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) < 0 ||
+	    (r = values_key(values, nkeys, &vkey)) < 0)
+		goto done;
+	const char *args[] = { dkey, tkey, vkey };
+	if ((r = run(prep(s, "DELETE FROM cat_partition WHERE db = ? AND tbl = ? AND vkey = ?", 3,
+			  args))) == 0 && changed(s) == 0)
+		r = -CAT_ERR_NOT_FOUND;
+done:
+	free(vkey);
 	return finish(s, r);
 }

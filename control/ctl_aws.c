@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -30,6 +31,7 @@ struct ctl_aws {
 	unsigned n_svc;
 	struct ctl_aws_rest rest[AWS_MAX_REST];
 	unsigned n_rest;
+	struct ctl_aws_call *zombies;  /* answered detached calls, freed by ctl_aws_reap() */
 };
 
 struct ctl_aws_call {
@@ -46,6 +48,10 @@ struct ctl_aws_call {
 	char request_id[37];
 	int64_t now_ms;
 	bool answered, deferred;
+	bool detached;                      /* freed by the module once answered */
+	struct ctl_aws_call *next_zombie;
+	const struct ctl_aws_rest *rest;    /* the REST service that took the request, or NULL */
+	ctl_aws_reply_fd_fn reply_fd;
 	void *state;
 	void (*state_free)(void *);
 };
@@ -65,6 +71,9 @@ int ctl_aws_new(const struct ctl_aws_config *cfg, struct ctl_aws **ret)
 
 void ctl_aws_free(struct ctl_aws *a)
 {
+	if (!a)
+		return;
+	ctl_aws_reap(a);
 	free(a);
 }
 
@@ -85,6 +94,39 @@ int ctl_aws_register_rest(struct ctl_aws *a, const struct ctl_aws_rest *r)
 		return -ENOSPC;
 	a->rest[a->n_rest++] = *r;
 	return 0;
+}
+
+/* A detached call cannot be freed inside its answer (the handler may still hold it): it waits
+ * on the zombie list for the next ctl_aws_reap(). */
+static void mark_answered(struct ctl_aws_call *c)
+{
+	c->answered = true;
+	if (c->detached) {
+		c->next_zombie = c->a->zombies;
+		c->a->zombies = c;
+	}
+}
+
+void ctl_aws_reap(struct ctl_aws *a)
+{
+	while (a->zombies) {
+		struct ctl_aws_call *c = a->zombies;
+		a->zombies = c->next_zombie;
+		ctl_aws_call_free(c);
+	}
+}
+
+void ctl_aws_invoke_detached(struct ctl_aws *a, const struct ctl_aws_request *r,
+			     ctl_aws_reply_fn fn, void *arg)
+{
+	struct ctl_aws_call *c = ctl_aws_invoke(a, r, fn, arg);
+	if (!c)
+		return;
+	if (!c->answered) {
+		c->detached = true;
+		return;
+	}
+	ctl_aws_call_free(c);
 }
 
 /* ---- answers ------------------------------------------------------------------------------------ */
@@ -147,7 +189,7 @@ void ctl_aws_ok(struct ctl_aws_call *c, json_t *out)
 		json_decref(out);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!out)
 		out = json_object();
 	send_body(c, 200, out);
@@ -175,7 +217,7 @@ void ctl_aws_ok_text(struct ctl_aws_call *c, char *text, size_t len)
 		free(text);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!c->cbor) {
 		c->reply(c->reply_arg, 200, c->json_type, text, len, c->request_id, NULL);
 		return;
@@ -205,12 +247,18 @@ void ctl_aws_err(struct ctl_aws_call *c, unsigned status, const char *type, cons
 {
 	if (c->answered)
 		return;
-	c->answered = true;
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (c->rest && c->rest->error) {
+		/* The REST service words it in its protocol's shape (S3's XML). */
+		c->rest->error(c->rest->svc, c, status, type, msg);
+		if (c->answered)
+			return;
+	}
+	mark_answered(c);
 	json_t *e = err_doc(type, msg);
 	send_body(c, status, e);
 	json_decref(e);
@@ -386,7 +434,9 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 										 : JSON_TYPE;
 	c->req = r;
 
+	c->reply_fd = r->reply_fd;
 	const struct ctl_aws_rest *rest = find_rest(a, r);
+	c->rest = rest;
 	if (rest) {
 		if (r->too_big) {
 			ctl_aws_err(c, 413, "RequestEntityTooLargeException", "Request body is "
@@ -521,13 +571,53 @@ void ctl_aws_reply(struct ctl_aws_call *c, unsigned status, const char *content_
 		free(body);
 		return;
 	}
-	c->answered = true;
+	mark_answered(c);
 	if (!body) {
 		/* An empty answer still needs a buffer the transport can free. */
 		body = malloc(1);
 		len = 0;
 	}
 	c->reply(c->reply_arg, status, content_type, body, len, c->request_id, headers);
+}
+
+void ctl_aws_reply_fd(struct ctl_aws_call *c, unsigned status, const char *content_type, int fd,
+		      uint64_t offset, uint64_t len, const char *const *headers)
+{
+	if (c->answered) {
+		close(fd);
+		return;
+	}
+	if (c->reply_fd) {
+		mark_answered(c);
+		c->reply_fd(c->reply_arg, status, content_type, fd, offset, len, c->request_id,
+			    headers);
+		return;
+	}
+	/* A transport without file answers (tests, the admin socket's callers): read it here. */
+	bool head = c->req && c->req->method && strcmp(c->req->method, "HEAD") == 0;
+	size_t n = head ? 0 : (size_t)len;
+	char *buf = (len > SIZE_MAX - 1) ? NULL : malloc(n + 1);
+	size_t got = 0;
+	while (buf && got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, (off_t)(offset + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (!buf || got < n) {
+		free(buf);
+		ctl_aws_internal(c, "the object could not be read");
+		return;
+	}
+	ctl_aws_reply(c, status, content_type, buf, n, headers);
+}
+
+const char *ctl_aws_request_id(const struct ctl_aws_call *c)
+{
+	return c->request_id;
 }
 
 bool ctl_aws_pending(const struct ctl_aws_call *c)
@@ -549,23 +639,40 @@ void ctl_aws_call_free(struct ctl_aws_call *c)
 
 #define AWS_MAX_REPLY_HEADERS 16
 
-static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
-		       const char *rid, const char *const *extra)
+/* The request id first, then the handler's headers (at most AWS_MAX_REPLY_HEADERS). */
+static void reply_headers(const char **hdrs, const char *rid, const char *const *extra)
 {
-	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3] = { "x-amzn-RequestId", rid };
-	size_t n = 2;
+	size_t n = 0;
+	hdrs[n++] = "x-amzn-RequestId";
+	hdrs[n++] = rid;
 	for (size_t i = 0; extra && extra[i] && extra[i + 1] && n < 2 * AWS_MAX_REPLY_HEADERS + 2;
 	     i += 2) {
 		hdrs[n++] = extra[i];
 		hdrs[n++] = extra[i + 1];
 	}
 	hdrs[n] = NULL;
+}
+
+static void http_reply(void *arg, unsigned status, const char *ctype, char *body, size_t len,
+		       const char *rid, const char *const *extra)
+{
+	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3];
+	reply_headers(hdrs, rid, extra);
 	if (!body) {
 		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
 		return;
 	}
 	if (ctl_http_reply(arg, status, ctype, body, len, true, hdrs) < 0)
 		free(body);
+}
+
+static void http_reply_fd(void *arg, unsigned status, const char *ctype, int fd, uint64_t offset,
+			  uint64_t len, const char *rid, const char *const *extra)
+{
+	const char *hdrs[2 * AWS_MAX_REPLY_HEADERS + 3];
+	reply_headers(hdrs, rid, extra);
+	if (ctl_http_reply_fd(arg, status, ctype, fd, offset, len, hdrs) == -ENOMEM)
+		ctl_http_reply(arg, 500, ctype, "", 0, false, hdrs);
 }
 
 #define AWS_MAX_HEADERS 128
@@ -588,10 +695,16 @@ void ctl_aws_route(void *arg, struct ctl_http_req *rq)
 	const char *body = ctl_http_body(rq, &len);
 	struct hdr_list hl = { .n = 0 };
 	ctl_http_headers_each(rq, hdr_add, &hl);
-	char path[2048];
+	/* The whole path, however long: a cut one could name another object (S3 keys of 1024
+	 * bytes are up to 3 KB percent-encoded). */
 	const char *raw = ctl_http_raw_target(rq);
-	size_t pl = strcspn(raw, "?");
-	snprintf(path, sizeof(path), "%.*s", (int)(pl < sizeof(path) ? pl : sizeof(path) - 1), raw);
+	char *path = strndup(raw, strcspn(raw, "?"));
+	if (!path) {
+		static const char oom[] = "{\"__type\":\"InternalFailure\",\"message\":"
+					  "\"out of memory\"}";
+		ctl_http_reply(rq, 500, JSON_TYPE, oom, sizeof(oom) - 1, false, NULL);
+		return;
+	}
 	struct ctl_aws_request r = {
 		.method = ctl_http_method(rq),
 		.target = ctl_http_header(rq, "X-Amz-Target"),
@@ -605,8 +718,10 @@ void ctl_aws_route(void *arg, struct ctl_http_req *rq)
 		.len = len,
 		.too_big = ctl_http_body_too_big(rq),
 		.trusted = ctl_http_is_admin(rq),
+		.reply_fd = http_reply_fd,
 	};
 	struct ctl_aws_call *c = ctl_aws_invoke(arg, &r, http_reply, rq);
+	free(path);  /* handlers read the request only while they run */
 	ctl_http_req_set_state(rq, c);
 	if (ctl_aws_pending(c))
 		ctl_http_defer(rq);

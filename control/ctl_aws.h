@@ -81,10 +81,22 @@ struct ctl_aws_rest {
 	bool (*match)(void *svc, const char *method, const char *path);
 	ctl_aws_op_fn fn;
 	void *svc;
+	/* How the service words the errors the front-end answers for it (a bad signature, an
+	 * oversize body, a handler without an answer): it must answer with ctl_aws_reply(). NULL:
+	 * AWS's JSON error shape. code is the AWS error name (S3's when the signature's scope is
+	 * s3), message the text. */
+	void (*error)(void *svc, struct ctl_aws_call *c, unsigned status, const char *code,
+		      const char *message);
 };
 
 /* Add a REST service; at most 8. Returns 0 or -ENOSPC. */
 int ctl_aws_register_rest(struct ctl_aws *a, const struct ctl_aws_rest *r);
+
+/* A transport that can send a file's bytes without loading them (ctl_http_reply_fd): fd's
+ * ownership passes; len bytes from offset. */
+typedef void (*ctl_aws_reply_fd_fn)(void *arg, unsigned status, const char *content_type, int fd,
+				    uint64_t offset, uint64_t len, const char *request_id,
+				    const char *const *headers);
 
 /* One request, independent of the transport. */
 struct ctl_aws_request {
@@ -101,6 +113,7 @@ struct ctl_aws_request {
 	bool too_big;               /* the transport discarded an oversize body */
 	bool trusted;               /* the peer is authenticated otherwise (the admin socket's
 	                               SO_PEERCRED): no signature needed */
+	ctl_aws_reply_fd_fn reply_fd;  /* NULL: ctl_aws_reply_fd() reads the file into memory */
 };
 
 /* How an answer leaves: body is malloc'd (ownership passes; NULL only when out of memory).
@@ -117,6 +130,15 @@ typedef void (*ctl_aws_reply_fn)(void *arg, unsigned status, const char *content
  */
 struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_request *r,
 				    ctl_aws_reply_fn fn, void *arg);
+/*
+ * The same for a request made inside the daemon (a schedule invoking its target): nobody holds
+ * the call; fn still receives the answer exactly once. A call answered later is freed by the next
+ * ctl_aws_reap() after its answer, which the control loop runs every turn.
+ */
+void ctl_aws_invoke_detached(struct ctl_aws *a, const struct ctl_aws_request *r,
+			     ctl_aws_reply_fn fn, void *arg);
+void ctl_aws_reap(struct ctl_aws *a);
+
 /* True while the call has not been answered. */
 bool ctl_aws_pending(const struct ctl_aws_call *c);
 void ctl_aws_call_free(struct ctl_aws_call *c);
@@ -174,6 +196,17 @@ const char *ctl_aws_body(const struct ctl_aws_call *c, size_t *len);
  * body is malloc'd and ownership passes (NULL with len 0 for an empty body). */
 void ctl_aws_reply(struct ctl_aws_call *c, unsigned status, const char *content_type, char *body,
 		   size_t len, const char *const *headers);
+
+/*
+ * Answer with len bytes of the open regular file fd from offset on (ownership of fd passes in
+ * every case). The transport streams them when it can; otherwise they are read into memory
+ * here (500 InternalFailure when that fails). A HEAD request gets the headers only.
+ */
+void ctl_aws_reply_fd(struct ctl_aws_call *c, unsigned status, const char *content_type, int fd,
+		      uint64_t offset, uint64_t len, const char *const *headers);
+
+/* The request id every answer carries (x-amzn-RequestId), for error documents that repeat it. */
+const char *ctl_aws_request_id(const struct ctl_aws_call *c);
 
 /* Per-call state for deferred handlers, released with fn when the request ends. */
 void ctl_aws_set_state(struct ctl_aws_call *c, void *state, void (*free_fn)(void *));

@@ -39,12 +39,60 @@ static const char usage[] =
 	"  --credentials FILE      verify every AWS request's SigV4 signature against the keys in\n"
 	"                          FILE (the ~/.aws/credentials format); without it any signature\n"
 	"                          is accepted and the API may only listen on loopback\n"
+	"  --s3-root DIR           the tree served read-only through S3's API, one directory per\n"
+	"                          bucket, where delivery streams write (default DATA_DIR/s3)\n"
+	"\n"
+	"Dataplane (DPDK; needs root). Producers send ingest frames over UDP (docs/protocol.md);\n"
+	"every shard log is owned by one worker, and PutRecord(s) over HTTP go through the same\n"
+	"owner, so both paths share one log and one sequence order per shard:\n"
+	"  --nic SPEC              a NIC: a PCI address (0000:3b:00.0, bound to vfio-pci) or a\n"
+	"                          DPDK virtual device (net_af_packet0,iface=veth0,\n"
+	"                          net_memif0,role=server,socket=/run/m.sock, ...); repeatable\n"
+	"                          (up to 8). Without --nic: the embedded default, a TAP\n"
+	"                          interface ingest0 (net_tap0,iface=ingest0). 'none': no\n"
+	"                          dataplane, the AWS API only (the control thread owns the logs)\n"
+	"  --workers N|LCORES      worker lcores, one rx/tx queue each per NIC (default 1), or an\n"
+	"                          EAL --lcores list naming the main lcore first (\"0@0,1@2,2@3\")\n"
+	"  --ip ADDR/PREFIX        the appliance's address on its NICs (default 198.18.0.1/24,\n"
+	"                          from 198.18.0.0/15)\n"
+	"  --tap-ip ADDR[/PREFIX]  give the kernel side of TAP NICs this address and bring it up\n"
+	"                          (default with the embedded TAP and --ip: 198.18.0.2/24)\n"
+	"  --ingest-port PORT      UDP port of ingest frames (default 4789)\n"
+	"  --eal \"ARGS\"            extra EAL options, passed through as they are (e.g. \"-m 512\");\n"
+	"                          --no-huge is added when no huge pages are free\n"
+	"  --netns NAME            create virtual NICs (the TAP) inside network namespace NAME\n"
+	"                          (/run/netns/NAME); the daemon's sockets stay where it runs\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
 const char *ctl_config_usage(void)
 {
 	return usage;
+}
+
+int ctl_parse_ipv4(const char *s, bool prefix_required, uint32_t *ip, uint8_t *prefix)
+{
+	unsigned a[4], p = 32;
+	int used = 0;
+	if (!s || sscanf(s, "%3u.%3u.%3u.%3u%n", &a[0], &a[1], &a[2], &a[3], &used) != 4)
+		return -EINVAL;
+	const char *rest = s + used;
+	if (*rest == '/') {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(rest + 1, &end, 10);
+		if (end == rest + 1 || *end || errno || v < 1 || v > 32)
+			return -EINVAL;
+		p = (unsigned)v;
+	} else if (*rest || prefix_required) {
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < 4; i++)
+		if (a[i] > 255)
+			return -EINVAL;
+	*ip = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+	*prefix = (uint8_t)(*rest ? p : 0);
+	return 0;
 }
 
 int ctl_parse_size(const char *s, unsigned long long *out)
@@ -76,7 +124,9 @@ int ctl_parse_size(const char *s, unsigned long long *out)
 
 enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, OPT_RETENTION,
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
-       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS };
+       OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS,
+       OPT_S3_ROOT, OPT_NIC, OPT_WORKERS, OPT_IP, OPT_TAP_IP, OPT_INGEST_PORT, OPT_EAL,
+       OPT_NETNS };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -95,6 +145,14 @@ static const struct option long_opts[] = {
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "iterator-ttl", required_argument, NULL, OPT_ITER_TTL },
 	{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+	{ "s3-root", required_argument, NULL, OPT_S3_ROOT },
+	{ "nic", required_argument, NULL, OPT_NIC },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "ip", required_argument, NULL, OPT_IP },
+	{ "tap-ip", required_argument, NULL, OPT_TAP_IP },
+	{ "ingest-port", required_argument, NULL, OPT_INGEST_PORT },
+	{ "eal", required_argument, NULL, OPT_EAL },
+	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -229,6 +287,74 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				goto bad;
 			cfg->credentials = optarg;
 			break;
+		case OPT_S3_ROOT:
+			if (!*optarg)
+				goto bad;
+			cfg->s3_root = optarg;
+			break;
+		case OPT_NIC:
+			if (strcmp(optarg, "none") == 0) {
+				cfg->no_dataplane = true;
+				break;
+			}
+			if (!*optarg || cfg->n_nics == CTL_CONFIG_MAX_NICS) {
+				snprintf(err, errlen, "--nic %s: %s", optarg, *optarg ?
+					 "at most 8 NICs" : "expected a PCI address, a vdev or none");
+				return -EINVAL;
+			}
+			cfg->nics[cfg->n_nics++] = optarg;
+			break;
+		case OPT_WORKERS:
+			if (strspn(optarg, "0123456789") == strlen(optarg)) {
+				if (ctl_parse_size(optarg, &v) < 0 || v < 1 || v > 64) {
+					snprintf(err, errlen, "--workers %s: expected 1..64 or an lcore "
+						 "list", optarg);
+					return -EINVAL;
+				}
+				cfg->workers = (unsigned)v;
+			} else if (strspn(optarg, "0123456789@,()-") == strlen(optarg)) {
+				cfg->lcores = optarg;
+			} else {
+				snprintf(err, errlen, "--workers %s: expected 1..64 or an EAL lcore list "
+					 "such as 0@0,1@1", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_IP:
+			if (ctl_parse_ipv4(optarg, true, &cfg->ip, &cfg->prefix) < 0 || !cfg->ip) {
+				snprintf(err, errlen, "--ip %s: expected ADDR/PREFIX such as "
+					 "198.18.0.1/24", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TAP_IP:
+			if (ctl_parse_ipv4(optarg, false, &cfg->tap_ip, &cfg->tap_prefix) < 0 ||
+			    !cfg->tap_ip) {
+				snprintf(err, errlen, "--tap-ip %s: expected ADDR[/PREFIX] such as "
+					 "198.18.0.2/24", optarg);
+				return -EINVAL;
+			}
+			cfg->tap_ip_set = true;
+			break;
+		case OPT_INGEST_PORT:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > 65535) {
+				snprintf(err, errlen, "--ingest-port %s: expected 1..65535", optarg);
+				return -EINVAL;
+			}
+			cfg->ingest_port = (uint16_t)v;
+			break;
+		case OPT_EAL:
+			cfg->eal_args = optarg;
+			break;
+		case OPT_NETNS:
+			if (!*optarg || strlen(optarg) > 63 || strchr(optarg, '/')) {
+				snprintf(err, errlen, "--netns %s: expected a namespace name under "
+					 "/run/netns", optarg);
+				return -EINVAL;
+			}
+			cfg->netns = optarg;
+			break;
 		case 'h':
 			cfg->help = true;
 			break;
@@ -244,6 +370,12 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 		snprintf(err, errlen, "unexpected argument '%s' (see ingestd --help)", argv[optind]);
 		return -EINVAL;
 	}
+	if (cfg->no_dataplane && cfg->n_nics) {
+		snprintf(err, errlen, "--nic none cannot be combined with other --nic options");
+		return -EINVAL;
+	}
+	if (!cfg->ingest_port)
+		cfg->ingest_port = 4789;
 	const char *why;
 	if (dp_log_config_check(&cfg->log, &why) < 0) {
 		snprintf(err, errlen, "bad shard log settings: %s", why);

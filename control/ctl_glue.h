@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl_glue: the AWS Glue Data Catalog front-end (AWSGlue.* over AWS JSON 1.1): databases and
- * tables. It decodes and validates each request the way Glue does, calls the catalog's action
+ * ctl_glue: the AWS Glue Data Catalog front-end (AWSGlue.* over AWS JSON 1.1): databases,
+ * tables, table versions (GetTableVersions, GetTableVersion, DeleteTableVersion,
+ * BatchDeleteTableVersion) and partitions (Create/BatchCreate/Get/BatchGet/Update/Delete/
+ * BatchDeletePartition, GetPartitions with an Expression, pages and segments). It decodes and validates each request the way Glue does, calls the catalog's action
  * functions (cat_store.h), and maps their errors to Glue's exceptions (EntityNotFound,
  * AlreadyExists, InvalidInput, ConcurrentModification, InternalService).
  *
@@ -24,7 +26,11 @@ int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret);
 /* NULL is accepted. */
 void ctl_glue_free(struct ctl_glue *g);
 
-/* Register the AWSGlue operations. Returns ctl_aws_register()'s result. */
+/* The classifier operations' state inside the AWSGlue svc (ctl_glue_classifier.h). */
+struct ctl_glue_classifier *ctl_glue_classifiers(void *glue_svc);
+
+/* Register the AWSGlue operations (the classifier ones included). Returns
+ * ctl_aws_register()'s result, or -ENOMEM. */
 int ctl_glue_register(struct ctl_glue *g, struct ctl_aws *aws);
 
 #endif

@@ -523,16 +523,11 @@ void ctl_http_defer(struct ctl_http_req *rq)
 	rq->deferred = true;
 }
 
-int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content_type,
-		   const void *body, size_t len, bool own_body, const char *const *headers)
+/* Attach the headers and hand resp to the connection (queued when the route returns, or now
+ * for a suspended one). */
+static int queue_reply(struct ctl_http_req *rq, struct MHD_Response *resp, unsigned status,
+		       const char *content_type, const char *const *headers)
 {
-	if (rq->replied)
-		return -EALREADY;
-	struct MHD_Response *resp;
-	if (own_body)
-		resp = MHD_create_response_from_buffer_with_free_callback(len, (void *)body, free);
-	else
-		resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return -ENOMEM;
 	if (content_type)
@@ -548,4 +543,33 @@ int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content
 		MHD_resume_connection(rq->conn);
 	}
 	return 0;
+}
+
+int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content_type,
+		   const void *body, size_t len, bool own_body, const char *const *headers)
+{
+	if (rq->replied)
+		return -EALREADY;
+	struct MHD_Response *resp;
+	if (own_body)
+		resp = MHD_create_response_from_buffer_with_free_callback(len, (void *)body, free);
+	else
+		resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	return queue_reply(rq, resp, status, content_type, headers);
+}
+
+int ctl_http_reply_fd(struct ctl_http_req *rq, unsigned status, const char *content_type, int fd,
+		      uint64_t offset, uint64_t len, const char *const *headers)
+{
+	if (rq->replied) {
+		close(fd);
+		return -EALREADY;
+	}
+	/* MHD reads (or sendfile()s) the range while sending and closes fd with the response. */
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (!resp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return queue_reply(rq, resp, status, content_type, headers);
 }

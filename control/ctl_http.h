@@ -102,4 +102,13 @@ void ctl_http_defer(struct ctl_http_req *rq);
 int ctl_http_reply(struct ctl_http_req *rq, unsigned status, const char *content_type,
 		   const void *body, size_t len, bool own_body, const char *const *headers);
 
+/*
+ * Answer with len bytes of the file fd from offset on, streamed while the connection sends
+ * (nothing is loaded whole). fd must be a regular file opened for reading; its ownership passes
+ * in every case (closed with the response, or now on error). For a HEAD request the headers,
+ * Content-Length len included, go out without the bytes. Returns 0, -EALREADY or -ENOMEM.
+ */
+int ctl_http_reply_fd(struct ctl_http_req *rq, unsigned status, const char *content_type, int fd,
+		      uint64_t offset, uint64_t len, const char *const *headers);
+
 #endif

@@ -303,8 +303,6 @@ int k_meta_put_shard(struct ctl_kinesis *k, const struct k_shard *sh)
 	return step_done(k, st, "saving a shard");
 }
 
-static void waiters_free(struct k_shard *sh);
-
 static void stream_free(struct k_stream *st)
 {
 	if (!st)
@@ -331,7 +329,7 @@ static int shard_attach(struct ctl_kinesis *k, struct k_shard *sh)
 		return r;
 	sh->log = log;
 	dp_shard_set_user(log, sh);
-	if (dp_shard_set_retention(log, sh->st->retention_h) < 0)
+	if (ctl_shards_set_retention(k->shards, log, sh->st->retention_h) < 0)
 		ctl_log(CTL_LOG_WARN, "stream %s: retention %u h not applied", sh->st->name,
 			sh->st->retention_h);
 	return 0;
@@ -503,7 +501,7 @@ static void orphan_cb(void *arg, const char *name, struct dp_shard *sh)
 }
 
 int ctl_kinesis_new(const struct ctl_kinesis_config *cfg, struct ctl_meta *meta,
-		    struct ctl_shards *shards, struct dp_committer *c, struct ctl_kinesis **ret)
+		    struct ctl_shards *shards, struct ctl_kinesis **ret)
 {
 	struct ctl_kinesis *k = calloc(1, sizeof(*k));
 	if (!k)
@@ -517,12 +515,12 @@ int ctl_kinesis_new(const struct ctl_kinesis_config *cfg, struct ctl_meta *meta,
 		k->cfg.iterator_ttl_s = 300;
 	k->meta = meta;
 	k->shards = shards;
-	k->c = c;
+	k->g = ctl_shards_group(shards);
 	int r = dp_hasher_new(&k->hasher);
 	if (r < 0)
 		goto fail;
 	if ((r = ctl_meta_schema(meta, "kinesis", 1, k_schema)) < 0 || (r = load_key(k)) < 0 ||
-	    (r = load_streams(k)) < 0)
+	    (r = load_streams(k)) < 0 || (r = k_routes_publish(k)) < 0)
 		goto fail;
 	struct orphan_visit v = { k, 0 };
 	ctl_shards_each(shards, orphan_cb, &v);
@@ -537,39 +535,17 @@ void ctl_kinesis_free(struct ctl_kinesis *k)
 {
 	if (!k)
 		return;
-	for (unsigned i = 0; i < k->n_streams; i++) {
-		for (unsigned j = 0; j < k->streams[i]->n_shards; j++)
-			waiters_free(k->streams[i]->shards[j]);
+	k_routes_clear(k);
+	for (unsigned i = 0; i < k->n_streams; i++)
 		stream_free(k->streams[i]);
-	}
 	free(k->streams);
 	dp_hasher_free(k->hasher);
 	free(k);
 }
 
-static void stream_drain(struct ctl_kinesis *k, struct k_stream *st)
-{
-	for (unsigned i = 0; i < st->n_shards; i++) {
-		struct dp_shard *log = st->shards[i]->log;
-		while (dp_shard_state(log) == DP_SHARD_OPEN &&
-		       dp_shard_ack_next(log) < dp_shard_next_seq(log))
-			if (dp_committer_poll(k->c, true) < 0)
-				break;
-	}
-}
-
 void ctl_kinesis_drain(struct ctl_kinesis *k)
 {
-	for (unsigned i = 0; i < k->n_streams; i++)
-		stream_drain(k, k->streams[i]);
-}
-
-/* ---- acks ----------------------------------------------------------------------------------------- */
-
-static void waiters_free(struct k_shard *sh)
-{
-	if (sh)
-		k_waiters_fail(sh);
+	k_puts_drain(k);
 }
 
 /* ---- stream operations ---------------------------------------------------------------------------- */
@@ -671,6 +647,9 @@ static void op_create_stream(void *svc, struct ctl_aws_call *c)
 	}
 	if (r == 0)
 		r = stream_insert(k, st);
+	if (r == 0 && k_routes_publish(k) < 0)
+		ctl_log(CTL_LOG_WARN, "stream %s: NIC records are refused until the next routing "
+			"change (out of memory)", name);
 	if (r < 0) {
 		stream_free(st);
 		ctl_shards_remove_stream(k->shards, name);
@@ -714,12 +693,11 @@ static void op_delete_stream(void *svc, struct ctl_aws_call *c)
 		return;
 	}
 	stream_remove(k, st);
-	/* Puts already accepted are answered first (a failed shard's by the callback). */
-	stream_drain(k, st);
+	/* The workers stop routing to it, and puts already accepted are answered first. */
+	k_routes_publish(k);
+	k_puts_drain(k);
 	char name[K_NAME_MAX + 1];
 	snprintf(name, sizeof(name), "%s", st->name);
-	for (unsigned i = 0; i < st->n_shards; i++)
-		waiters_free(st->shards[i]);
 	stream_free(st);
 	ctl_shards_remove_stream(k->shards, name);
 	ctl_log(CTL_LOG_INFO, "stream %s deleted", name);
@@ -1019,7 +997,7 @@ static void retention_change(struct ctl_kinesis *k, struct ctl_aws_call *c, bool
 		return;
 	}
 	for (unsigned i = 0; i < st->n_shards; i++)
-		dp_shard_set_retention(st->shards[i]->log, st->retention_h);
+		ctl_shards_set_retention(k->shards, st->shards[i]->log, st->retention_h);
 	ctl_aws_ok(c, NULL);
 }
 

@@ -11,8 +11,13 @@
  * rendered by dp_seqno; shard iterators are stateless tokens authenticated with a key kept in
  * the metadata, so they survive restarts and cannot be forged.
  *
- * Threads. The control thread owns everything here, including the shard logs' committer; the
- * committer's ack callback must be ctl_kinesis_on_ack.
+ * Threads. The control thread owns everything here. The shard logs belong to their owner
+ * workers (ctl_shards): a put is routed here and submitted to the owner of its shard
+ * (dp_ingest_put_submit), which appends it in the same order as the records that reach it from
+ * the NICs; the answer goes out when the owner hands the put back (ctl_kinesis_reap, run by
+ * the event loop when dp_ingest_event_fd is readable). Reads (GetRecords) use dp_reader on the
+ * control thread, which dp_log allows from any thread below the readable mark. The routing table
+ * of the engines is republished after every change to streams or shards.
  */
 #ifndef CTL_KINESIS_H
 #define CTL_KINESIS_H
@@ -38,12 +43,12 @@ struct ctl_kinesis_config {
  * reported and left alone. Returns 0 or a negative errno after logging.
  */
 int ctl_kinesis_new(const struct ctl_kinesis_config *cfg, struct ctl_meta *meta,
-		    struct ctl_shards *shards, struct dp_committer *c, struct ctl_kinesis **ret);
+		    struct ctl_shards *shards, struct ctl_kinesis **ret);
 /* Detaches from the shard logs (which must still be open) and frees. NULL is accepted. */
 void ctl_kinesis_free(struct ctl_kinesis *k);
 
-/* Drive the committer until every accepted put is acknowledged (or its shard failed), so that
- * every pending PutRecord(s) has its answer. Used before stopping. */
+/* Wait until every accepted put is handed back by its owner and answered. Used before
+ * stopping. */
 void ctl_kinesis_drain(struct ctl_kinesis *k);
 
 /* The largest record of a stream's shard logs, from the metadata (meta is a struct ctl_meta *;
@@ -53,8 +58,8 @@ uint32_t ctl_kinesis_max_record(void *meta, const char *stream);
 /* Register the Kinesis_20131202 operations. */
 int ctl_kinesis_register(struct ctl_kinesis *k, struct ctl_aws *aws);
 
-/* The committer's ack callback (arg = struct ctl_kinesis *). */
-void ctl_kinesis_on_ack(void *arg, struct dp_shard *sh, uint64_t ack_next);
+/* Answer the puts their owners handed back (dp_ingest_put_reap). Control thread. */
+void ctl_kinesis_reap(struct ctl_kinesis *k);
 
 /* Streams and open shards, for status reports. */
 void ctl_kinesis_counts(const struct ctl_kinesis *k, unsigned *streams, unsigned *open_shards);

@@ -30,7 +30,6 @@
 #define GET_MAX_RECORDS 10000
 #define GET_MAX_BYTES (10u * 1024 * 1024)
 #define PUTS_MAX 500
-#define APPEND_TRIES 1000
 
 struct k_res {
 	struct k_shard *sh;
@@ -38,14 +37,34 @@ struct k_res {
 	int err;  /* 0, or a negative errno: the record failed */
 };
 
+struct k_put;
+
+/* One shard's records of a put, on their way to the shard's owner. */
+struct k_sub {
+	struct dp_ingest_put put;
+	struct k_put *p;
+	struct k_shard *sh;
+	unsigned *ridx;    /* put.n indexes into res: request order of each record */
+};
+
+/*
+ * A PutRecord(s) call in flight. Its memory is shared by the request (until the transport ends
+ * it) and by the owners (until every shard batch is reaped): freed when both let go.
+ */
 struct k_put {
 	struct ctl_kinesis *k;
-	struct ctl_aws_call *c;
+	struct ctl_aws_call *c;  /* NULL once the request ended */
 	bool single;
-	unsigned pending;  /* shards whose ack is awaited */
+	unsigned pending;        /* shard batches not yet reaped */
+	unsigned refs;           /* the request + pending */
 	int64_t ts_ms;
 	unsigned n;
-	struct k_wait *waits;  /* one per touched shard */
+	cJSON *json;             /* the request body: partition keys point into it */
+	uint8_t *buf;            /* decoded data */
+	struct dp_record_in *recs;
+	uint64_t *seqs;
+	unsigned *ridx;
+	struct k_sub *subs;
 	struct k_res res[];
 };
 
@@ -118,59 +137,60 @@ static void put_answer(struct k_put *p)
 	reply_cjson(p->c, doc);
 }
 
+static void put_unref(struct k_put *p)
+{
+	if (--p->refs)
+		return;
+	cJSON_Delete(p->json);
+	free(p->buf);
+	free(p->recs);
+	free(p->seqs);
+	free(p->ridx);
+	free(p->subs);
+	free(p);
+}
+
+/* The request ended (answered, or its connection went away). */
 static void put_free(void *arg)
 {
 	struct k_put *p = arg;
 	if (!p)
 		return;
-	free(p->waits);
-	free(p);
+	p->c = NULL;
+	put_unref(p);
 }
 
-static void wait_done(struct k_wait *w)
+static void sub_done(struct ctl_kinesis *k, struct k_sub *sb)
 {
-	struct k_put *p = w->put;
-	if (--p->pending == 0)
+	struct k_put *p = sb->p;
+	int err = sb->put.err;
+	if (err && err != -EROFS)
+		ctl_log(CTL_LOG_ERR, "stream %s shard %u: %u record(s) not accepted: %s; a failed "
+			"log stays read-only until ingestd restarts", sb->sh->st->name, sb->sh->index,
+			sb->put.n, strerror(-err));
+	for (unsigned j = 0; j < sb->put.n; j++)
+		p->res[sb->ridx[j]] = (struct k_res){ sb->sh, sb->put.seq[j], err };
+	k->puts_out--;
+	if (--p->pending == 0 && p->c)
 		put_answer(p);
+	put_unref(p);
 }
 
-void ctl_kinesis_on_ack(void *arg, struct dp_shard *log, uint64_t ack_next)
+void ctl_kinesis_reap(struct ctl_kinesis *k)
 {
-	(void)arg;
-	struct k_shard *sh = dp_shard_user(log);
-	if (!sh)
-		return;
-	if (dp_shard_state(log) == DP_SHARD_FAILED) {
-		const char *why;
-		int e = dp_shard_error(log, &why);
-		ctl_log(CTL_LOG_ERR, "stream %s shard %u failed (%s: %s): pending puts answered with "
-			"InternalFailure; the shard is read-only until ingestd restarts", sh->st->name,
-			sh->index, strerror(e), why);
-	}
-	while (sh->wait_head && sh->wait_head->need <= ack_next) {
-		struct k_wait *w = sh->wait_head;
-		sh->wait_head = w->next;
-		if (!sh->wait_head)
-			sh->wait_tail = NULL;
-		wait_done(w);
-	}
-	if (dp_shard_state(log) != DP_SHARD_OPEN)
-		k_waiters_fail(sh);
+	struct dp_ingest_put *done[64];
+	unsigned n;
+	while ((n = dp_ingest_put_reap(k->g, done, 64)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			sub_done(k, done[i]->user);
 }
 
-void k_waiters_fail(struct k_shard *sh)
+void k_puts_drain(struct ctl_kinesis *k)
 {
-	while (sh->wait_head) {
-		struct k_wait *w = sh->wait_head;
-		sh->wait_head = w->next;
-		/* Every record of this put on this shard is unacknowledged: fail them. */
-		struct k_put *p = w->put;
-		for (unsigned i = 0; i < p->n; i++)
-			if (p->res[i].sh == sh)
-				p->res[i].err = -EIO;
-		wait_done(w);
+	while (k->puts_out) {
+		ctl_shards_step(k->shards);
+		ctl_kinesis_reap(k);
 	}
-	sh->wait_tail = NULL;
 }
 
 /* ---- puts --------------------------------------------------------------------------------------- */
@@ -321,39 +341,6 @@ static int record_in(struct ctl_kinesis *k, struct ctl_aws_call *c, struct k_str
 	return 0;
 }
 
-/* Append n records to one shard, splitting the batch if the staging buffers are too small for
- * it and driving the committer while both buffers are busy. Returns the first seq via *first. */
-static int append_all(struct ctl_kinesis *k, struct dp_shard *log, struct dp_record_in *recs,
-		      unsigned n, int64_t ts, uint64_t *first)
-{
-	unsigned done = 0, chunk = n;
-	int tries = 0;
-	bool have_first = false;
-	while (done < n) {
-		uint64_t f;
-		unsigned m = chunk < n - done ? chunk : n - done;
-		int r = dp_shard_append(log, recs + done, m, ts, &f);
-		if (r == -EMSGSIZE && m > 1) {
-			chunk = m / 2;
-			continue;
-		}
-		if (r == -EAGAIN && ++tries < APPEND_TRIES) {
-			int pr = dp_committer_poll(k->c, true);
-			if (pr < 0)
-				return pr;
-			continue;
-		}
-		if (r < 0)
-			return r;
-		if (!have_first) {
-			*first = f;
-			have_first = true;
-		}
-		done += m;
-	}
-	return 0;
-}
-
 static struct k_stream *put_stream(struct ctl_kinesis *k, struct ctl_aws_call *c, const cJSON *in)
 {
 	const char *name = NULL, *arn = NULL, *pick;
@@ -450,6 +437,7 @@ static void put_common(struct ctl_kinesis *k, struct ctl_aws_call *c, const char
 	p->c = c;
 	p->single = single;
 	p->n = (unsigned)n;
+	p->refs = 1;
 	p->ts_ms = ctl_aws_now_ms(c);
 	ctl_aws_set_state(c, p, put_free);
 	size_t off = 0;
@@ -468,40 +456,54 @@ static void put_common(struct ctl_kinesis *k, struct ctl_aws_call *c, const char
 		if (!seen)
 			touched[nt++] = ins[i].sh;
 	}
-	p->waits = calloc(nt, sizeof(*p->waits));
-	if (!p->waits) {
+	p->subs = calloc(nt, sizeof(*p->subs));
+	p->seqs = calloc(n, sizeof(*p->seqs));
+	p->ridx = calloc(n, sizeof(*p->ridx));
+	if (!p->subs || !p->seqs || !p->ridx) {
 		ctl_aws_internal(c, "out of memory");
 		goto out;
 	}
+	/* The owners read the records after this handler returns: the put keeps their bytes. */
+	p->json = in;
+	p->buf = buf;
+	p->recs = recs;
+	in = NULL;
+	buf = NULL;
+	recs = NULL;
+	unsigned base = 0;
 	for (unsigned t = 0; t < nt; t++) {
 		struct k_shard *sh = touched[t];
+		struct k_sub *sb = &p->subs[t];
 		unsigned m = 0;
 		for (size_t i = 0; i < n; i++)
-			if (ins[i].sh == sh)
-				recs[m++] = (struct dp_record_in){ ins[i].key, ins[i].data,
-								   (uint32_t)ins[i].data_len,
-								   (uint16_t)ins[i].key_len };
-		uint64_t first = 0;
-		int r = append_all(k, sh->log, recs, m, p->ts_ms, &first);
-		unsigned j = 0;
-		for (size_t i = 0; i < n; i++)
-			if (ins[i].sh == sh)
-				p->res[i] = (struct k_res){ sh, first + j++, r < 0 ? r : 0 };
+			if (ins[i].sh == sh) {
+				p->recs[base + m] = (struct dp_record_in){ ins[i].key, ins[i].data,
+									   (uint32_t)ins[i].data_len,
+									   (uint16_t)ins[i].key_len };
+				p->ridx[base + m] = (unsigned)i;
+				p->res[i] = (struct k_res){ sh, 0, 0 };
+				m++;
+			}
+		*sb = (struct k_sub){ .p = p, .sh = sh, .ridx = p->ridx + base };
+		sb->put = (struct dp_ingest_put){ .shard = ctl_shards_slot(k->shards, sh->log),
+						  .recs = p->recs + base, .seq = p->seqs + base,
+						  .n = m, .ts_ms = p->ts_ms, .user = sb };
+		base += m;
+		int r = sb->put.shard ? 0 : -ENOENT;
+		/* A full ring empties as the owner polls (the control thread's own engine is
+		 * polled by the step). */
+		while (r == 0 && (r = dp_ingest_put_submit(k->g, &sb->put)) == -EAGAIN)
+			ctl_shards_step(k->shards);
 		if (r < 0) {
 			ctl_log(CTL_LOG_WARN, "stream %s shard %u refused %u record(s): %s", st->name,
 				sh->index, m, strerror(-r));
+			for (unsigned j = 0; j < m; j++)
+				p->res[sb->ridx[j]].err = r;
 			continue;
 		}
-		if (dp_shard_ack_next(sh->log) >= first + m)
-			continue;
-		struct k_wait *w = &p->waits[t];
-		*w = (struct k_wait){ NULL, p, first + m };
-		if (sh->wait_tail)
-			sh->wait_tail->next = w;
-		else
-			sh->wait_head = w;
-		sh->wait_tail = w;
 		p->pending++;
+		p->refs++;
+		k->puts_out++;
 	}
 	if (p->pending == 0)
 		put_answer(p);

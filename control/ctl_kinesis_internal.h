@@ -12,20 +12,14 @@
 
 #include "ctl_kinesis.h"
 #include "dp_hash.h"
+#include "dp_ingest.h"
 #include "dp_seqno.h"
 
 #define K_NAME_MAX 128
 #define K_RECORD_DEFAULT_KIB 1024u
 #define K_TOKEN_TTL_MS (300 * 1000)
 
-struct k_put;
-
-/* A PutRecord(s) call waiting for one shard's ack mark to reach `need`. */
-struct k_wait {
-	struct k_wait *next;
-	struct k_put *put;
-	uint64_t need;
-};
+struct k_routes;
 
 struct k_stream;
 
@@ -37,8 +31,7 @@ struct k_shard {
 	int64_t created_ms;
 	int64_t closed_ms;        /* 0 while open */
 	uint64_t end_seq;         /* when closed: last sequence counter the shard holds */
-	struct dp_shard *log;
-	struct k_wait *wait_head, *wait_tail;
+	struct dp_shard *log;      /* owned by its worker (ctl_shards); read here */
 };
 
 struct k_stream {
@@ -61,7 +54,9 @@ struct ctl_kinesis {
 	struct ctl_kinesis_config cfg;
 	struct ctl_meta *meta;
 	struct ctl_shards *shards;
-	struct dp_committer *c;
+	struct dp_ingest_group *g;  /* the engines that own the shard logs */
+	struct k_routes *routes;    /* the maps the published routing table points to */
+	unsigned puts_out;          /* shard batches submitted and not yet reaped */
 	struct dp_hasher *hasher;
 	struct k_stream **streams;  /* sorted by name */
 	unsigned n_streams;
@@ -100,8 +95,18 @@ void k_op_put_record(void *svc, struct ctl_aws_call *c, const char *body, size_t
 void k_op_put_records(void *svc, struct ctl_aws_call *c, const char *body, size_t len);
 void k_op_get_shard_iterator(void *svc, struct ctl_aws_call *c);
 void k_op_get_records(void *svc, struct ctl_aws_call *c);
-/* Fail every waiter of a shard whose log failed. */
-void k_waiters_fail(struct k_shard *sh);
+/* Reap finished puts until none is outstanding (answering them). */
+void k_puts_drain(struct ctl_kinesis *k);
+
+/* ctl_kinesis_route.c */
+/* Publish the routing table of every stream's open shards to the engines (after any change to
+ * streams or shards). Returns 0 or -ENOMEM (the previous table stays). */
+int k_routes_publish(struct ctl_kinesis *k);
+/* Wait until no engine can still route by an older table and every accepted put is answered:
+ * from then on, shards that left the table receive no records. */
+void k_routes_settle(struct ctl_kinesis *k);
+/* Publish no table and release the maps (at shutdown). */
+void k_routes_clear(struct ctl_kinesis *k);
 
 /* ctl_kinesis_reshard.c */
 void k_op_split_shard(void *svc, struct ctl_aws_call *c);

@@ -55,6 +55,15 @@ static int merge(struct ctl_kinesis *k, struct k_shard *x, struct k_shard *y, in
 static int commit(struct ctl_kinesis *k, struct k_stream *st, unsigned from, int64_t now)
 {
 	int r = k_stream_remap(st);
+	if (r == 0)
+		r = k_routes_publish(k);
+	if (r == 0) {
+		/* The closed shards' last numbers are final once nothing routes to them any more. */
+		k_routes_settle(k);
+		for (unsigned i = 0; i < st->n_shards; i++)
+			if (st->shards[i]->closed_ms >= now)
+				k_shard_close(st->shards[i], st->shards[i]->closed_ms);
+	}
 	if (r == 0 && (r = ctl_meta_begin(k->meta)) == 0) {
 		r = k_meta_put_stream(k, st);
 		for (unsigned i = 0; i < st->n_shards && r == 0; i++)

@@ -1363,9 +1363,18 @@ static void rest_fn(void *svc, struct ctl_aws_call *c)
 	      ctl_aws_path(c));
 }
 
+/* The front-end's own refusals (a bad signature, an oversize body) in Lambda's shape. */
+static void rest_error(void *svc, struct ctl_aws_call *c, unsigned status, const char *code,
+		       const char *message)
+{
+	(void)svc;
+	l_err(c, status, code, "%s", message);
+}
+
 int ctl_lambda_register(struct ctl_lambda *l, struct ctl_aws *aws)
 {
-	struct ctl_aws_rest r = { .name = "lambda", .match = rest_match, .fn = rest_fn, .svc = l };
+	struct ctl_aws_rest r = { .name = "lambda", .match = rest_match, .fn = rest_fn, .svc = l,
+				  .error = rest_error };
 	return ctl_aws_register_rest(aws, &r);
 }
 

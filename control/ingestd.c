@@ -1,10 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
- * modules: the shard logs under the data directory (recovered at start), their committer, the
- * metadata database, the Kinesis, Glue Data Catalog and Lambda APIs, the HTTP listeners (AWS API on
- * TCP, admin API on a unix socket) and the retention timer, all driven from one event loop on this thread. It stays in the foreground until SIGINT or SIGTERM, then closes every
- * shard cleanly. It reports what it actually holds; nothing is announced that is not running.
+ * modules: the dataplane (DPDK's EAL and NICs, one worker per lcore running the receive loop and
+ * its ingest engine), the shard logs under the data directory (recovered at start by the
+ * workers that own them), the metadata database, the Kinesis, Glue Data Catalog and Lambda
+ * APIs, the
+ * HTTP listeners (AWS API on TCP, admin API on a unix socket) and the retention timer, the
+ * last ones driven from one event loop on this thread.
+ *
+ * Threads. Every shard log belongs to one ingest engine: records from the NICs and from HTTP
+ * PutRecord(s) are appended by that engine's thread, in one order, on its io_uring. With a
+ * dataplane the engines run on the worker lcores; with --nic none there is one engine and this
+ * thread drives it from its event loop (the same code path, without DPDK). The control thread
+ * submits puts and shard operations on rings and learns of finished puts through an eventfd.
+ *
+ * It stays in the foreground until SIGINT or SIGTERM, then answers accepted puts, closes every
+ * shard cleanly through its owner, and only then stops the workers. It reports what it actually
+ * holds; nothing is announced that is not running.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,8 +33,11 @@
 #include "ctl_admin.h"
 #include "ctl_aws.h"
 #include "ctl_config.h"
+#include "ctl_dataplane.h"
 #include "ctl_http.h"
+#include "ctl_events.h"
 #include "ctl_glue.h"
+#include "ctl_s3.h"
 #include "ctl_kinesis.h"
 #include "ctl_lambda.h"
 #include "ctl_meta.h"
@@ -31,6 +46,7 @@
 #include "ctl_loop.h"
 #include "ctl_shards.h"
 #include "dp_crc32c.h"
+#include "dp_ingest.h"
 #include "dp_log.h"
 
 static int64_t wall_ms(void)
@@ -109,30 +125,22 @@ int main(int argc, char **argv)
 	}
 
 	int rc = 1;
-	struct dp_committer *c = NULL;
+	struct ctl_dataplane dp = { 0 };
 	struct ctl_shards *shards = NULL;
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
 	struct ctl_lambda *lambda = NULL;
+	struct ctl_events *events = NULL;
+	struct ctl_s3 *s3 = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
 	struct ctl_sigv4_creds *creds = NULL;
+	int r, cfd = -1;
 	struct ctl_loop *loop = NULL;
-	int r = ctl_loop_new(&loop);
+	r = ctl_loop_new(&loop);
 	if (r < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot create the event loop's eventfd: %s", strerror(-r));
-		goto out;
-	}
-	r = dp_committer_new(256, ctl_kinesis_on_ack, NULL, &c);
-	if (r < 0) {
-		ctl_log(CTL_LOG_ERR, "cannot set up io_uring: %s; ingestd needs Linux >= 5.6 with "
-			"io_uring enabled (sysctl kernel.io_uring_disabled=0)", strerror(-r));
-		goto out;
-	}
-	int cfd = dp_committer_event_fd(c);
-	if (cfd < 0) {
-		ctl_log(CTL_LOG_ERR, "cannot register an eventfd with io_uring: %s", strerror(-cfd));
 		goto out;
 	}
 	ctl_log(CTL_LOG_INFO, "starting: data dir %s, durability %s, segments %" PRIu64
@@ -147,13 +155,24 @@ int main(int argc, char **argv)
 			errno == EEXIST ? strerror(ENOTDIR) : strerror(errno));
 		goto out;
 	}
+	if (ctl_dataplane_start(&cfg, ctl_shards_count_on_disk(cfg.data_dir), &dp) < 0)
+		goto out;
+	if (dp.own) {
+		/* This thread drives the engine: wake when its io_uring completes a flush. */
+		cfd = dp_committer_event_fd(dp_ingest_committer(dp_ingest_worker(dp.own, 0)));
+		if (cfd < 0) {
+			ctl_log(CTL_LOG_ERR, "cannot register an eventfd with io_uring: %s",
+				strerror(-cfd));
+			goto out;
+		}
+	}
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/meta.db", cfg.data_dir);
 	if (ctl_meta_open(path, &meta) < 0)
 		goto out;
 	struct ctl_shards_summary sum;
-	r = ctl_shards_open(cfg.data_dir, &cfg.log, c, ctl_kinesis_max_record, meta, &shards,
-			    &sum);
+	r = ctl_shards_open(cfg.data_dir, &cfg.log, dp.g, dp.n, dp.own != NULL,
+			    ctl_kinesis_max_record, meta, &shards, &sum);
 	if (r < 0)
 		goto out;
 	ctl_log(CTL_LOG_INFO, "recovered %u shard log(s) in %" PRId64 " ms: %" PRIu64 " records, %"
@@ -164,7 +183,7 @@ int main(int argc, char **argv)
 	struct ctl_kinesis_config kcfg = { .shard_limit = cfg.shard_limit,
 					   .default_retention_h = cfg.log.retention_hours,
 					   .iterator_ttl_s = cfg.iterator_ttl_s };
-	if (ctl_kinesis_new(&kcfg, meta, shards, c, &kinesis) < 0 || ctl_glue_new(meta, &glue) < 0)
+	if (ctl_kinesis_new(&kcfg, meta, shards, &kinesis) < 0 || ctl_glue_new(meta, &glue) < 0)
 		goto out;
 	if (cfg.credentials) {
 		char why[300];
@@ -187,15 +206,30 @@ int main(int argc, char **argv)
 	if (ctl_lambda_new(&lcfg, meta, aws, loop, &lambda) < 0 ||
 	    ctl_lambda_register(lambda, aws) < 0)
 		goto out;
+	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
+		goto out;
+	/* S3 takes every REST path: registered after every other REST service. */
+	char s3_root[4096];
+	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
+	if (!cfg.s3_root)
+		snprintf(s3_root, sizeof(s3_root), "%s/s3", cfg.data_dir);
+	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
+		goto out;
 
 	char sock[4096];
 	if (cfg.admin_socket)
 		snprintf(sock, sizeof(sock), "%s", cfg.admin_socket);
 	else
 		snprintf(sock, sizeof(sock), "%s/ingestd.sock", cfg.data_dir);
-	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards, .lambda = lambda,
+	if (ctl_admin_schema(meta) < 0)
+		goto out;
+	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards, .meta = meta,
+				   .lambda = lambda,
+				   .dataplane_stats = ctl_dataplane_stats, .dataplane_arg = &dp,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
+	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0)
+		goto out;
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
 		.api_listen = cfg.api_listen,
@@ -229,28 +263,37 @@ int main(int argc, char **argv)
 	int loop_wait = 0;
 	for (;;) {
 		uint64_t ev;
-		if (read(cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
+		if (cfd >= 0 && read(cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
 			ctl_log(CTL_LOG_WARN, "committer eventfd: %s", strerror(errno));
-		r = dp_committer_poll(c, false);
+		/* Flush completions (when this thread drives the engine), then the finished puts. */
+		r = ctl_shards_poll(shards);
 		if (r < 0)
 			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
+		ctl_kinesis_reap(kinesis);
 		if (ctl_http_run(http) < 0)
 			ctl_log(CTL_LOG_WARN, "HTTP listeners reported an error");
-		/* Handlers staged records: submit their flushes now. */
-		r = dp_committer_poll(c, false);
+		/* Handlers submitted puts: let this thread's engine append and flush them now. */
+		r = ctl_shards_poll(shards);
 		if (r < 0)
 			ctl_log(CTL_LOG_ERR, "io_uring poll: %s", strerror(-r));
+		ctl_kinesis_reap(kinesis);
 
-		struct pollfd p[3 + 40] = {
+		struct pollfd p[4 + 40] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ctl_http_fd(http), .events = POLLIN },
+			{ .fd = dp_ingest_event_fd(dp.g), .events = POLLIN },
 			{ .fd = cfd, .events = POLLIN },
 		};
-		unsigned np = 3 + ctl_loop_pollfds(loop, p + 3, 40);
+		/* The committer's eventfd only when this thread drives the engine. */
+		unsigned base = cfd >= 0 ? 4 : 3;
+		unsigned np = base + ctl_loop_pollfds(loop, p + base, 40);
 		int wait = loop_wait;
 		int ht = ctl_http_timeout_ms(http);
 		if (ht >= 0 && (wait < 0 || ht < wait))
 			wait = ht;
+		/* Retired routing objects are reclaimed on the loop's turns. */
+		if (wait < 0 || wait > 200)
+			wait = 200;
 		int pr = poll(p, np, wait);
 		if (pr > 0 && (p[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
@@ -260,12 +303,17 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		loop_wait = ctl_loop_dispatch(loop, p + 3, pr > 0 ? np - 3 : 0, wall_ms());
+		loop_wait = ctl_loop_dispatch(loop, p + base, pr > 0 ? np - base : 0, wall_ms());
+		/* Internal requests (schedules' targets) answered this turn. */
+		ctl_aws_reap(aws);
 	}
 	/* Every accepted put gets its answer before the logs close. */
 	ctl_kinesis_drain(kinesis);
-	for (int i = 0; i < 20; i++)
+	for (int i = 0; i < 20; i++) {
 		ctl_http_run(http);
+		/* A request read in these last turns is answered too. */
+		ctl_kinesis_drain(kinesis);
+	}
 	rc = 0;
 out:
 	ctl_http_free(http);
@@ -273,12 +321,15 @@ out:
 	ctl_lambda_free(lambda);
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
+	ctl_events_free(events);
+	ctl_s3_free(s3);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
+	/* Through the owners, so before the workers stop. */
 	if (ctl_shards_close(shards) < 0)
 		rc = 1;
 	ctl_meta_close(meta);
-	dp_committer_free(c);
+	ctl_dataplane_stop(&dp);
 	ctl_loop_free(loop);
 	close(sfd);
 	if (rc == 0)

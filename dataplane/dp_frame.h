@@ -129,7 +129,9 @@ const char *dp_ack_status_name(unsigned status);
 	X(UNKNOWN_STREAM, DP_ACK_UNKNOWN_STREAM, "unknown-stream") /* caller */ \
 	X(THROTTLED,      DP_ACK_THROTTLED,      "throttled")      /* caller: ring full */ \
 	X(READ_ONLY,      DP_ACK_READ_ONLY,      "read-only")      /* caller: shard failed */ \
-	X(STALE,          DP_ACK_STALE,          "stale-batch")    /* caller: retry window */
+	X(STALE,          DP_ACK_STALE,          "stale-batch")    /* caller: retry window */ \
+	X(NOT_READY,      DP_ACK_THROTTLED,      "not-ready")      /* caller: no routing table
+								    yet (starting, stopping) */
 
 enum dp_drop {
 #define DP_DROP_X_ENUM(name, ack, text) DP_DROP_##name,

@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "dp_dedup.h"
 #include "dp_hcache.h"
@@ -36,6 +38,8 @@ enum msg_kind {
 	MSG_REPLY,     /* owner -> source: group gidx of pf is answered */
 	MSG_OPEN,      /* control -> owner: open shard */
 	MSG_CLOSE,     /* control -> owner: close shard */
+	MSG_PUT,       /* control -> owner: append a control-plane put */
+	MSG_CALL,      /* control -> owner: run a function on the owner's thread */
 };
 
 struct pframe;
@@ -45,7 +49,11 @@ struct msg {
 	uint8_t status;
 	uint16_t gidx;
 	uint16_t src;
-	struct pframe *pf;
+	union {
+		struct pframe *pf;
+		struct dp_ingest_put *put;
+		struct dp_ingest_call *call;
+	};
 	struct dp_ingest_shard *shard;
 	uint64_t first_seq;
 };
@@ -306,7 +314,10 @@ struct dp_ingest {
 	struct ring **in;        /* in[s]: ring from worker s (NULL for s == idx) */
 	struct ring **out;       /* out[d]: ring to worker d */
 	struct ring ctl;         /* control -> this worker */
+	struct dp_ingest_put *pq_head, *pq_tail;  /* control puts not yet appended (FIFO) */
+	struct dp_ingest_put *pw_head, *pw_tail;  /* appended, waiting for the ack mark */
 	_Alignas(64) _Atomic uint64_t qs_epoch; /* the epoch of this worker's last quiescent state */
+	int64_t now_ms;          /* the time of the last call (latency counters) */
 	/* scratch for one frame (never live across calls) */
 	const uint8_t *hkeys[DP_FRAME_RECORDS_MAX];
 	uint16_t hlens[DP_FRAME_RECORDS_MAX];
@@ -331,6 +342,9 @@ struct dp_ingest_group {
 	_Atomic(struct dp_ingest_table *) table;
 	_Alignas(64) _Atomic uint64_t epoch;
 	struct retired *retired;
+	/* control puts completed by their owners: a lock-free stack the control thread empties */
+	_Alignas(64) _Atomic(struct dp_ingest_put *) done;
+	int efd;                             /* readable while done is not empty */
 };
 
 static inline void cnt_add(_Atomic uint64_t *c, uint64_t v)
@@ -425,7 +439,7 @@ err:
 
 int dp_ingest_group_new(const struct dp_ingest_config *cfg, struct dp_ingest_group **ret)
 {
-	if (!cfg || !ret || cfg->workers == 0 || cfg->workers > 64 || cfg->ring_entries < 16 ||
+	if (!cfg || !ret || cfg->workers == 0 || cfg->workers > DP_INGEST_WORKERS_MAX || cfg->ring_entries < 16 ||
 	    cfg->ring_entries > (1u << 20) || (cfg->ring_entries & (cfg->ring_entries - 1)) ||
 	    cfg->pending_frames == 0 || cfg->pending_frames > 65536 || cfg->await_max == 0)
 		return -EINVAL;
@@ -433,11 +447,17 @@ int dp_ingest_group_new(const struct dp_ingest_config *cfg, struct dp_ingest_gro
 	if (posix_memalign((void **)&g, 64, sizeof(*g)))
 		return -ENOMEM;
 	memset(g, 0, sizeof(*g));
+	g->efd = -1;
 	g->cfg = *cfg;
 	g->n = cfg->workers;
 	atomic_init(&g->table, NULL);
 	atomic_init(&g->epoch, 1);
-	int r = -ENOMEM;
+	atomic_init(&g->done, NULL);
+	g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int r = -errno;
+	if (g->efd < 0)
+		goto err;
+	r = -ENOMEM;
 	g->w = calloc(g->n, sizeof(*g->w));
 	if (posix_memalign((void **)&g->rings, 64, (size_t)g->n * g->n * sizeof(*g->rings)))
 		g->rings = NULL;
@@ -476,6 +496,8 @@ void dp_ingest_group_free(struct dp_ingest_group *g)
 			free(x);
 	}
 	dp_ingest_table_free(atomic_load(&g->table));
+	if (g->efd >= 0)
+		close(g->efd);
 	if (g->rings)
 		for (unsigned i = 0; i < g->n * g->n; i++)
 			free(g->rings[i].slots);
@@ -601,6 +623,78 @@ int dp_ingest_shard_close(struct dp_ingest_group *g, struct dp_ingest_shard *s)
 	return ring_push(&g->w[s->owner]->ctl, &m) ? 0 : -EAGAIN;
 }
 
+/* ---- control puts and calls ------------------------------------------------------------------- */
+
+int dp_ingest_put_submit(struct dp_ingest_group *g, struct dp_ingest_put *p)
+{
+	if (!p || !p->shard || !p->recs || !p->seq || p->n == 0 || p->shard->owner >= g->n)
+		return -EINVAL;
+	p->err = 0;
+	p->done_n = 0;
+	p->end = 0;
+	p->next = NULL;
+	struct msg m = { .kind = MSG_PUT, .put = p };
+	return ring_push(&g->w[p->shard->owner]->ctl, &m) ? 0 : -EAGAIN;
+}
+
+unsigned dp_ingest_put_reap(struct dp_ingest_group *g, struct dp_ingest_put **out, unsigned max)
+{
+	uint64_t v;
+	if (read(g->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing was signalled; the stack is looked at anyway. */
+	}
+	struct dp_ingest_put *l = atomic_exchange_explicit(&g->done, NULL, memory_order_acquire);
+	/* The stack holds the newest first: hand them back oldest first. */
+	struct dp_ingest_put *rev = NULL;
+	while (l) {
+		struct dp_ingest_put *nx = l->next;
+		l->next = rev;
+		rev = l;
+		l = nx;
+	}
+	unsigned n = 0;
+	while (rev && n < max) {
+		out[n++] = rev;
+		rev = rev->next;
+	}
+	/* Whatever did not fit goes back; the eventfd keeps the loop coming back for it. */
+	while (rev) {
+		struct dp_ingest_put *nx = rev->next;
+		struct dp_ingest_put *h = atomic_load_explicit(&g->done, memory_order_relaxed);
+		do
+			rev->next = h;
+		while (!atomic_compare_exchange_weak_explicit(&g->done, &h, rev, memory_order_release,
+							      memory_order_relaxed));
+		rev = nx;
+	}
+	if (atomic_load_explicit(&g->done, memory_order_relaxed)) {
+		v = 1;
+		if (write(g->efd, &v, sizeof(v)) < 0) {
+			/* The counter cannot overflow at one per call: nothing to do. */
+		}
+	}
+	return n;
+}
+
+int dp_ingest_event_fd(const struct dp_ingest_group *g)
+{
+	return g->efd;
+}
+
+int dp_ingest_call_post(struct dp_ingest_group *g, unsigned worker, struct dp_ingest_call *call)
+{
+	if (!call || !call->fn || worker >= g->n)
+		return -EINVAL;
+	atomic_store_explicit(&call->done, 0, memory_order_relaxed);
+	struct msg m = { .kind = MSG_CALL, .call = call };
+	return ring_push(&g->w[worker]->ctl, &m) ? 0 : -EAGAIN;
+}
+
+bool dp_ingest_call_done(const struct dp_ingest_call *call)
+{
+	return atomic_load_explicit(&call->done, memory_order_acquire) != 0;
+}
+
 /* ---- frame completion (source side) ----------------------------------------------------------- */
 
 static void frame_release(struct dp_ingest *ing, struct pframe *pf)
@@ -610,6 +704,15 @@ static void frame_release(struct dp_ingest *ing, struct pframe *pf)
 	pf->has_reasm = false;
 	pf->used = false;
 	ing->pf_used--;
+}
+
+/* Account the time from arrival at ts_ms to now (clocks that step back count 0). */
+static void latency_note(struct dp_ingest *ing, int64_t ts_ms)
+{
+	uint64_t ms = ing->now_ms > ts_ms ? (uint64_t)(ing->now_ms - ts_ms) : 0;
+	cnt_add(&ing->cnt[DP_INGEST_C_ACK_MS_SUM], ms);
+	if (ms > atomic_load_explicit(&ing->cnt[DP_INGEST_C_ACK_MS_MAX], memory_order_relaxed))
+		atomic_store_explicit(&ing->cnt[DP_INGEST_C_ACK_MS_MAX], ms, memory_order_relaxed);
 }
 
 static void send_ack(struct dp_ingest *ing, const struct dp_ingest_src *src, const uint8_t *ack,
@@ -637,6 +740,7 @@ static void frame_complete(struct dp_ingest *ing, struct pframe *pf)
 		if (a->status < DP_INGEST_STATUS_SLOTS)
 			cnt_add(&ing->status[a->status], 1);
 	}
+	latency_note(ing, pf->ts_ms);
 	if (pf->no_ack) {
 		COUNT(ing, NO_ACK);
 	} else {
@@ -749,6 +853,148 @@ answer:
 	return deliver(ing, src, pf, gidx, status, first, NULL) > 0;
 }
 
+/* ---- control puts on the owner ---------------------------------------------------------------- */
+
+/* Hand a finished put back to the control thread (lock-free push; the eventfd is written only
+ * when the stack was empty, so a burst of completions costs one syscall). */
+static void put_complete(struct dp_ingest *ing, struct dp_ingest_put *p)
+{
+	struct dp_ingest_group *g = ing->g;
+	COUNT(ing, PUTS_DONE);
+	cnt_add(&ing->cnt[DP_INGEST_C_PUT_MS_SUM],
+		ing->now_ms > p->ts_ms ? (uint64_t)(ing->now_ms - p->ts_ms) : 0);
+	struct dp_ingest_put *h = atomic_load_explicit(&g->done, memory_order_relaxed);
+	do
+		p->next = h;
+	while (!atomic_compare_exchange_weak_explicit(&g->done, &h, p, memory_order_release,
+						      memory_order_relaxed));
+	if (!h) {
+		uint64_t v = 1;
+		if (write(g->efd, &v, sizeof(v)) < 0) {
+			/* Only EAGAIN at a saturated counter, which a reader clears. */
+		}
+	}
+}
+
+/*
+ * Append what is left of put p. Records keep their order; a put larger than a staging buffer is
+ * split into several batches (each record's number is written to p->seq). Returns 1 when fully
+ * appended, 0 when the staging buffers are busy (retry after the committer ran), or -1 when the
+ * put failed (p->err set).
+ */
+static int put_append(struct dp_ingest *ing, struct dp_ingest_put *p)
+{
+	struct dp_ingest_shard *s = p->shard;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != DP_INGEST_SHARD_OPEN ||
+	    s->owner != ing->idx || !s->sh) {
+		p->err = -EROFS;
+		return -1;
+	}
+	unsigned chunk = p->n - p->done_n;
+	while (p->done_n < p->n) {
+		unsigned m = chunk < p->n - p->done_n ? chunk : p->n - p->done_n;
+		uint64_t first;
+		int r = dp_shard_append(s->sh, p->recs + p->done_n, m, p->ts_ms, &first);
+		if (r == -EMSGSIZE && m > 1) {
+			chunk = m / 2;
+			continue;
+		}
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0) {
+			p->err = r;
+			return -1;
+		}
+		for (unsigned k = 0; k < m; k++)
+			p->seq[p->done_n + k] = first + k;
+		p->done_n += m;
+		p->end = first + m;
+		COUNT(ing, APPENDS);
+	}
+	cnt_add(&ing->cnt[DP_INGEST_C_PUT_RECORDS], p->n);
+	return 1;
+}
+
+static void put_wait(struct dp_ingest *ing, struct dp_ingest_put *p)
+{
+	p->next = NULL;
+	if (ing->pw_tail)
+		ing->pw_tail->next = p;
+	else
+		ing->pw_head = p;
+	ing->pw_tail = p;
+}
+
+/* Append the queued puts in order until the staging buffers are busy. */
+static void put_queue_run(struct dp_ingest *ing)
+{
+	while (ing->pq_head) {
+		struct dp_ingest_put *p = ing->pq_head;
+		int r = put_append(ing, p);
+		if (r == 0)
+			return;
+		ing->pq_head = p->next;
+		if (!ing->pq_head)
+			ing->pq_tail = NULL;
+		if (r < 0)
+			put_complete(ing, p);
+		else
+			put_wait(ing, p);
+	}
+}
+
+static void put_take(struct dp_ingest *ing, struct dp_ingest_put *p)
+{
+	COUNT(ing, PUTS);
+	p->next = NULL;
+	if (ing->pq_tail)
+		ing->pq_tail->next = p;
+	else
+		ing->pq_head = p;
+	ing->pq_tail = p;
+	put_queue_run(ing);
+}
+
+/* Complete the appended puts whose records are acknowledged, or whose shard failed or closed. */
+static void put_scan(struct dp_ingest *ing)
+{
+	struct dp_ingest_put **pp = &ing->pw_head, *last = NULL;
+	while (*pp) {
+		struct dp_ingest_put *p = *pp;
+		struct dp_ingest_shard *s = p->shard;
+		struct dp_shard *sh = s->sh;
+		bool ok = sh && dp_shard_ack_next(sh) >= p->end;
+		if (!ok && sh && dp_shard_state(sh) == DP_SHARD_OPEN) {
+			last = p;
+			pp = &p->next;
+			continue;
+		}
+		if (!ok)
+			p->err = -EIO;  /* never acked: fail-stop, as for frames */
+		*pp = p->next;
+		put_complete(ing, p);
+	}
+	ing->pw_tail = last;
+}
+
+/* Fail the queued (not appended) puts of a shard that is closing. */
+static void put_queue_drop(struct dp_ingest *ing, struct dp_ingest_shard *s)
+{
+	struct dp_ingest_put **pp = &ing->pq_head, *last = NULL;
+	while (*pp) {
+		struct dp_ingest_put *p = *pp;
+		if (p->shard != s) {
+			last = p;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		p->err = -EROFS;
+		put_complete(ing, p);
+	}
+	ing->pq_tail = last;
+}
+
 /* Answer await entries whose records are acknowledged (or whose shard failed). */
 static int await_scan(struct dp_ingest *ing)
 {
@@ -811,6 +1057,7 @@ static void shard_open(struct dp_ingest *ing, struct dp_ingest_shard *s)
 static int shard_close(struct dp_ingest *ing, struct dp_ingest_shard *s)
 {
 	atomic_store_explicit(&s->state, DP_INGEST_SHARD_CLOSING, memory_order_release);
+	put_queue_drop(ing, s);
 	/* Let what was appended become durable and answer it before the log goes away. */
 	while (dp_shard_state(s->sh) == DP_SHARD_OPEN &&
 	       dp_shard_ack_next(s->sh) < dp_shard_next_seq(s->sh))
@@ -825,6 +1072,7 @@ static int shard_close(struct dp_ingest *ing, struct dp_ingest_shard *s)
 			a->resolved = true;
 		}
 	int done = await_scan(ing);
+	put_scan(ing);
 	int r = dp_shard_close(s->sh);
 	s->sh = NULL;
 	s->err = r < 0 ? -r : 0;
@@ -879,6 +1127,7 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 	bool chunked = false;
 
 	COUNT(ing, FRAMES);
+	ing->now_ms = now_ms;
 	enum dp_drop why = dp_frame_parse(payload, len, &f);
 	if (why != DP_DROP_NONE)
 		return drop(ing, why, &f, src);
@@ -896,6 +1145,13 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 	}
 
 	const struct dp_ingest_table *t = atomic_load_explicit(&ing->g->table, memory_order_acquire);
+	if (!t) {
+		/* Starting or stopping: the streams are not known yet (or any more). The producer
+		 * resends a throttled batch, to this process or the next. */
+		if (chunked)
+			dp_reasm_release(ing->reasm, &rr);
+		return drop(ing, DP_DROP_NOT_READY, &f, src);
+	}
 	const struct tstream *st = table_find(t, f.stream, f.stream_len);
 	struct pframe *pf = st ? pframe_get(ing) : NULL;
 	if (!pf) {
@@ -1024,17 +1280,31 @@ int dp_ingest_poll(struct dp_ingest *ing, int64_t now_ms)
 	uint64_t epoch = atomic_load_explicit(&g->epoch, memory_order_acquire);
 	int done = 0;
 	const struct msg *m;
+	ing->now_ms = now_ms;
 
 	while ((m = ring_peek(&ing->ctl))) {
 		if (m->kind == MSG_OPEN)
 			shard_open(ing, m->shard);
 		else if (m->kind == MSG_CLOSE)
 			done += shard_close(ing, m->shard);
+		else if (m->kind == MSG_PUT)
+			put_take(ing, m->put);
+		else if (m->kind == MSG_CALL) {
+			struct dp_ingest_call *call = m->call;
+			call->rc = call->fn(call->arg);
+			atomic_store_explicit(&call->done, 1, memory_order_release);
+		}
 		ring_pop(&ing->ctl);
 	}
 	int r = dp_committer_poll(ing->c, false);
 	if (r < 0)
 		return r;
+	if (ing->pq_head) {
+		/* Staging buffers freed by the completions just reaped: append, then flush. */
+		put_queue_run(ing);
+		if ((r = dp_committer_poll(ing->c, false)) < 0)
+			return r;
+	}
 
 	bool drained = true;
 	for (unsigned s = 0; s < g->n; s++) {
@@ -1057,6 +1327,8 @@ int dp_ingest_poll(struct dp_ingest *ing, int64_t now_ms)
 		}
 	}
 	done += await_scan(ing);
+	if (ing->pw_head)
+		put_scan(ing);
 	dp_reasm_expire(ing->reasm, now_ms);
 	if (drained)
 		atomic_store_explicit(&ing->qs_epoch, epoch, memory_order_release);

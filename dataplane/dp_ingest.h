@@ -21,10 +21,18 @@
  *    the worker's own io_uring (dp_committer_poll). Every shard is opened, appended to and closed
  *    by its owner's thread, on its owner's committer.
  *  - The control thread (one thread at a time): dp_ingest_group_new/free, dp_ingest_table_new/
- *    publish, dp_ingest_shard_open/close, dp_ingest_retire/reclaim, dp_ingest_stats_get (which
- *    reads counters that may lag by a poll round).
+ *    publish, dp_ingest_shard_open/close, dp_ingest_put_submit/reap, dp_ingest_call_post/done,
+ *    dp_ingest_retire/reclaim, dp_ingest_stats_get (which reads counters that may lag by a poll
+ *    round).
  *  - Cores talk through single-producer single-consumer rings allocated at setup: one per
  *    (source worker, destination worker) pair and one from the control thread to each worker.
+ *  - The control thread's own writes (HTTP PutRecord(s)) and its operations on a shard's log
+ *    (retention, settings) travel on that control -> worker ring too (dp_ingest_put_submit,
+ *    dp_ingest_call_post), so the owner stays the only thread that appends to or changes a
+ *    log, and HTTP records and NIC records of one shard share one sequence order. Finished
+ *    puts come back on a lock-free stack with an eventfd (dp_ingest_event_fd) that the control
+ *    thread's event loop polls. A group may also be driven by the control thread itself (one
+ *    engine that it polls in its own loop): the daemon does that when it runs without NICs.
  *
  * Publication and reclamation (quiescent states). The routing table is one pointer the control
  * thread swaps atomically (dp_ingest_table_publish); workers load it at the start of each call
@@ -44,6 +52,7 @@
 #define DP_INGEST_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,7 +100,15 @@ typedef void (*dp_ingest_ack_fn)(void *arg, const struct dp_ingest_src *src, con
 	X(PENDING_FULL,    "pending-full")     /* no free pending-frame slot: throttled */ \
 	X(SHARDS_OPENED,   "shards-opened") \
 	X(SHARDS_CLOSED,   "shards-closed") \
-	X(TAGS_RECOVERED,  "tags-recovered")   /* dedup entries rebuilt from the logs */
+	X(TAGS_RECOVERED,  "tags-recovered")   /* dedup entries rebuilt from the logs */ \
+	X(PUTS,            "control-puts")     /* dp_ingest_put_submit puts taken by the owner */ \
+	X(PUT_RECORDS,     "control-records")  /* their records appended */ \
+	X(PUTS_DONE,       "control-puts-done") /* puts handed back (appended or failed) */ \
+	X(ACK_MS_SUM,      "ack-ms-sum")       /* ms from each acked frame's arrival to its ack
+	                                          (commit latency: mean = ack-ms-sum / acks) */ \
+	X(ACK_MS_MAX,      "ack-ms-max")       /* the largest of them */ \
+	X(PUT_MS_SUM,      "control-put-ms-sum") /* the same for control puts (mean = /
+	                                            control-puts-done) */
 
 enum dp_ingest_counter {
 #define DP_INGEST_X_ENUM(name, text) DP_INGEST_C_##name,
@@ -112,8 +129,11 @@ struct dp_ingest_stats {
 /* The counter's name; "?" when out of range. */
 const char *dp_ingest_counter_name(enum dp_ingest_counter c);
 
+/* Engines in a group at most. */
+#define DP_INGEST_WORKERS_MAX 64
+
 struct dp_ingest_config {
-	unsigned workers;           /* 1..64 */
+	unsigned workers;           /* 1..DP_INGEST_WORKERS_MAX */
 	unsigned ring_entries;      /* per ring, power of two, >= 16; default 1024 */
 	unsigned pending_frames;    /* frames in flight per worker, >= 1; default 64 (each keeps
 	                               a copy of its datagram: about 100 KiB a slot) */
@@ -166,7 +186,7 @@ enum dp_ingest_shard_state {
  * name it was published.
  */
 struct dp_ingest_shard {
-	char dir[256];                  /* the log directory */
+	char dir[4096];                 /* the log directory (PATH_MAX) */
 	struct dp_shard_info info;      /* info.shard_index is what the routing map returns */
 	struct dp_log_config cfg;
 	uint32_t key;                   /* unique among the shards of one owner (its retry window
@@ -215,7 +235,8 @@ int dp_ingest_table_new(const struct dp_ingest_stream_def *defs, unsigned n,
 void dp_ingest_table_free(struct dp_ingest_table *t);
 
 /*
- * Make t the table every worker routes by (t may be NULL: every stream unknown); the previous
+ * Make t the table every worker routes by (t may be NULL: no routing yet or any more, frames are
+ * answered throttled and counted as not-ready, so producers resend them); the previous
  * one is retired (without allocating) and freed by a later dp_ingest_reclaim(). The group owns
  * t from now on.
  */
@@ -229,6 +250,62 @@ int dp_ingest_retire(struct dp_ingest_group *g, void *p, void (*free_fn)(void *)
 
 /* Free what is safe to free now. Returns the number of objects still waiting. */
 unsigned dp_ingest_reclaim(struct dp_ingest_group *g);
+
+/* ---- the control thread's puts and calls ------------------------------------------------------ */
+
+/*
+ * A batch of records for one shard, from the control thread (e.g. HTTP PutRecords). The owner
+ * appends the records in order (as one batch when they fit a staging buffer, else as several
+ * consecutive batches), waits until the log acknowledges them (the shard's durability mode:
+ * durable by default), and hands the put back through dp_ingest_put_reap(). The control thread
+ * owns the struct and everything it points to; the engine reads recs and writes seq and err
+ * between submit and reap only.
+ */
+struct dp_ingest_put {
+	struct dp_ingest_shard *shard;      /* OPEN, or the put fails with -EROFS */
+	const struct dp_record_in *recs;    /* n records, valid until reaped */
+	uint64_t *seq;                      /* n slots: each record's sequence number */
+	unsigned n;                         /* >= 1 */
+	int64_t ts_ms;                      /* arrival time */
+	void *user;                         /* the caller's */
+	int err;                            /* when reaped: 0, or -EROFS (shard not open), -EIO
+	                                       (the log failed before the records were acked),
+	                                       -EINVAL / -EMSGSIZE (a record the log refuses) */
+	/* the engine's */
+	unsigned done_n;
+	uint64_t end;
+	struct dp_ingest_put *next;
+};
+
+/*
+ * Queue p to its shard's owner (control thread). Returns 0, -EINVAL, or -EAGAIN when the ring to
+ * the owner is full (let the owner poll, then retry).
+ */
+int dp_ingest_put_submit(struct dp_ingest_group *g, struct dp_ingest_put *p);
+
+/*
+ * Take up to max finished puts, oldest first (control thread). Also clears the eventfd. Returns
+ * the count; when more are waiting, the eventfd stays readable.
+ */
+unsigned dp_ingest_put_reap(struct dp_ingest_group *g, struct dp_ingest_put **out, unsigned max);
+
+/* Readable (EPOLLIN) while finished puts wait to be reaped. */
+int dp_ingest_event_fd(const struct dp_ingest_group *g);
+
+/* A function to run on a worker's thread (operations only a shard's owner may do). */
+struct dp_ingest_call {
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;              /* fn's result, once done */
+	_Atomic int done;
+};
+
+/*
+ * Queue call to worker (control thread); the worker runs it in its next dp_ingest_poll() and then
+ * sets done. The struct must live until dp_ingest_call_done(). Returns 0, -EINVAL or -EAGAIN.
+ */
+int dp_ingest_call_post(struct dp_ingest_group *g, unsigned worker, struct dp_ingest_call *call);
+bool dp_ingest_call_done(const struct dp_ingest_call *call);
 
 /* ---- the worker side ------------------------------------------------------------------------- */
 

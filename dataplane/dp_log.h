@@ -211,7 +211,8 @@ int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsign
 int dp_shard_append_tagged(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
 			   int64_t ts_ms, uint64_t producer, uint64_t batch, uint64_t *first_seq);
 
-/* Sequence number the next appended record will get. Owner thread only. */
+/* Sequence number the next appended record will get. Exact on the owner thread; any other
+ * thread reads a value that was current (an atomic, as readers range-check with it). */
 uint64_t dp_shard_next_seq(const struct dp_shard *sh);
 /* Every seq < this may be acknowledged (per the durability mode). Any thread. */
 uint64_t dp_shard_ack_next(const struct dp_shard *sh);

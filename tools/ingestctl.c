@@ -3,7 +3,8 @@
  * ingestctl: the administrator's command line for a running ingestd, over its admin unix socket.
  *
  * Every command is one or a few requests on the socket: GET /status and GET /stats, and the
- * Kinesis operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> and a JSON body, the
+ * Kinesis and Glue operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> (or
+ * AWSGlue.<Op> for the catalog commands) and a JSON body, the
  * same handlers the AWS listener serves (the daemon has one action function per operation; this
  * is one more front-end). Output is an aligned table for people, or with --json the server's
  * JSON for scripts (paged answers merged into one document; get and tail print one JSON record
@@ -34,6 +35,7 @@
 
 #include "ctl_b64.h"
 #include "dp_hash.h"
+#include "ic_apply.h"
 #include "dp_seqno.h"
 
 enum {
@@ -83,6 +85,8 @@ struct opts {
 	const char *from;
 	long limit;
 	long count;
+	const char *file;
+	const char *expression;
 };
 
 struct cmd {
@@ -283,17 +287,18 @@ static int unreachable(struct cli *c, CURLcode cr)
 }
 
 /*
- * One request. body (may be NULL) is sent as application/x-amz-json-1.1 with X-Amz-Target when
- * target is set. On success *out is the parsed JSON answer (a new reference). Errors are printed
- * here; returns RC_OK, RC_SERVER or RC_UNREACHABLE.
+ * One request of any kind: method and path, with body (may be NULL) sent as JSON, and
+ * X-Amz-Target when target (the full "Prefix.Operation") is set. Returns the HTTP status with
+ * *out the parsed answer (NULL when empty or not JSON), or -1 when the daemon could not be
+ * reached (printed).
  */
-static int http(struct cli *c, const char *path, const char *target, const json_t *body,
-		json_t **out)
+static int request(struct cli *c, const char *method, const char *path, const char *target,
+		   const json_t *body, json_t **out)
 {
-	char url[256], th[128];
+	char url[4200], th[160];
 	char *text = NULL;
 	struct curl_slist *hdr = NULL;
-	int rc = RC_SERVER;
+	*out = NULL;
 	snprintf(url, sizeof(url), "http://localhost%s", path);
 	c->resp.n = 0;
 	c->errbuf[0] = '\0';
@@ -305,51 +310,72 @@ static int http(struct cli *c, const char *path, const char *target, const json_
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (target) {
+		snprintf(th, sizeof(th), "X-Amz-Target: %s", target);
+		hdr = curl_slist_append(hdr, th);
+	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (!text) {
 			errmsg("out of memory");
-			return RC_SERVER;
+			return -1;
 		}
-		snprintf(th, sizeof(th), "X-Amz-Target: %s%s", TARGET_PREFIX, target);
-		hdr = curl_slist_append(hdr, th);
-		hdr = curl_slist_append(hdr, "Content-Type: application/x-amz-json-1.1");
+		hdr = curl_slist_append(hdr, target ? "Content-Type: application/x-amz-json-1.1"
+						    : "Content-Type: application/json");
 		/* No 100-continue round trip on a local socket. */
 		hdr = curl_slist_append(hdr, "Expect:");
-		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
 	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 	CURLcode cr = curl_easy_perform(c->curl);
+	curl_slist_free_all(hdr);
+	free(text);
 	if (cr != CURLE_OK) {
-		rc = g_stop ? RC_OK : unreachable(c, cr);
-		goto out;
+		if (!g_stop)
+			unreachable(c, cr);
+		return -1;
 	}
 	long status = 0;
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	json_error_t je;
-	json_t *j = c->resp.n ? json_loadb(c->resp.p, c->resp.n, 0, &je) : json_object();
+	*out = c->resp.n ? json_loadb(c->resp.p, c->resp.n, 0, NULL) : NULL;
+	return (int)status;
+}
+
+/*
+ * One request to a JSON service. body (may be NULL) is sent as application/x-amz-json-1.1 with
+ * X-Amz-Target when target is set. On success *out is the parsed JSON answer (a new reference).
+ * Errors are printed here; returns RC_OK, RC_SERVER or RC_UNREACHABLE.
+ */
+static int http(struct cli *c, const char *path, const char *target, const json_t *body,
+		json_t **out)
+{
+	/* A bare operation is Kinesis's; "Service.Op" names its service. */
+	char full[128];
+	if (target)
+		snprintf(full, sizeof(full), "%s%s", strchr(target, '.') ? "" : TARGET_PREFIX, target);
+	json_t *j = NULL;
+	int status = request(c, body ? "POST" : "GET", path, target ? full : NULL, body, &j);
+	if (status < 0)
+		return g_stop ? RC_OK : RC_UNREACHABLE;
 	if (status < 200 || status > 299) {
 		const char *type = json_string_value(json_object_get(j, "__type"));
 		const char *msg = json_string_value(json_object_get(j, "message"));
 		char t[32];
-		snprintf(t, sizeof(t), "HTTP %ld", status);
+		snprintf(t, sizeof(t), "HTTP %d", status);
 		errmsg("%s: %s", type ? type : t,
 		       msg ? msg : (c->resp.n ? c->resp.p : "(no message)"));
 		json_decref(j);
-		goto out;
+		return RC_SERVER;
 	}
-	if (!j) {
-		errmsg("ingestd answered %s%s with something that is not JSON (%s at byte %d)",
-		       target ? "" : "GET ", target ? target : path, je.text, je.position);
-		goto out;
+	if (!j && c->resp.n) {
+		errmsg("ingestd answered %s%s with something that is not JSON", target ? "" : "GET ",
+		       target ? target : path);
+		return RC_SERVER;
 	}
-	*out = j;
-	rc = RC_OK;
-out:
-	curl_slist_free_all(hdr);
-	free(text);
-	return rc;
+	*out = j ? j : json_object();
+	return RC_OK;
 }
 
 /* A Kinesis operation; in is consumed. */
@@ -513,6 +539,61 @@ static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o
 	return RC_OK;
 }
 
+/* "reason count, ..." of a {reason: count} object; "none" when empty. */
+static void print_drops(const char *what, const json_t *o)
+{
+	const char *k;
+	json_t *v;
+	printf("%s", what);
+	if (!json_object_size(o))
+		fputs(" none", stdout);
+	json_object_foreach((json_t *)o, k, v)
+		printf(" %s %" JSON_INTEGER_FORMAT, k, json_integer_value(v));
+	putchar('\n');
+}
+
+static void print_dataplane(const json_t *dp)
+{
+	char a[12][32];
+	/* Without NICs (--nic none) there is nothing to say beyond the shard table. */
+	if (!dp || strcmp(jstr(dp, "mode", a[0], 32), "dpdk") != 0)
+		return;
+	printf("\ndataplane %s, %s worker(s)\n", jstr(dp, "mode", a[0], 32),
+	       jstr(dp, "workers", a[1], 32));
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(dp, "nics"), i, n)
+		printf("NIC %s (%s%s%s): rx %s packets %s bytes, missed %s, errors %s, no mbuf %s; "
+		       "tx %s packets\n", jstr(n, "name", a[0], 32), jstr(n, "driver", a[1], 32),
+		       *jstr(n, "interface", a[2], 32) ? " " : "", jstr(n, "interface", a[2], 32),
+		       jstr(n, "rx_packets", a[3], 32), jstr(n, "rx_bytes", a[4], 32),
+		       jstr(n, "rx_missed", a[5], 32), jstr(n, "rx_errors", a[6], 32),
+		       jstr(n, "rx_no_mbuf", a[7], 32), jstr(n, "tx_packets", a[8], 32));
+	static const char *const head[] = { "WORKER", "RX PKTS", "RX BYTES", "FRAMES", "RECORDS",
+		"ACKS SENT", "RETRIES ANSWERED", "HTTP RECORDS", "ACK MS SUM" };
+	static const bool right[] = { false, true, true, true, true, true, true, true, true };
+	struct table t = { 9, head, right, NULL, 0, 0 };
+	json_t *w;
+	json_array_foreach(json_object_get(dp, "per_worker"), i, w) {
+		const json_t *ing = json_object_get(w, "ingest"), *nic = json_object_get(w, "nic");
+		table_add(&t, jstr(w, "worker", a[0], 32), jstr(w, "rx_packets", a[1], 32),
+			  jstr(w, "rx_bytes", a[2], 32), jstr(ing, "frames", a[3], 32),
+			  jstr(ing, "records", a[4], 32), jstr(nic, "acks-sent", a[5], 32),
+			  jstr(ing, "dedup-hits", a[6], 32), jstr(ing, "control-records", a[7], 32),
+			  jstr(ing, "ack-ms-sum", a[8], 32));
+	}
+	if (t.rows)
+		table_print(&t);
+	table_free(&t);
+	const json_t *tot = json_object_get(dp, "totals");
+	print_drops("packet drops:", json_object_get(tot, "packet_drops"));
+	print_drops("frame drops:", json_object_get(tot, "frame_drops"));
+	print_drops("records acked:", json_object_get(tot, "records_acked"));
+	printf("commit latency: frames %s ms mean, %s ms max; HTTP puts %s ms mean\n",
+	       jstr(tot, "ack_ms_mean", a[0], 32), jstr(tot, "ack-ms-max", a[1], 32),
+	       jstr(tot, "control_put_ms_mean", a[2], 32));
+}
+
 static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		     char **argv)
 {
@@ -545,6 +626,7 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	else
 		puts("no shard logs");
 	table_free(&t);
+	print_dataplane(json_object_get(j, "dataplane"));
 	json_decref(j);
 	return RC_OK;
 }
@@ -1488,6 +1570,290 @@ static int cmd_fn_logs(struct cli *c, const struct cmd *cmd, const struct opts *
 
 /* ---- command table and main ------------------------------------------------------------------ */
 
+/* ---- plan and apply ------------------------------------------------------------------------ */
+
+static int api_call(void *arg, const char *target, const char *method, const char *path,
+		    const json_t *in, json_t **out)
+{
+	return request(arg, method, path, target, in, out);
+}
+
+static int plan_or_apply(struct cli *c, const struct cmd *cmd, const struct opts *o, bool apply)
+{
+	if (!o->file)
+		return usage_err(cmd, "%s needs -f FILE (the declarations, YAML or JSON)", cmd->name);
+	struct ic_api api = { .call = api_call, .arg = c };
+	struct ic_apply_opts ao = { .apply = apply, .json = c->json, .out = stdout, .err = stderr };
+	int r = ic_apply_file(&api, o->file, &ao);
+	return r == IC_APPLY_ERR_FILE ? RC_USAGE : r == IC_APPLY_ERR_UNREACHABLE ? RC_UNREACHABLE
+					  : r ? RC_SERVER : RC_OK;
+}
+
+static int cmd_plan(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		    char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return plan_or_apply(c, cmd, o, false);
+}
+
+static int cmd_apply(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		     char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return plan_or_apply(c, cmd, o, true);
+}
+
+/* ---- catalog --------------------------------------------------------------------------------- */
+
+/* A Glue operation (AWSGlue.<op>); in is consumed. */
+static int glue(struct cli *c, const char *op, json_t *in, json_t **out)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "AWSGlue.%s", op);
+	return kin(c, target, in, out);
+}
+
+/*
+ * Every page of a Glue listing: the items of list_name merged into *items (a new array).
+ * in (consumed) holds the request's other members; NextToken is added per page.
+ */
+static int glue_all(struct cli *c, const char *op, json_t *in, const char *list_name,
+		    json_t **items)
+{
+	json_t *all = json_array();
+	char *tok = NULL;
+	int rc = RC_OK;
+	for (;;) {
+		json_t *req = json_deep_copy(in), *out;
+		if (req && tok)
+			json_object_set_new(req, "NextToken", json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = glue(c, op, req, &out)))
+			break;
+		json_array_extend(all, json_object_get(out, list_name));
+		const char *nt = json_string_value(json_object_get(out, "NextToken"));
+		if (nt)
+			tok = strdup(nt);
+		json_decref(out);
+		if (!tok)
+			break;
+	}
+	json_decref(in);
+	if (rc) {
+		json_decref(all);
+		return rc;
+	}
+	*items = all;
+	return RC_OK;
+}
+
+/* Print {list_name: items} for --json. */
+static void print_list_json(const char *list_name, json_t *items)
+{
+	json_t *all = json_pack("{s:O}", list_name, items);
+	print_json(all);
+	json_decref(all);
+}
+
+static int cmd_cat_databases(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			     int argc, char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *dbs, *d;
+	size_t i;
+	int rc = glue_all(c, "GetDatabases", json_object(), "DatabaseList", &dbs);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json("DatabaseList", dbs);
+	} else if (!json_array_size(dbs)) {
+		puts("no databases");
+	} else {
+		static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
+		struct table t = { 4, head, NULL, NULL, 0, 0 };
+		json_array_foreach(dbs, i, d) {
+			char a[2][64], created[64];
+			fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
+			table_add(&t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64),
+				  created, json_string_value(json_object_get(d, "Description")));
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(dbs);
+	return RC_OK;
+}
+
+/* A JSON string's text, or "" for anything else. */
+static const char *jtext(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s ? s : "";
+}
+
+/* The names of a Column list joined by ", " ("-" when empty); malloc'd. */
+static char *column_names(const json_t *cols)
+{
+	size_t i, n = 1;
+	json_t *col;
+	json_array_foreach(cols, i, col)
+		n += strlen(jtext(json_object_get(col, "Name"))) + 2;
+	char *s = calloc(1, n + 1);
+	if (!s)
+		return NULL;
+	json_array_foreach(cols, i, col) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, jtext(json_object_get(col, "Name")));
+	}
+	if (!*s)
+		strcpy(s, "-");
+	return s;
+}
+
+static int cmd_cat_tables(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			  char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *tables, *tb;
+	size_t i;
+	int rc = glue_all(c, "GetTables", json_pack("{s:s}", "DatabaseName", argv[0]), "TableList",
+			  &tables);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json("TableList", tables);
+	} else if (!json_array_size(tables)) {
+		printf("no tables in %s\n", argv[0]);
+	} else {
+		static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS",
+						    "VERSION", "UPDATED", "LOCATION" };
+		static const bool right[] = { false, false, true, false, true, false, false };
+		struct table t = { 7, head, right, NULL, 0, 0 };
+		json_array_foreach(tables, i, tb) {
+			char a[4][64], ncol[24], updated[64];
+			json_t *sd = json_object_get(tb, "StorageDescriptor");
+			char *keys = column_names(json_object_get(tb, "PartitionKeys"));
+			snprintf(ncol, sizeof(ncol), "%zu",
+				 json_array_size(json_object_get(sd, "Columns")));
+			fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+			table_add(&t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64),
+				  ncol, keys, jstr(tb, "VersionId", a[2], 64), updated,
+				  jstr(sd, "Location", a[3], 64));
+			free(keys);
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(tables);
+	return RC_OK;
+}
+
+static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
+					       argv[1]), &out);
+	if (rc)
+		return rc;
+	json_t *tb = json_object_get(out, "Table");
+	if (c->json) {
+		print_json(out);
+		json_decref(out);
+		return RC_OK;
+	}
+	json_t *sd = json_object_get(tb, "StorageDescriptor");
+	char a[8][64], created[64], updated[64];
+	fmt_time(json_object_get(tb, "CreateTime"), created, sizeof(created));
+	fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+	printf("table:          %s.%s\n", jstr(tb, "DatabaseName", a[0], 64),
+	       jstr(tb, "Name", a[1], 64));
+	printf("type:           %s\n", jstr(tb, "TableType", a[2], 64));
+	printf("version:        %s\n", jstr(tb, "VersionId", a[3], 64));
+	printf("created:        %s\n", created);
+	printf("updated:        %s\n", updated);
+	printf("location:       %s\n", jstr(sd, "Location", a[4], 64));
+	printf("input format:   %s\n", jstr(sd, "InputFormat", a[5], 64));
+	printf("serde:          %s\n", jstr(json_object_get(sd, "SerdeInfo"),
+					    "SerializationLibrary", a[6], 64));
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(tb, "Parameters"), k, v)
+		printf("parameter:      %s = %s\n", k, jstr(json_object_get(tb, "Parameters"), k,
+							    a[7], 64));
+	putchar('\n');
+	static const char *const head[] = { "COLUMN", "TYPE", "PARTITION KEY", "COMMENT" };
+	struct table t = { 4, head, NULL, NULL, 0, 0 };
+	size_t i;
+	json_t *col;
+	json_array_foreach(json_object_get(sd, "Columns"), i, col)
+		table_add(&t, jstr(col, "Name", a[0], 64), jstr(col, "Type", a[1], 64), "",
+			  json_string_value(json_object_get(col, "Comment")));
+	json_array_foreach(json_object_get(tb, "PartitionKeys"), i, col)
+		table_add(&t, jstr(col, "Name", a[0], 64), jstr(col, "Type", a[1], 64), "yes",
+			  json_string_value(json_object_get(col, "Comment")));
+	table_print(&t);
+	table_free(&t);
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			      int argc, char **argv)
+{
+	(void)cmd, (void)argc;
+	json_t *tout, *parts, *p;
+	size_t i;
+	/* The table's keys label the values (key=value) for people. */
+	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
+					       argv[1]), &tout);
+	if (rc)
+		return rc;
+	json_t *in = json_pack("{s:s,s:s}", "DatabaseName", argv[0], "TableName", argv[1]);
+	if (in && o->expression)
+		json_object_set_new(in, "Expression", json_string(o->expression));
+	if ((rc = glue_all(c, "GetPartitions", in, "Partitions", &parts))) {
+		json_decref(tout);
+		return rc;
+	}
+	json_t *keys = json_object_get(json_object_get(tout, "Table"), "PartitionKeys");
+	if (c->json) {
+		print_list_json("Partitions", parts);
+	} else if (!json_array_size(parts)) {
+		printf("no partitions%s\n", o->expression ? " match" : "");
+	} else {
+		static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
+		struct table t = { 3, head, NULL, NULL, 0, 0 };
+		json_array_foreach(parts, i, p) {
+			char a[64], created[64], vals[2048] = "";
+			size_t j, n = 0;
+			json_t *v;
+			json_array_foreach(json_object_get(p, "Values"), j, v) {
+				const char *kn = json_string_value(json_object_get(
+					json_array_get(keys, j), "Name"));
+				int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "",
+						 kn ? kn : "?", jtext(v));
+				if (w < 0 || (size_t)w >= sizeof(vals) - n)
+					break;
+				n += (size_t)w;
+			}
+			fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
+			table_add(&t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location",
+						 a, 64), created);
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(parts);
+	json_decref(tout);
+	return RC_OK;
+}
+
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
 	  "version, uptime, streams and open shards of the daemon" },
@@ -1511,6 +1877,19 @@ static const struct cmd g_cmds[] = {
 	{ "stream merge", "NAME SHARD1 SHARD2", "", 3, 3, cmd_merge, "merge two adjacent shards" },
 	{ "stream scale", "NAME N", "", 2, 2, cmd_scale,
 	  "UpdateShardCount to N open shards (uniform scaling)" },
+	{ "plan", "-f FILE", "file", 0, 0, cmd_plan,
+	  "show what applying FILE would create, update, replace or remove (docs/apply.md)" },
+	{ "apply", "-f FILE", "file", 0, 0, cmd_apply,
+	  "create, update and remove resources so the appliance matches FILE; idempotent" },
+	{ "catalog databases", "", "", 0, 0, cmd_cat_databases,
+	  "list the Data Catalog's databases" },
+	{ "catalog tables", "DB", "", 1, 1, cmd_cat_tables,
+	  "list the tables of database DB: type, columns, partition keys, version" },
+	{ "catalog table", "DB TABLE", "", 2, 2, cmd_cat_table,
+	  "a table's definition: storage, parameters, columns and partition keys" },
+	{ "catalog partitions", "DB TABLE [--expression E]", "expression", 2, 2, cmd_cat_partitions,
+	  "list a table's partitions (key=value, location), those E selects with\n"
+	  "                          --expression (GetPartitions' syntax: year > 2023 AND ...)" },
 	{ "function list", "", "", 0, 0, cmd_fn_list,
 	  "the functions: name, runtime, timeout, memory, handler" },
 	{ "function invoke", "NAME [PAYLOAD]", "", 1, 2, cmd_fn_invoke,
@@ -1567,9 +1946,11 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "shard", required_argument, NULL, 'S' },
-		{ "from", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'r' },
+		{ "file", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "expression", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1578,7 +1959,7 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 	int ch, li;
 	optind = 0; /* GNU getopt: start over on this argument vector */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", lo, &li)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":hf:", lo, &li)) != -1) {
 		const char *bad = argv[optind - 1];
 		if (ch == '?')
 			return usage_err(cmd, "unknown option %s", bad);
@@ -1593,9 +1974,10 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 			c->json = true;
 			continue;
 		}
-		if (!allowed(cmd->allowed, lo[li].name))
-			return usage_err(cmd, "option --%s does not apply to %s", lo[li].name,
-					 cmd->name);
+		/* -f is the one short option (--file); li is only set for long ones. */
+		const char *oname = ch == 'f' ? "file" : lo[li].name;
+		if (!allowed(cmd->allowed, oname))
+			return usage_err(cmd, "option --%s does not apply to %s", oname, cmd->name);
 		switch (ch) {
 		case 's':
 			if (!parse_long(optarg, 1, 100000, &o.shards))
@@ -1615,8 +1997,11 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		case 'S':
 			o.shard = optarg;
 			break;
-		case 'f':
+		case 'r':
 			o.from = optarg;
+			break;
+		case 'f':
+			o.file = optarg;
 			break;
 		case 'l':
 			if (!parse_long(optarg, 1, LONG_MAX, &o.limit))
@@ -1625,6 +2010,9 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		case 'n':
 			if (!parse_long(optarg, 1, LONG_MAX, &o.count))
 				return usage_err(cmd, "--count %s: expected a positive number", optarg);
+			break;
+		case 'e':
+			o.expression = optarg;
 			break;
 		}
 	}
@@ -1710,6 +2098,14 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'stream %s'", argv[at]);
+	} else if (strcmp(argv[at], "catalog") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "catalog needs a subcommand: databases, tables, table "
+					 "or partitions");
+		cmd = cmd_find("catalog", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'catalog %s'", argv[at]);
 	} else if (strcmp(argv[at], "function") == 0) {
 		if (at + 1 >= argc)
 			return usage_err(NULL, "function needs a subcommand: list, invoke or logs");

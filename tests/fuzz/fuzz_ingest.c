@@ -13,7 +13,10 @@
  *  - dp_ingest_frame returns 1, 0 or the negation of a reason in DP_DROP_LIST;
  *  - every ack parses as an ACK, echoes a (producer, batch) and is no larger than the datagram
  *    that caused it; a frame that was taken, and asked for an ack, gets exactly one;
- *  - no frame stays pending after its poll, and the drop counters add up to the drops returned.
+ *  - no frame stays pending after its poll, and the drop counters add up to the drops returned;
+ *  - each datagram is also put as one record by the control-thread path (dp_ingest_put_submit:
+ *    key its first 1..256 bytes, data the rest): after the poll it is handed back appended,
+ *    with a sequence number the log has given out.
  * The shard logs live in a temporary directory that is emptied every few thousand records.
  */
 #include <errno.h>
@@ -186,6 +189,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			PROPERTY(acks_now == 1);
 		if (r == 0)
 			PROPERTY(acks_now == 0);
+		if (len) {
+			uint16_t kl = (uint16_t)(1 + (p[0] + len) % (len < 256 ? len : 256));
+			struct dp_record_in rec = { .key = p, .key_len = kl, .data = p + kl,
+						    .data_len = (uint32_t)(len - kl) };
+			uint64_t seq = UINT64_MAX;
+			struct dp_ingest_shard *s = shards[p[0] % NSH];
+			struct dp_ingest_put put = { .shard = s, .recs = &rec, .seq = &seq, .n = 1,
+						     .ts_ms = now };
+			struct dp_ingest_put *back = NULL;
+			PROPERTY(dp_ingest_put_submit(g, &put) == 0);
+			PROPERTY(dp_ingest_poll(w, now) >= 0);
+			PROPERTY(dp_ingest_put_reap(g, &back, 1) == 1 && back == &put);
+			PROPERTY(put.err == 0 && seq < dp_shard_next_seq(s->sh));
+		}
 		free(p);
 	}
 

@@ -12,10 +12,15 @@
  *   dp_ingest_smoke --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC]
  *                   [--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P]
  *                   [--seconds S] [--eal "ARGS"] [--pending-frames N]
+ *                   [--durability durable|written|none] [--retry-window W]
  *   dp_ingest_smoke --dump DIR
  *
  * --pending-frames sets the frames each engine holds in flight (dp_ingest_config), so that a
- * test can make it throttle.
+ * test can make it throttle (and, when larger than the default, the groups that may await
+ * their flush to match). --durability sets the shards' ack point (dp_log_config; default
+ * durable): bench/run dataplane uses `none` to tell the worker core's ceiling from the disk's.
+ * --retry-window sets the batches each producer's retry window spans (dp_dedup; default 32),
+ * for producers that keep more batches in flight, with room for 64 producers per worker.
  *
  * --dump needs no DPDK: it opens every shard log found under DIR (directories named
  * shardId-...) and prints each record as "shard seq key data_len head", head being the first
@@ -269,6 +274,8 @@ struct opts {
 	const char *stream, *dir, *dump;
 	unsigned shards;
 	unsigned pending;       /* 0: dp_ingest's default */
+	unsigned retry_window;  /* 0: dp_dedup's default */
+	enum dp_durability durability;
 	double seconds;
 };
 
@@ -313,10 +320,21 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 	 * stale. */
 	{
 		unsigned w = cfg->workers ? cfg->workers : 1;
-		ncfg.ingest.dedup_entries = DP_DEDUP_WINDOW_DEFAULT * ((o->shards + w - 1) / w);
+		unsigned win = o->retry_window ? o->retry_window : DP_DEDUP_WINDOW_DEFAULT;
+		unsigned entries = win * ((o->shards + w - 1) / w);
+		ncfg.ingest.dedup_entries = entries > 4096 ? 4096 : entries;
+		if (o->retry_window) {
+			ncfg.ingest.dedup_window = o->retry_window;
+			ncfg.ingest.dedup_producers = 64;
+		}
 	}
-	if (o->pending)
+	if (o->pending) {
 		ncfg.ingest.pending_frames = o->pending;
+		/* Room for every group of every pending frame to await its flush (a frame has a
+		 * group per shard it touches), or the engine throttles before its frames run out. */
+		if (o->pending * o->shards > ncfg.ingest.await_max)
+			ncfg.ingest.await_max = o->pending * o->shards;
+	}
 	r = dp_nic_new(&ncfg, &nic);
 	if (r < 0) {
 		printf("dp_nic_new failed: %s\n", strerror(-r));
@@ -350,6 +368,7 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		snprintf(s->dir, sizeof(s->dir), "%.200s/%s", base, id);
 		s->info = (struct dp_shard_info){ .shard_index = i, .created_ms = SMOKE_CREATED_MS };
 		dp_log_config_default(&s->cfg);
+		s->cfg.durability = o->durability;
 		s->key = i;
 		s->owner = (uint16_t)(i % dp_nic_workers(nic));
 		while ((r = dp_ingest_shard_open(g, s)) == -EAGAIN)
@@ -467,6 +486,10 @@ int main(int argc, char **argv)
 			o.pending = (unsigned)atoi(v);
 		else if (strcmp(a, "--dump") == 0)
 			o.dump = v;
+		else if (strcmp(a, "--durability") == 0 && dp_durability_parse(v, &o.durability) == 0)
+			;
+		else if (strcmp(a, "--retry-window") == 0)
+			o.retry_window = (unsigned)atoi(v);
 		else
 			goto usage;
 	}
@@ -481,6 +504,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: %s --stream NAME --shards N --dir DATA [--netns NS] [--nic SPEC] "
 		"[--ip A.B.C.D/N] [--kernel-ip A.B.C.D[/N]] [--workers W] [--udp-port P] "
-		"[--seconds S] [--eal ARGS] [--pending-frames N]\n       %s --dump DIR\n", argv[0], argv[0]);
+		"[--seconds S] [--eal ARGS] [--pending-frames N] "
+		"[--durability durable|written|none] [--retry-window W]\n       %s --dump DIR\n", argv[0], argv[0]);
 	return 2;
 }

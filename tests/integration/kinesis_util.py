@@ -9,6 +9,10 @@ import subprocess
 import time
 
 INGESTD = os.environ.get("INGESTD", "build/control/ingestd")
+# API tests run the daemon without its dataplane unless they ask for NICs: no TAP, no EAL,
+# nothing in the host's network namespace. The shard logs are still owned by an ingest engine
+# (driven by the control thread), the same path PutRecord(s) take with a dataplane.
+NO_NIC = ["--nic", "none"]
 CREDS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
          "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -16,16 +20,19 @@ CREDS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 class Daemon:
     """One ingestd on a data directory, its AWS API on an ephemeral loopback port."""
 
-    def __init__(self, data_dir, *args):
+    def __init__(self, data_dir, *args, dataplane=False):
+        """dataplane: run ingestd's NIC side as its arguments say (else --nic none)."""
         self.data_dir = str(data_dir)
         self.args = list(args)
+        self.dataplane = dataplane
         self.proc = None
         self.port = None
         self.lines = []
 
     def start(self):
         cmd = [INGESTD, "--data-dir", self.data_dir, "--api-listen", "127.0.0.1:0",
-               "--segment-size", "2M", "--buffer-size", "1028K", *self.args]
+               "--segment-size", "2M", "--buffer-size", "1028K",
+               *([] if self.dataplane or "--nic" in self.args else NO_NIC), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         deadline = time.monotonic() + 20
@@ -87,6 +94,11 @@ class Daemon:
         except ValueError:
             doc = data
         return r.status, doc, dict(r.getheaders())
+
+
+def aws_err(excinfo):
+    """(code, message) of a botocore ClientError caught by pytest.raises."""
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
 
 
 def read_all(kc, stream, shard_id, start="TRIM_HORIZON"):

@@ -131,6 +131,9 @@ def test_errors_as_glue_names_them(daemon):
     with pytest.raises(ClientError) as e:
         g.get_tables(DatabaseName="d", Expression="(")
     assert err(e)[0] == "InvalidInputException"
+    with pytest.raises(ClientError) as e:
+        g.get_tables(DatabaseName="d", Expression=".*++++++a")
+    assert err(e)[0] == "InvalidInputException"
 
 
 def test_bad_input_types_over_raw_http(daemon):

@@ -14,7 +14,7 @@ INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
 
 
 def start_daemon(data, *args):
-    proc = subprocess.Popen([INGESTD, "--data-dir", str(data), "--api-listen", "none", *args],
+    proc = subprocess.Popen([INGESTD, "--data-dir", str(data), "--api-listen", "none", "--nic", "none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + 15

@@ -14,7 +14,7 @@ BATCH_HDR = 48
 
 def start(data_dir, *args):
     return subprocess.Popen([INGESTD, "--data-dir", str(data_dir), "--api-listen", "127.0.0.1:0",
-                             *args],
+                             "--nic", "none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -41,7 +41,8 @@ def stop(proc):
 def test_help_names_every_option():
     r = subprocess.run([INGESTD, "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0
-    for opt in ("--data-dir", "--durability", "--segment-size", "--retention-hours"):
+    for opt in ("--data-dir", "--durability", "--segment-size", "--retention-hours", "--nic",
+                "--workers", "--ip", "--tap-ip", "--ingest-port", "--eal", "--netns"):
         assert opt in r.stdout
 
 
@@ -50,10 +51,12 @@ def test_help_names_every_option():
     (["--retention-hours", "23"], "expected 24..8760"),
     (["--segment-size", "12Q"], "expected a size"),
     (["--bogus"], "unknown or incomplete option"),
+    (["--nic", "none", "--nic", "net_tap0"], "--nic none cannot be combined"),
+    (["--ip", "198.18.0.1"], "expected ADDR/PREFIX"),
     (["--buffer-size", "64K"], "buffer_bytes must be at least"),
 ])
 def test_bad_options_exit_2_with_a_reason(tmp_path, args, msg):
-    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), *args],
+    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), "--nic", "none", *args],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
     assert msg in r.stderr
@@ -102,7 +105,7 @@ def test_torn_tail_is_cut_and_reported(tmp_path):
 def test_unreadable_data_dir_is_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    r = subprocess.run([INGESTD, "--data-dir", str(blocker)], capture_output=True, text=True,
+    r = subprocess.run([INGESTD, "--data-dir", str(blocker), "--nic", "none"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 1
     assert "cannot create" in r.stderr or "Not a directory" in r.stderr

@@ -286,7 +286,12 @@ def test_producers_through_the_nic_into_shard_logs(netns, tmp_path, workers):
     assert stats["nic"]["acks-in-place"] >= 1, stats
     assert stats["nic"]["tx-full"] == 0 and stats["nic"]["acks-no-mbuf"] == 0, stats
     assert stats["nic"]["poll-errors"] == 0, stats
-    assert stats["status"]["ok"] == nprod * per, stats
+    # Every record was acked ok at least once; a batch resent after a slow ack (a loaded
+    # machine) is answered again from the retry window, and counts again. That it was written
+    # once is checked in the logs below.
+    assert stats["status"]["ok"] >= nprod * per, stats
+    if stats["status"]["ok"] > nprod * per:
+        assert stats["ingest"]["dedup-hits"] > 0, stats
     assert all(s["state"] == 5 and s["err"] == 0 for s in stats["shards"]), stats
 
     recs, tags = dump(data)

@@ -211,6 +211,9 @@ def test_large_record_goes_chunked_and_is_acked(responder_factory, tmp_path):
     ["--stream", "s", "--window", "0"],
     ["--stream", "s", "--ports", "0"],
     ["--stream", "s", "--to", "127.0.0.1:65535", "--ports", "2"],
+    ["--stream", "s", "--count", "5", "--keys", "1000", "--key-len", "3"],  # too few digits
+    ["--stream", "s", "--count", "5", "--key-len", "1"],
+    ["--stream", "s", "--count", "5", "--key-len", "8", "--key", "k"],
 ])
 def test_bad_usage_exits_2(args):
     r = produce(*args, stdin=b"")
@@ -324,6 +327,35 @@ def test_duration_and_rate_bound_the_run(responder_factory):
     assert rep["failed"] == 0 and rep["sent"] == rep["acked"]
     assert r.elapsed < 4
     assert resp.stop()["records_written"] == rep["acked"]
+
+
+def test_key_len_generates_keys_of_that_length(responder_factory, tmp_path):
+    dump = tmp_path / "dump"
+    resp = responder_factory(dump=dump)
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "300", "--keys", "1000",
+                "--key-len", "16", "--json")
+    assert r.returncode == 0, r.stderr
+    assert report(r)["acked"] == 300
+    resp.stop()
+    rows = [line.split("\t") for line in dump.read_text().splitlines()]
+    assert len(rows) == 300
+    keys = {k for k, _ in rows}
+    assert all(len(k) == 16 and k[0] == "k" and k[1:].isdigit() and int(k[1:]) < 1000
+               for k in keys), sorted(keys)[:5]
+    assert len(keys) > 100       # 300 draws from 1000 keys
+    # Every record's data starts with its number in hex: 0 .. 299, once each.
+    assert sorted(int(d[:16], 16) for _, d in rows) == list(range(300))
+
+
+def test_rate_fills_frames_instead_of_one_record_each(responder_factory):
+    resp = responder_factory()
+    r = produce("--to", resp.addr, "--stream", "s", "--count", "4000", "--rate", "20000",
+                "--json", timeout=20)
+    assert r.returncode == 0, r.stderr
+    rep = report(r)
+    assert rep["acked"] == 4000
+    # 1 ms of records at 20,000/s is 20 a batch: far fewer batches than records.
+    assert rep["batches"] <= 4000 / 10, rep
 
 
 def test_delayed_acks_show_in_latency(responder_factory):

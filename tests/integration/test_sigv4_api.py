@@ -83,7 +83,8 @@ def test_region_of_the_scope_names_new_streams(tmp_path):
 
 
 def test_public_listener_needs_credentials(tmp_path):
-    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), "--api-listen", "0.0.0.0:0"],
+    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path), "--api-listen", "0.0.0.0:0",
+                        "--nic", "none"],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1
     assert "not a loopback address" in r.stderr and "--credentials" in r.stderr
@@ -92,6 +93,6 @@ def test_public_listener_needs_credentials(tmp_path):
 def test_bad_credentials_file_is_refused(tmp_path):
     bad = tmp_path / "creds"
     bad.write_text("[default]\naws_access_key_id = ONLYKEY\n")
-    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path / "d"), "--api-listen", "127.0.0.1:0",
+    r = subprocess.run([INGESTD, "--data-dir", str(tmp_path / "d"), "--nic", "none", "--api-listen", "127.0.0.1:0",
                         "--credentials", str(bad)], capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "--credentials" in r.stderr

@@ -122,6 +122,54 @@ static void test_bad_values(void)
 	expect_refused(ARGC("--admin-socket", ""), ARGV("--admin-socket", ""), "unknown or incomplete");
 }
 
+static void test_dataplane_options(void)
+{
+	struct ctl_config cfg;
+	char err[256];
+	CHECK_EQ(parse(&cfg, err, 1, ARGV(NULL)), 0);
+	CHECK(!cfg.no_dataplane && cfg.n_nics == 0 && cfg.ingest_port == 4789 && cfg.ip == 0);
+	CHECK_EQ(parse(&cfg, err, ARGC("--nic", "0000:3b:00.0", "--nic",
+				       "net_af_packet0,iface=veth0", "--workers", "3", "--ip",
+				       "10.1.2.3/16", "--tap-ip", "10.1.0.9", "--ingest-port", "9000",
+				       "--eal", "-m 512 --log-level=8", "--netns", "ns1"),
+		       ARGV("--nic", "0000:3b:00.0", "--nic", "net_af_packet0,iface=veth0",
+			    "--workers", "3", "--ip", "10.1.2.3/16", "--tap-ip", "10.1.0.9",
+			    "--ingest-port", "9000", "--eal", "-m 512 --log-level=8", "--netns",
+			    "ns1")), 0);
+	CHECK_EQ(cfg.n_nics, 2u);
+	CHECK_STR(cfg.nics[1], "net_af_packet0,iface=veth0");
+	CHECK_EQ(cfg.workers, 3u);
+	CHECK(cfg.ip == (10u << 24 | 1u << 16 | 2u << 8 | 3u) && cfg.prefix == 16);
+	CHECK(cfg.tap_ip_set && cfg.tap_ip == (10u << 24 | 1u << 16 | 9u) && cfg.tap_prefix == 0);
+	CHECK_EQ(cfg.ingest_port, 9000);
+	CHECK_STR(cfg.eal_args, "-m 512 --log-level=8");
+	CHECK_STR(cfg.netns, "ns1");
+	CHECK_EQ(parse(&cfg, err, ARGC("--workers", "0@0,1@1,2@1"), ARGV("--workers", "0@0,1@1,2@1")),
+		 0);
+	CHECK(cfg.workers == 0 && cfg.lcores && strcmp(cfg.lcores, "0@0,1@1,2@1") == 0);
+	CHECK_EQ(parse(&cfg, err, ARGC("--nic", "none"), ARGV("--nic", "none")), 0);
+	CHECK(cfg.no_dataplane && cfg.n_nics == 0);
+
+	expect_refused(ARGC("--nic", "none", "--nic", "net_tap0"), ARGV("--nic", "none", "--nic",
+		       "net_tap0"), "--nic none cannot be combined");
+	expect_refused(ARGC("--workers", "0"), ARGV("--workers", "0"), "1..64");
+	expect_refused(ARGC("--workers", "two"), ARGV("--workers", "two"), "lcore list");
+	expect_refused(ARGC("--ip", "10.0.0.1"), ARGV("--ip", "10.0.0.1"), "ADDR/PREFIX");
+	expect_refused(ARGC("--ip", "300.0.0.1/24"), ARGV("--ip", "300.0.0.1/24"), "ADDR/PREFIX");
+	expect_refused(ARGC("--ip", "10.0.0.1/33"), ARGV("--ip", "10.0.0.1/33"), "ADDR/PREFIX");
+	expect_refused(ARGC("--tap-ip", "10.0.0.1/"), ARGV("--tap-ip", "10.0.0.1/"), "ADDR[/PREFIX]");
+	expect_refused(ARGC("--ingest-port", "0"), ARGV("--ingest-port", "0"), "1..65535");
+	expect_refused(ARGC("--ingest-port", "65536"), ARGV("--ingest-port", "65536"), "1..65535");
+	expect_refused(ARGC("--netns", "a/b"), ARGV("--netns", "a/b"), "under /run/netns");
+	expect_refused(ARGC("--nic", ""), ARGV("--nic", ""), "expected a PCI address");
+	char *many[20] = { "ingestd" };
+	for (int i = 0; i < 9; i++) {
+		many[1 + 2 * i] = "--nic";
+		many[2 + 2 * i] = "net_null0";
+	}
+	expect_refused(19, many, "at most 8 NICs");
+}
+
 static void test_parse_size(void)
 {
 	unsigned long long v;
@@ -148,6 +196,7 @@ int main(void)
 	DP_TEST_RUN(test_every_option);
 	DP_TEST_RUN(test_api_options);
 	DP_TEST_RUN(test_bad_values);
+	DP_TEST_RUN(test_dataplane_options);
 	DP_TEST_RUN(test_parse_size);
 	return dp_test_done();
 }

@@ -14,7 +14,11 @@
  *    (or not) as docs/protocol.md says;
  *  - a chunked record is appended once its last chunk arrives;
  *  - four workers on four threads, every frame sent to a worker that owns few of its shards:
- *    per-key order holds and every record is there exactly once.
+ *    per-key order holds and every record is there exactly once;
+ *  - the control thread's puts: appended by the shard's owner only, in one order with the frames'
+ *    records, handed back once durable with each record's number, split when larger than a
+ *    staging buffer, refused (-EROFS) for a shard that is not open; calls run on the owner;
+ *  - frames before any routing table is published are answered throttled (not-ready).
  */
 #include "dp_ingest.h"
 
@@ -741,6 +745,149 @@ static void test_threads_keep_per_key_order(void)
 	fix_fini(&fx);
 }
 
+
+/* ---- the control thread's puts and calls ------------------------------------------------------ */
+
+static int call_fn(void *arg)
+{
+	(*(int *)arg)++;
+	return 42;
+}
+
+/* Reap until n puts came back (stepping every worker); returns how many did. */
+static unsigned reap_n(struct fix *fx, struct dp_ingest_put **out, unsigned n)
+{
+	unsigned got = 0;
+	for (int k = 0; k < 100000 && got < n; k++) {
+		got += dp_ingest_put_reap(fx->g, out + got, n - got);
+		if (got < n)
+			step(fx);
+	}
+	return got;
+}
+
+/* The record at seq of a shard, its data copied into d (NUL-terminated). */
+static bool read_at(struct dp_ingest_shard *s, uint64_t seq, char *d, size_t n)
+{
+	struct dp_reader *rd;
+	struct dp_record_out o;
+	if (dp_reader_new(s->sh, DP_POS_AT_SEQ, seq, &rd) != 0)
+		return false;
+	int r = dp_reader_read(rd, &o, 1, 1u << 20);
+	bool ok = r == 1 && o.seq == seq && o.data_len < n;
+	if (ok) {
+		memcpy(d, o.data, o.data_len);
+		d[o.data_len] = 0;
+	}
+	dp_reader_free(rd);
+	return ok;
+}
+
+static void test_control_puts_through_the_owner(void)
+{
+	struct fix fx;
+	REQUIRE(fix_init(&fx, 2, 0));
+	struct dp_ingest_shard *s1 = shard_by_index(&fx, 1);
+	REQUIRE(s1 && s1->owner == 1);
+
+	/* A frame through worker 0 (some of its groups go to worker 1), then a put for shard 1. */
+	size_t len = build(5, 1, 40, 40, 0);
+	CHECK_EQ(send_to(&fx, 0, frame, len), 1);
+	struct dp_record_in recs[5];
+	char data[5][16];
+	uint64_t seq[5];
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(data[i], sizeof(data[i]), "put-%u", i);
+		recs[i] = (struct dp_record_in){ .key = "pk", .key_len = 2, .data = data[i],
+						 .data_len = (uint32_t)strlen(data[i]) };
+	}
+	struct dp_ingest_put put = { .shard = s1, .recs = recs, .seq = seq, .n = 5, .ts_ms = 2000,
+				     .user = &fx };
+	REQUIRE(dp_ingest_put_submit(fx.g, &put) == 0);
+	/* Nothing comes back before the owner polled and the records are durable. */
+	struct dp_ingest_put *done[4];
+	CHECK_EQ(dp_ingest_put_reap(fx.g, done, 4), 0u);
+	dp_ingest_poll(dp_ingest_worker(fx.g, 0), 0);
+	CHECK_EQ(dp_ingest_put_reap(fx.g, done, 4), 0u);
+	REQUIRE(reap_n(&fx, done, 1) == 1);
+	CHECK(done[0] == &put);
+	CHECK_EQ(put.err, 0);
+	CHECK(dp_shard_durable_next(s1->sh) >= seq[4] + 1);
+	for (unsigned i = 0; i < 5; i++) {
+		char d[32];
+		CHECK_EQ_U64(seq[i], seq[0] + i);
+		CHECK(read_at(s1, seq[i], d, sizeof(d)) && strcmp(d, data[i]) == 0);
+	}
+	REQUIRE(wait_acks(&fx, 1));
+	struct dp_ingest_stats st;
+	dp_ingest_stats_get(dp_ingest_worker(fx.g, 1), &st);
+	CHECK_EQ_U64(st.c[DP_INGEST_C_PUTS], 1);
+	CHECK_EQ_U64(st.c[DP_INGEST_C_PUT_RECORDS], 5);
+	dp_ingest_stats_get(dp_ingest_worker(fx.g, 0), &st);
+	CHECK_EQ_U64(st.c[DP_INGEST_C_PUTS], 0);
+
+	/* A put larger than a staging buffer (1 MiB + 4 KiB) is split, numbers still in order. */
+	static char big[3][600 * 1024];
+	struct dp_record_in brecs[3];
+	uint64_t bseq[3];
+	for (unsigned i = 0; i < 3; i++) {
+		memset(big[i], 'a' + (int)i, sizeof(big[i]));
+		brecs[i] = (struct dp_record_in){ .key = "bk", .key_len = 2, .data = big[i],
+						  .data_len = sizeof(big[i]) };
+	}
+	struct dp_ingest_put bp = { .shard = s1, .recs = brecs, .seq = bseq, .n = 3, .ts_ms = 2001 };
+	REQUIRE(dp_ingest_put_submit(fx.g, &bp) == 0);
+	REQUIRE(reap_n(&fx, done, 1) == 1);
+	CHECK_EQ(bp.err, 0);
+	CHECK(bseq[0] > seq[4] && bseq[1] > bseq[0] && bseq[2] > bseq[1]);
+	CHECK(dp_shard_durable_next(s1->sh) > bseq[2]);
+
+	/* A call runs on the owner's poll, not before. */
+	struct dp_ingest_call call = { .fn = NULL };
+	CHECK_EQ(dp_ingest_call_post(fx.g, 1, &call), -EINVAL);
+	int ran = 0;
+	call = (struct dp_ingest_call){ .fn = call_fn, .arg = &ran };
+	REQUIRE(dp_ingest_call_post(fx.g, 1, &call) == 0);
+	dp_ingest_poll(dp_ingest_worker(fx.g, 0), 0);
+	CHECK(!dp_ingest_call_done(&call) && ran == 0);
+	dp_ingest_poll(dp_ingest_worker(fx.g, 1), 0);
+	CHECK(dp_ingest_call_done(&call) && ran == 1 && call.rc == 42);
+
+	/* A shard that closed refuses puts: -EROFS, nothing appended. */
+	REQUIRE(dp_ingest_shard_close(fx.g, s1) == 0);
+	for (int k = 0; k < 1000 && atomic_load(&s1->state) != DP_INGEST_SHARD_CLOSED; k++)
+		step(&fx);
+	REQUIRE(atomic_load(&s1->state) == DP_INGEST_SHARD_CLOSED);
+	struct dp_ingest_put cp = { .shard = s1, .recs = recs, .seq = seq, .n = 1 };
+	REQUIRE(dp_ingest_put_submit(fx.g, &cp) == 0);
+	REQUIRE(reap_n(&fx, done, 1) == 1);
+	CHECK_EQ(cp.err, -EROFS);
+	/* Reopen it so that the fixture closes every shard as usual. */
+	atomic_store(&s1->state, DP_INGEST_SHARD_NEW);
+	REQUIRE(dp_ingest_shard_open(fx.g, s1) == 0);
+	for (int k = 0; k < 1000 && atomic_load(&s1->state) != DP_INGEST_SHARD_OPEN; k++)
+		step(&fx);
+	REQUIRE(atomic_load(&s1->state) == DP_INGEST_SHARD_OPEN);
+	fix_fini(&fx);
+}
+
+static void test_frames_before_routing_are_throttled(void)
+{
+	struct fix fx;
+	REQUIRE(fix_init(&fx, 1, 0));
+	dp_ingest_table_publish(fx.g, NULL);
+	size_t len = build(6, 1, 3, 3, 0);
+	CHECK_EQ(send_to(&fx, 0, frame, len), -DP_DROP_NOT_READY);
+	REQUIRE(fx.acks.n == 1);
+	struct dp_ack a;
+	REQUIRE(dp_ack_parse(fx.acks.buf[0], fx.acks.len[0], &a) == DP_DROP_NONE);
+	CHECK_EQ(a.status, DP_ACK_THROTTLED);
+	struct dp_ingest_stats st;
+	dp_ingest_stats_get(dp_ingest_worker(fx.g, 0), &st);
+	CHECK_EQ_U64(st.drops[DP_DROP_NOT_READY], 1);
+	fix_fini(&fx);
+}
+
 int main(void)
 {
 	if (!mkdtemp(strcpy(tmp, "/tmp/dp_ingest.XXXXXX"))) {
@@ -754,6 +901,8 @@ int main(void)
 	DP_TEST_RUN(test_failed_shard_answers_read_only);
 	DP_TEST_RUN(test_reclaim_waits_for_every_worker);
 	DP_TEST_RUN(test_threads_keep_per_key_order);
+	DP_TEST_RUN(test_control_puts_through_the_owner);
+	DP_TEST_RUN(test_frames_before_routing_are_throttled);
 	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }
