@@ -42,12 +42,14 @@
 #include "ctl_aws.h"
 #include "ctl_b64.h"
 #include "ctl_config.h"
+#include "ctl_dataplane.h"
 #include "ctl_kinesis.h"
 #include "ctl_lambda.h"
 #include "ctl_log.h"
 #include "ctl_loop.h"
 #include "ctl_meta.h"
 #include "ctl_shards.h"
+#include "dp_ingest.h"
 #include "dp_log.h"
 #include "wf_fn.h"
 
@@ -188,7 +190,7 @@ static int bm_fork_exec(long arg, uint64_t *items, double *secs)
 struct app {
 	char dir[64];
 	struct ctl_config cfg;
-	struct dp_committer *c;
+	struct ctl_dataplane dp;      /* --nic none: one engine this thread drives */
 	struct ctl_shards *shards;
 	struct ctl_meta *meta;
 	struct ctl_kinesis *k;
@@ -215,21 +217,25 @@ static void on_answer(void *arg, unsigned status, const char *ctype, char *body,
 	free(body);
 }
 
-/* One turn of ingestd's loop: committer, descriptors, ticks. */
+/* One turn of ingestd's loop (--nic none): the engine's flushes, finished puts, descriptors,
+ * ticks. */
 static void turn(struct app *a, int wait_ms)
 {
 	uint64_t ev;
-	if (read(a->cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN)
+	if (read(a->cfd, &ev, sizeof(ev)) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		return;
-	dp_committer_poll(a->c, false);
-	struct pollfd p[41] = { { .fd = a->cfd, .events = POLLIN } };
-	unsigned n = 1 + ctl_loop_pollfds(a->loop, p + 1, 40);
+	ctl_shards_poll(a->shards);
+	ctl_kinesis_reap(a->k);
+	struct pollfd p[42] = { { .fd = a->cfd, .events = POLLIN },
+				{ .fd = dp_ingest_event_fd(a->dp.g), .events = POLLIN } };
+	unsigned n = 2 + ctl_loop_pollfds(a->loop, p + 2, 40);
 	int pr = poll(p, n, wait_ms);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ctl_loop_dispatch(a->loop, p + 1, pr > 0 ? n - 1 : 0,
+	ctl_loop_dispatch(a->loop, p + 2, pr > 0 ? n - 2 : 0,
 			  (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	dp_committer_poll(a->c, false);
+	ctl_shards_poll(a->shards);
+	ctl_kinesis_reap(a->k);
 }
 
 /* A request through the front-end, driven until answered. Returns the status; *out the body. */
@@ -261,12 +267,12 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw
 static void app_free(struct app *a)
 {
 	ctl_kinesis_drain(a->k);
-	ctl_kinesis_free(a->k);
 	ctl_lambda_free(a->l);
+	ctl_kinesis_free(a->k);
 	ctl_aws_free(a->aws);
 	ctl_shards_close(a->shards);
 	ctl_meta_close(a->meta);
-	dp_committer_free(a->c);
+	ctl_dataplane_stop(&a->dp);
 	ctl_loop_free(a->loop);
 	nftw(a->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -277,9 +283,9 @@ static int app_new(struct app *a)
 	snprintf(a->dir, sizeof(a->dir), "/var/tmp/ingest-bench-fn-XXXXXX");
 	if (!mkdtemp(a->dir))
 		return -1;
-	char *argv[] = { "bench_fn", "--data-dir", a->dir, NULL };
+	char *argv[] = { "bench_fn", "--data-dir", a->dir, "--nic", "none", NULL };
 	char err[256], path[128];
-	if (ctl_config_parse(3, argv, &a->cfg, err, sizeof(err)) < 0)
+	if (ctl_config_parse(5, argv, &a->cfg, err, sizeof(err)) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/meta.db", a->dir);
 	struct ctl_shards_summary sum;
@@ -287,11 +293,14 @@ static int app_new(struct app *a)
 					 .iterator_ttl_s = 300 };
 	struct ctl_aws_config ac = { 0 };
 	struct ctl_lambda_config lc = { .data_dir = a->dir, .poll_ms = 5 };
-	if (ctl_loop_new(&a->loop) < 0 || dp_committer_new(256, ctl_kinesis_on_ack, NULL, &a->c) < 0 ||
-	    (a->cfd = dp_committer_event_fd(a->c)) < 0 || ctl_meta_open(path, &a->meta) < 0 ||
-	    ctl_shards_open(a->dir, &a->cfg.log, a->c, ctl_kinesis_max_record, a->meta, &a->shards,
-			    &sum) < 0 ||
-	    ctl_kinesis_new(&kc, a->meta, a->shards, a->c, &a->k) < 0 ||
+	if (ctl_loop_new(&a->loop) < 0 || ctl_dataplane_start(&a->cfg, 1, &a->dp) < 0 ||
+	    !a->dp.own)
+		return -1;
+	a->cfd = dp_committer_event_fd(dp_ingest_committer(dp_ingest_worker(a->dp.own, 0)));
+	if (a->cfd < 0 || ctl_meta_open(path, &a->meta) < 0 ||
+	    ctl_shards_open(a->dir, &a->cfg.log, a->dp.g, a->dp.n, true, ctl_kinesis_max_record,
+			    a->meta, &a->shards, &sum) < 0 ||
+	    ctl_kinesis_new(&kc, a->meta, a->shards, &a->k) < 0 ||
 	    ctl_aws_new(&ac, &a->aws) < 0 || ctl_kinesis_register(a->k, a->aws) < 0 ||
 	    ctl_lambda_new(&lc, a->meta, a->aws, a->loop, &a->l) < 0 ||
 	    ctl_lambda_register(a->l, a->aws) < 0)
