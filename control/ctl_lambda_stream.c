@@ -173,9 +173,10 @@ static void put_done(struct ctl_lambda *l, void *arg, unsigned status, json_t *o
 	free(p);
 }
 
-/* put_record: the seed's producer. Puts the event (a non-empty JSON object) or, without one, a
- * generated record with nested fields into STREAM_NAME (default terraform-kinesis-test), keyed
- * by PARTITION_KEY or the record's id; returns what it put and where. */
+/* put_record: the seed's producer. Puts the event's `record` member or, without one (a schedule's
+ * event, no payload), a generated record with nested fields into STREAM_NAME (default
+ * terraform-kinesis-test), keyed by PARTITION_KEY or the record's id; returns what it put and
+ * where. */
 static void builtin_put_record(void *arg, const struct wf_fn_def *def, const char *payload,
 			       size_t len, struct wf_fn_call *call)
 {
@@ -189,12 +190,12 @@ static void builtin_put_record(void *arg, const struct wf_fn_def *def, const cha
 	const char *stream = l_def_var(def, "STREAM_NAME");
 	snprintf(p->stream, sizeof(p->stream), "%s", stream && *stream ? stream : DEFAULT_STREAM);
 	json_t *ev = len ? json_loadb(payload, len, 0, NULL) : NULL;
-	if (json_is_object(ev) && json_object_size(ev)) {
-		p->record = ev;
-	} else {
-		json_decref(ev);
+	json_t *given = json_object_get(ev, "record");
+	if (given)
+		p->record = json_incref(given);
+	else
 		p->record = wf_fn_generate_record(l->put_seq++, (uint64_t)l_now_ms());
-	}
+	json_decref(ev);
 	char *data = p->record ? json_dumps(p->record, JSON_COMPACT) : NULL;
 	char *b64 = data ? malloc(ctl_b64_enc_len(strlen(data)) + 1) : NULL;
 	if (!b64) {

@@ -445,3 +445,26 @@ def test_client_gone_before_the_result(daemon):
     r = lam.invoke(FunctionName="nap")
     assert json.loads(r["Payload"].read()) == {"ok": 1}
     assert daemon.proc.poll() is None
+
+
+def test_schedule_runs_put_record(daemon):
+    """The seed's step 5: a schedule invokes put_record, whose records land in the stream."""
+    kc, lam, ev = daemon.client("kinesis"), daemon.client("lambda"), daemon.client("events")
+    kc.create_stream(StreamName="terraform-kinesis-test", ShardCount=1)
+    lam.create_function(FunctionName="put_record", Runtime="builtin", Role=ROLE, Code={})
+    ev.put_rule(Name="put-record", ScheduleExpression="rate(1 second)")
+    ev.put_targets(Rule="put-record", Targets=[{
+        "Id": "1", "Arn": "arn:aws:lambda:us-east-1:000000000000:function:put_record"}])
+
+    def records():
+        it = kc.get_shard_iterator(StreamName="terraform-kinesis-test",
+                                   ShardId="shardId-000000000000",
+                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return kc.get_records(ShardIterator=it)["Records"]
+    assert wait_for(lambda: len(records()) >= 2, timeout=15)
+    ev.disable_rule(Name="put-record")
+    doc = json.loads(records()[0]["Data"])
+    assert isinstance(doc["user"]["address"], dict) and "id" in doc
+    # With a record in the event, that record is put.
+    r = lam.invoke(FunctionName="put_record", Payload=b'{"record": {"a": {"b": 1}}}')
+    assert json.loads(r["Payload"].read())["Record"] == {"a": {"b": 1}}
