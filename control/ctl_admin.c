@@ -177,6 +177,35 @@ static void applied_put(struct ctl_admin *a, struct ctl_http_req *rq)
 	reply_json(rq, 200, json_object());
 }
 
+/* GET /functions/NAME/logs?bytes=N: the tail of a function's log, as text. */
+static void function_logs(struct ctl_admin *a, struct ctl_http_req *rq, const char *url)
+{
+	char name[128];
+	const char *p = url + strlen("/functions/");
+	const char *slash = strchr(p, '/');
+	if (!a->lambda || !slash || strcmp(slash, "/logs") != 0 || (size_t)(slash - p) >= sizeof(name)) {
+		reply_json(rq, 404, json_pack("{s:s, s:s}", "__type", "NotFound", "message",
+					      "use GET /functions/NAME/logs"));
+		return;
+	}
+	memcpy(name, p, (size_t)(slash - p));
+	name[slash - p] = '\0';
+	const char *bytes = ctl_http_arg(rq, "bytes");
+	long max = bytes ? strtol(bytes, NULL, 10) : 65536;
+	if (max <= 0 || max > (16l << 20))
+		max = 65536;
+	char *text;
+	size_t len;
+	int r = ctl_lambda_log_tail(a->lambda, name, (size_t)max, &text, &len);
+	if (r < 0) {
+		reply_json(rq, 404, json_pack("{s:s, s:s}", "__type", "ResourceNotFoundException",
+					      "message", "no such function"));
+		return;
+	}
+	if (ctl_http_reply(rq, 200, "text/plain", text, len, true, NULL) < 0)
+		free(text);
+}
+
 void ctl_admin_route(void *arg, struct ctl_http_req *rq)
 {
 	struct ctl_admin *a = arg;
@@ -189,6 +218,8 @@ void ctl_admin_route(void *arg, struct ctl_http_req *rq)
 		applied_put(a, rq);
 	else if (strcmp(m, "GET") == 0 && strcmp(url, "/stats") == 0)
 		stats(a, rq);
+	else if (strcmp(m, "GET") == 0 && strncmp(url, "/functions/", 11) == 0)
+		function_logs(a, rq, url);
 	else
 		/* Everything else is the AWS API (JSON protocols and REST services alike). */
 		ctl_aws_route(a->aws, rq);

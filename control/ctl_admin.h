@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl_admin: the admin API on the unix socket. GET /status and GET /stats answer JSON about the
- * daemon and its shard logs; GET /applied?file=F and PUT /applied {"file", "doc"} keep what the
+ * daemon and its shard logs; GET /functions/NAME/logs?bytes=N a function's log tail; GET /applied?file=F and PUT /applied {"file", "doc"} keep what the
  * last `ingestctl apply` of a file declared (in the metadata database, module "admin");
  * everything else is the AWS API (the same handlers as on TCP:
  * ingestctl drives streams with the Kinesis operations, so both front-ends share one action
@@ -15,6 +15,7 @@
 #include "ctl_aws.h"
 #include "ctl_http.h"
 #include "ctl_kinesis.h"
+#include "ctl_lambda.h"
 #include "ctl_meta.h"
 #include "ctl_shards.h"
 
@@ -28,6 +29,7 @@ struct ctl_admin {
 	struct ctl_aws *aws;
 	struct ctl_kinesis *kinesis;
 	struct ctl_shards *shards;
+	struct ctl_lambda *lambda;  /* GET /functions/NAME/logs; NULL: none */
 	struct ctl_meta *meta;  /* the record of declarative applies (GET/PUT /applied) */
 	/* The dataplane's counters for GET /stats (NULL: none): a new JSON object. */
 	json_t *(*dataplane_stats)(void *arg);

@@ -3,7 +3,8 @@
  * ingestd: the appliance daemon. main() parses options into struct ctl_config and composes the
  * modules: the dataplane (DPDK's EAL and NICs, one worker per lcore running the receive loop and
  * its ingest engine), the shard logs under the data directory (recovered at start by the
- * workers that own them), the metadata database, the Kinesis and Glue Data Catalog APIs, the
+ * workers that own them), the metadata database, the Kinesis, Glue Data Catalog and Lambda
+ * APIs, the
  * HTTP listeners (AWS API on TCP, admin API on a unix socket) and the retention timer, the
  * last ones driven from one event loop on this thread.
  *
@@ -39,6 +40,8 @@
 #include "ctl_glue.h"
 #include "ctl_s3.h"
 #include "ctl_kinesis.h"
+#include "ctl_lambda.h"
+#include "ctl_bridge.h"
 #include "ctl_meta.h"
 #include "ctl_sigv4.h"
 #include "ctl_log.h"
@@ -158,6 +161,8 @@ int main(int argc, char **argv)
 	struct ctl_meta *meta = NULL;
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
+	struct ctl_lambda *lambda = NULL;
+	struct ctl_bridge_transform fh_transform;
 	struct ctl_events *events = NULL;
 	struct ctl_s3 *s3 = NULL;
 	struct ctl_fh *firehose = NULL;
@@ -238,8 +243,6 @@ int main(int argc, char **argv)
 	if (ctl_fh_new(&fcfg, meta, fhc, loop, kinesis, &firehose) < 0)
 		goto out;
 	fr.firehose = firehose;
-	/* Lambda processors run the built-in transforms until functions are wired in. */
-	ctl_fh_set_transform(firehose, ctl_fh_builtin_transform());
 	if (cfg.credentials) {
 		char why[300];
 		r = ctl_sigv4_creds_load(cfg.credentials, &creds, why, sizeof(why));
@@ -255,6 +258,16 @@ int main(int argc, char **argv)
 	if (ctl_aws_new(&acfg, &aws) < 0 || ctl_kinesis_register(kinesis, aws) < 0 ||
 	    ctl_glue_register(glue, aws) < 0 || ctl_fh_register(firehose, aws) < 0)
 		goto out;
+	/* Functions: the Lambda API, and event source mappings driven by the loop. */
+	struct ctl_lambda_config lcfg = { .data_dir = cfg.data_dir, .account_id = cfg.account_id,
+					  .region = cfg.region, .deliver = ctl_bridge_deliver,
+					  .deliver_arg = aws };
+	if (ctl_lambda_new(&lcfg, meta, aws, loop, &lambda) < 0 ||
+	    ctl_lambda_register(lambda, aws) < 0)
+		goto out;
+	/* Delivery streams' Lambda processors run functions (built-ins for other names). */
+	ctl_bridge_transform_init(&fh_transform, lambda);
+	ctl_fh_set_transform(firehose, &fh_transform.t);
 	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
 		goto out;
 	/* S3 takes every REST path: registered after every other REST service. */
@@ -269,6 +282,7 @@ int main(int argc, char **argv)
 	if (ctl_admin_schema(meta) < 0)
 		goto out;
 	struct ctl_admin admin = { .aws = aws, .kinesis = kinesis, .shards = shards, .meta = meta,
+				   .lambda = lambda,
 				   .dataplane_stats = ctl_dataplane_stats, .dataplane_arg = &dp,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
@@ -368,6 +382,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_http_free(http);
+	/* After the drain (the Kinesis calls functions made are answered), before Kinesis goes. */
+	ctl_lambda_free(lambda);
 	/* Before the Kinesis shards close: a stream source's reads happen on this thread, and the
 	 * delivery logs share the committer. */
 	ctl_fh_free(firehose);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1642,6 +1643,162 @@ static int cmd_fh_delete(struct cli *c, const struct cmd *cmd, const struct opts
 	return RC_OK;
 }
 
+/* ---- functions (Lambda's REST paths on the admin socket) ------------------------------------- */
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	size_t n = size * nmemb;
+	static const char h[] = "x-amz-function-error:";
+	if (n >= sizeof(h) - 1 && strncasecmp(p, h, sizeof(h) - 1) == 0)
+		*(bool *)arg = true;
+	return n;
+}
+
+/*
+ * One REST request: method, path, optional body. The answer's body is left in c->resp
+ * (NUL-terminated), its status in *status, and whether it carried X-Amz-Function-Error in
+ * *fn_error. Returns RC_OK or RC_UNREACHABLE (printed).
+ */
+static int rest(struct cli *c, const char *method, const char *path, const char *body,
+		size_t len, long *status, bool *fn_error)
+{
+	char url[512];
+	struct curl_slist *hdr = NULL;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	c->resp.n = 0;
+	c->errbuf[0] = '\0';
+	*fn_error = false;
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	/* An invocation may run up to Lambda's 900 s limit. */
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 960L);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, fn_error);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		hdr = curl_slist_append(hdr, "Expect:");
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	CURLcode cr = curl_easy_perform(c->curl);
+	curl_slist_free_all(hdr);
+	if (cr != CURLE_OK)
+		return unreachable(c, cr);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (!c->resp.p || !c->resp.n) {
+		c->resp.n = 0;
+		if (!c->resp.p && !(c->resp.p = calloc(1, 1)))
+			return RC_SERVER;
+	}
+	c->resp.p[c->resp.n] = '\0';
+	return RC_OK;
+}
+
+/* Print a Lambda error answer; returns RC_SERVER. */
+static int rest_err(struct cli *c, long status)
+{
+	json_t *j = json_loadb(c->resp.p, c->resp.n, 0, NULL);
+	const char *msg = json_string_value(json_object_get(j, "message"));
+	errmsg("HTTP %ld: %s", status, msg ? msg : c->resp.n ? c->resp.p : "(no message)");
+	json_decref(j);
+	return RC_SERVER;
+}
+
+static int cmd_fn_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		       char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	long status;
+	bool fe;
+	int rc = rest(c, "GET", "/2015-03-31/functions/?MaxItems=10000", NULL, 0, &status, &fe);
+	if (rc)
+		return rc;
+	if (status != 200)
+		return rest_err(c, status);
+	json_t *j = json_loadb(c->resp.p, c->resp.n, 0, NULL);
+	if (!j) {
+		errmsg("ingestd answered the function list with something that is not JSON");
+		return RC_SERVER;
+	}
+	if (c->json) {
+		print_json(j);
+		json_decref(j);
+		return RC_OK;
+	}
+	printf("%-32s %-16s %8s %8s  %s\n", "NAME", "RUNTIME", "TIMEOUT", "MEMORY", "HANDLER");
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(j, "Functions"), i, f) {
+		char t[4][64];
+		printf("%-32s %-16s %7ss %6sMB  %s\n", jstr(f, "FunctionName", t[0], 64),
+		       jstr(f, "Runtime", t[1], 64), jstr(f, "Timeout", t[2], 64),
+		       jstr(f, "MemorySize", t[3], 64),
+		       json_string_value(json_object_get(f, "Handler")) ?
+		       json_string_value(json_object_get(f, "Handler")) : "-");
+	}
+	json_decref(j);
+	return RC_OK;
+}
+
+static int cmd_fn_invoke(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)cmd, (void)o;
+	char path[256];
+	char *esc = curl_easy_escape(c->curl, argv[0], 0);
+	if (!esc)
+		return RC_SERVER;
+	snprintf(path, sizeof(path), "/2015-03-31/functions/%s/invocations", esc);
+	curl_free(esc);
+	const char *payload = argc > 1 ? argv[1] : "";
+	long status;
+	bool fn_error;
+	int rc = rest(c, "POST", path, payload, strlen(payload), &status, &fn_error);
+	if (rc)
+		return rc;
+	if (status != 200)
+		return rest_err(c, status);
+	fwrite(c->resp.p, 1, c->resp.n, stdout);
+	if (c->resp.n && c->resp.p[c->resp.n - 1] != '\n')
+		putchar('\n');
+	if (fn_error) {
+		errmsg("%s failed (the error is above)", argv[0]);
+		return RC_SERVER;
+	}
+	return RC_OK;
+}
+
+static int cmd_fn_logs(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		       char **argv)
+{
+	(void)cmd, (void)argc;
+	char path[256];
+	char *esc = curl_easy_escape(c->curl, argv[0], 0);
+	if (!esc)
+		return RC_SERVER;
+	snprintf(path, sizeof(path), "/functions/%s/logs?bytes=%ld", esc,
+		 o->limit > 0 ? o->limit : 65536);
+	curl_free(esc);
+	long status;
+	bool fe;
+	int rc = rest(c, "GET", path, NULL, 0, &status, &fe);
+	if (rc)
+		return rc;
+	if (status != 200) {
+		errmsg("no function named %s", argv[0]);
+		return RC_SERVER;
+	}
+	fwrite(c->resp.p, 1, c->resp.n, stdout);
+	return RC_OK;
+}
+
 /* ---- command table and main ------------------------------------------------------------------ */
 
 /* ---- plan and apply ------------------------------------------------------------------------ */
@@ -1976,6 +2133,13 @@ static const struct cmd g_cmds[] = {
 	  "put DATA as one record, or each stdin line (with its newline) as a record" },
 	{ "delivery delete", "NAME", "", 1, 1, cmd_fh_delete,
 	  "delete a delivery stream (its undelivered records are discarded)" },
+	{ "function list", "", "", 0, 0, cmd_fn_list,
+	  "the functions: name, runtime, timeout, memory, handler" },
+	{ "function invoke", "NAME [PAYLOAD]", "", 1, 2, cmd_fn_invoke,
+	  "invoke a function (RequestResponse) with PAYLOAD (JSON, default {}); prints the\n"
+	  "                          result, or the error object with exit code 1" },
+	{ "function logs", "NAME [--limit BYTES]", "limit", 1, 1, cmd_fn_logs,
+	  "the end of a function's log (START/END/REPORT lines and its stderr)" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -2223,6 +2387,13 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'delivery %s'", argv[at]);
+	} else if (strcmp(argv[at], "function") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "function needs a subcommand: list, invoke or logs");
+		cmd = cmd_find("function", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'function %s'", argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)
