@@ -120,8 +120,7 @@ static int request(struct req_ctx *rc, const char *target, const char *method, c
 		return 0;
 	}
 	const char *type = json_string_value(json_object_get(ans, "__type"));
-	if (!type)
-		type = json_string_value(json_object_get(ans, "Type"));
+	/* Lambda's REST errors carry only "User"/"Server" in the body (the type is a header). */
 	const char *msg = json_string_value(json_object_get(ans, "message"));
 	if (!msg)
 		msg = json_string_value(json_object_get(ans, "Message"));
@@ -370,6 +369,10 @@ static int function_create(struct ctx *x, const struct res *r, json_t *extra)
 	json_t *req = json_deep_copy(r->decl);
 	default_role(x, req, "Role");
 	handler_path(x, req);
+	/* Built-ins and programs on the appliance have no package: Code is empty, as the CLI's
+	 * --code '{}'. */
+	if (!json_object_get(req, "Code"))
+		json_object_set_new(req, "Code", json_object());
 	int e = read_zip(x, r, req);
 	if (e) {
 		json_decref(req);

@@ -8,7 +8,7 @@ INGEST_PACKAGES=(
   libdpdk-dev dpdk liburing-dev libhyperscan-dev libjemalloc-dev libsqlite3-dev libssl-dev
   libbenchmark-dev libmicrohttpd-dev libjansson-dev libcbor-dev libcjson-dev libcurl4-openssl-dev
   libpcre2-dev zlib1g-dev libzip-dev libsnappy-dev libzstd-dev libjq-dev libyaml-dev libhttp-parser-dev
-  gnuplot-nox python3 python3-pytest python3-boto3 python3-cbor2 awscli iproute2 iputils-ping procps
+  gnuplot-nox python3 python3-pytest python3-pytest-xdist python3-boto3 python3-cbor2 awscli iproute2 iputils-ping procps
 )
 
 ingest_log() { printf '==> %s\n' "$*" >&2; }
