@@ -196,7 +196,7 @@ static void builtin_put_record(void *arg, const struct wf_fn_def *def, const cha
 	else
 		p->record = wf_fn_generate_record(l->put_seq++, (uint64_t)l_now_ms());
 	json_decref(ev);
-	char *data = p->record ? json_dumps(p->record, JSON_COMPACT) : NULL;
+	char *data = p->record ? json_dumps(p->record, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
 	char *b64 = data ? malloc(ctl_b64_enc_len(strlen(data)) + 1) : NULL;
 	if (!b64) {
 		free(data);
@@ -255,7 +255,7 @@ static json_t *flatten_event(struct ctl_lambda *l, const struct wf_fn_def *def, 
 		size_t cap = 0, len = 0;
 		char *lines = NULL;
 		json_array_foreach(flat, i, r) {
-			char *t = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+			char *t = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 			size_t tl = t ? strlen(t) : 0;
 			if (t && len + tl + 2 > cap) {
 				size_t nc = (len + tl + 2) * 2;

@@ -345,7 +345,7 @@ static void finish(struct wf_fn_call *call)
 static void set_outcome_json(struct wf_fn_call *call, bool ok, json_t *v)
 {
 	free(call->text);
-	call->text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	call->text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
 	json_decref(v);
 	if (!call->text) {
 		ok = false;
