@@ -35,6 +35,7 @@
 #include "ctl_dataplane.h"
 #include "ctl_http.h"
 #include "ctl_events.h"
+#include "ctl_sfn.h"
 #include "ctl_glue.h"
 #include "ctl_s3.h"
 #include "ctl_kinesis.h"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 	struct ctl_kinesis *kinesis = NULL;
 	struct ctl_glue *glue = NULL;
 	struct ctl_events *events = NULL;
+	struct ctl_sfn *sfn = NULL;
 	struct ctl_s3 *s3 = NULL;
 	struct ctl_aws *aws = NULL;
 	struct ctl_http *http = NULL;
@@ -199,6 +201,12 @@ int main(int argc, char **argv)
 		goto out;
 	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
 		goto out;
+	/* Step Functions: no function runtime is linked yet, so Lambda tasks fail with
+	 * "functions are not available" (invoker left empty). */
+	struct ctl_sfn_config sfcfg = { .meta = meta, .aws = aws, .loop = loop,
+					.region = cfg.region, .account_id = cfg.account_id };
+	if (ctl_sfn_new(&sfcfg, &sfn) < 0 || ctl_sfn_register(sfn, aws) < 0)
+		goto out;
 	/* S3 takes every REST path: registered after every other REST service. */
 	char s3_root[4096];
 	snprintf(s3_root, sizeof(s3_root), "%s", cfg.s3_root ? cfg.s3_root : "");
@@ -218,7 +226,8 @@ int main(int argc, char **argv)
 				   .dataplane_stats = ctl_dataplane_stats, .dataplane_arg = &dp,
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
-	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0)
+	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0 ||
+	    ctl_admin_add_stats(&admin, ctl_sfn_stats_json, sfn) < 0)
 		goto out;
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
@@ -310,6 +319,7 @@ out:
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_events_free(events);
+	ctl_sfn_free(sfn);
 	ctl_s3_free(s3);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);
