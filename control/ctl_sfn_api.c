@@ -545,8 +545,16 @@ static json_t *event_json(const struct wf_event *ev, bool data)
 			json_object_set(d, k, v);
 		}
 	}
+	/* Every *StateEntered / *StateExited event carries stateEntered/ExitedEventDetails. */
 	char name[64];
-	wf_event_details_name(ev->type, name);
+	const char *tn = wf_event_type_name(ev->type);
+	size_t tl = strlen(tn);
+	if (tl > 12 && strcmp(tn + tl - 12, "StateEntered") == 0)
+		snprintf(name, sizeof(name), "stateEnteredEventDetails");
+	else if (tl > 11 && strcmp(tn + tl - 11, "StateExited") == 0)
+		snprintf(name, sizeof(name), "stateExitedEventDetails");
+	else
+		wf_event_details_name(ev->type, name);
 	json_object_set_new(o, name, d);
 	return o;
 }
@@ -675,7 +683,7 @@ static void op_task_success(void *svc, struct ctl_aws_call *c)
 		ctl_aws_err(c, 400, tok > events ? "TaskDoesNotExist" : "TaskTimedOut", "%s: '%s'",
 			    tok > events ? "Task Does Not Exist" : "Task Timed Out", token);
 	else
-		sfn_reply_after_commit(s, c, NULL);
+		sfn_reply_after_commit(s, c, json_object());
 }
 
 static void op_task_failure(void *svc, struct ctl_aws_call *c)
@@ -695,7 +703,7 @@ static void op_task_failure(void *svc, struct ctl_aws_call *c)
 		ctl_aws_err(c, 400, tok > events ? "TaskDoesNotExist" : "TaskTimedOut", "%s: '%s'",
 			    tok > events ? "Task Does Not Exist" : "Task Timed Out", token);
 	else
-		sfn_reply_after_commit(s, c, NULL);
+		sfn_reply_after_commit(s, c, json_object());
 }
 
 static void op_task_heartbeat(void *svc, struct ctl_aws_call *c)
