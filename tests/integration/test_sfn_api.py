@@ -558,3 +558,51 @@ def test_sigkill_during_a_task_resumes_it_and_retry_backoff_survives(tmp_path):
     finally:
         if d.proc.poll() is None:
             d.stop()
+
+
+# ---- ingestctl workflow ------------------------------------------------------------------------------
+
+def test_ingestctl_workflow_commands(daemon, tmp_path):
+    import os
+    import subprocess
+    ctl = os.environ.get("INGESTCTL", "build/tools/ingestctl")
+
+    def run(*args, check=True):
+        r = subprocess.run([ctl, "--data-dir", daemon.data_dir, *args], capture_output=True,
+                           text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    definition = {"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.go", "BooleanEquals": True, "Next": "Work"}], "Default": "Stop"},
+        "Work": {"Type": "Pass", "Result": 1, "ResultPath": "$.done", "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Stop"},
+        "Stop": {"Type": "Fail", "Error": "Finished", "Cause": "on purpose"}}}
+    f = tmp_path / "def.json"
+    f.write_text(json.dumps(definition))
+    out = run("workflow", "create", "flow", "-f", str(f)).stdout.strip()
+    assert out == SM_ARN + "flow"
+    assert "flow" in run("workflow", "list").stdout
+    assert "STANDARD" in run("workflow", "describe", "flow").stdout
+    arn = run("workflow", "start", "flow", "--input", '{"go": true}', "--name",
+              "first").stdout.strip()
+    assert arn.endswith(":execution:flow:first")
+    c = sfn(daemon)
+    wait_status(c, arn)
+    ex = run("workflow", "executions", "flow").stdout
+    assert "first" in ex and "FAILED" in ex
+    lines = run("workflow", "history", arn).stdout.splitlines()
+    assert lines[0].split() == ["STATE", "TYPE", "ENTERED", "EXITED", "DURATION", "ERROR"]
+    assert [ln.split()[0] for ln in lines[1:-1]] == ["Check", "Work", "Nap", "Stop"]
+    assert lines[3].split()[1] == "Wait" and float(lines[3].split()[4]) >= 0.9
+    assert lines[4].split()[-1] == "Finished"
+    assert lines[-1] == "execution: Failed: Finished - on purpose"
+    hist = json.loads(run("--json", "workflow", "history", arn).stdout)["events"]
+    assert hist[0]["type"] == "ExecutionStarted"
+    r = run("workflow", "create", "flow2", "-f", str(f), "--type", "LAZY", check=False)
+    assert r.returncode == 2
+    f.write_text("{")
+    r = run("workflow", "create", "broken", "-f", str(f), check=False)
+    assert r.returncode == 1 and "InvalidDefinition" in r.stderr
