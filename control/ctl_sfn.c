@@ -523,32 +523,62 @@ static int jbuf_reserve(struct sfn_exec *e, size_t more)
 	return 0;
 }
 
+/* Append one event to the turn's journal text (see the format at the top). */
 static void on_event(void *arg, const struct wf_event *ev)
 {
 	struct sfn_exec *e = arg;
 	struct ctl_sfn *s = e->s_back;
-	char head[200];
-	int hn = snprintf(head, sizeof(head),
-			  "{\"i\":%" PRIu64 ",\"p\":%" PRIu64 ",\"t\":%" PRId64 ",\"y\":\"%s\","
-			  "\"g\":%d,\"r\":%" PRIu64 ",\"d\":",
-			  ev->id, ev->prev_id, ev->time_ms, wf_event_type_name(ev->type),
-			  (int)ev->trigger, ev->trigger_ref);
-	size_t dn = ev->details ? json_dumpb(ev->details, NULL, 0, JSON_COMPACT) : 4;
-	if (jbuf_reserve(e, (size_t)hn + dn + 3) < 0) {
-		e->journal_lost = true;
+	const char *type = wf_event_type_name(ev->type);
+	size_t tl = strlen(type);
+	s->st.journal_events++;
+	mark_dirty(s, e);
+	if (ev->trigger == WF_TRIGGER_NONE) {
+		if (jbuf_reserve(e, tl + 1) < 0)
+			goto lost;
+		memcpy(e->jbuf + e->jlen, type, tl);
+		e->jbuf[e->jlen + tl] = '\n';
+		e->jlen += tl + 1;
 		return;
+	}
+	json_t *d = NULL;
+	const char *raw = NULL;   /* details already in JSON text */
+	char head[160];
+	if (ev->trigger == WF_TRIGGER_START) {
+		raw = e->input;
+	} else if (ev->type == WF_EV_TaskSucceeded) {
+		d = json_pack("{s:O}", "output", e->in_output ? e->in_output : json_null());
+	} else if (ev->trigger == WF_TRIGGER_TASK || ev->trigger == WF_TRIGGER_STOP) {
+		d = json_pack("{s:s?, s:s?}", "error", e->in_error, "cause", e->in_cause);
+	}
+	int hn = snprintf(head, sizeof(head), "%s %" PRId64 " %d %" PRIu64 " ", type, ev->time_ms,
+			  (int)ev->trigger, ev->trigger_ref);
+	size_t dn = raw ? strlen(raw) + 11 : d ? json_dumpb(d, NULL, 0, JSON_COMPACT) : 4;
+	if (jbuf_reserve(e, (size_t)hn + dn + 1) < 0) {
+		json_decref(d);
+		goto lost;
 	}
 	memcpy(e->jbuf + e->jlen, head, (size_t)hn);
 	e->jlen += (size_t)hn;
-	if (ev->details)
-		json_dumpb(ev->details, e->jbuf + e->jlen, dn, JSON_COMPACT);
-	else
+	if (raw) {
+		char *w = e->jbuf + e->jlen;
+		e->jlen += (size_t)sprintf(w, "{\"input\":%s}", raw);
+		/* A raw newline in JSON text can only be whitespace: keep the line whole. */
+		for (; (w = memchr(w, '\n', (size_t)(e->jbuf + e->jlen - w))); w++)
+			*w = ' ';
+	} else if (d) {
+		json_dumpb(d, e->jbuf + e->jlen, dn, JSON_COMPACT);
+		e->jlen += dn;
+	} else {
 		memcpy(e->jbuf + e->jlen, "null", 4);
-	e->jlen += dn;
-	memcpy(e->jbuf + e->jlen, "}\n", 2);
-	e->jlen += 2;
-	s->st.journal_events++;
-	mark_dirty(s, e);
+		e->jlen += 4;
+	}
+	e->jbuf[e->jlen++] = '\n';
+	json_decref(d);
+	return;
+lost:
+	/* The execution goes on in memory; after a restart it cannot be resumed (its journal has
+	 * a gap) and is closed with the reason. */
+	e->journal_lost = true;
 }
 
 static void on_task(void *arg, const struct wf_task_req *req)
@@ -766,7 +796,7 @@ static struct wf_host exec_host(struct sfn_exec *e)
 {
 	struct wf_host h = {
 		.task = on_task, .task_cancel = on_task_cancel, .timer = on_timer,
-		.event = e->express ? NULL : on_event, .arg = e,
+		.event = e->express ? NULL : on_event, .arg = e, .no_details = true,
 	};
 	return h;
 }
@@ -1155,7 +1185,12 @@ static void apply_done(struct ctl_sfn *s, struct sfn_done *d)
 	struct sfn_exec *e = exec_by_id(s, d->exec_id);
 	if (e && e->wf && wf_exec_status(e->wf) == WF_EXEC_RUNNING) {
 		int64_t now = wall_ms();
+		e->in_output = d->output;
+		e->in_error = d->error;
+		e->in_cause = d->cause;
 		wf_exec_task_done(e->wf, d->token, d->ok, d->output, d->error, d->cause, now);
+		e->in_output = NULL;
+		e->in_error = e->in_cause = NULL;
 		exec_settle(s, e, now);
 	}
 	json_decref(d->output);
@@ -1200,7 +1235,12 @@ int sfn_task_heartbeat(struct ctl_sfn *s, struct sfn_exec *e, uint64_t token, in
 int sfn_task_report(struct ctl_sfn *s, struct sfn_exec *e, uint64_t token, bool ok,
 		    json_t *output, const char *error, const char *cause, int64_t now_ms)
 {
+	e->in_output = output;
+	e->in_error = error;
+	e->in_cause = cause;
 	int rc = wf_exec_task_done(e->wf, token, ok, output, error, cause, now_ms);
+	e->in_output = NULL;
+	e->in_error = e->in_cause = NULL;
 	exec_settle(s, e, now_ms);
 	sfn_pump(s);
 	return rc;
@@ -1209,7 +1249,10 @@ int sfn_task_report(struct ctl_sfn *s, struct sfn_exec *e, uint64_t token, bool 
 int sfn_exec_stop(struct ctl_sfn *s, struct sfn_exec *e, const char *error, const char *cause,
 		  int64_t now_ms)
 {
+	e->in_error = error;
+	e->in_cause = cause;
 	int rc = wf_exec_stop(e->wf, error, cause, now_ms);
+	e->in_error = e->in_cause = NULL;
 	exec_settle(s, e, now_ms);
 	sfn_pump(s);
 	return rc;
@@ -1403,38 +1446,48 @@ int sfn_journal_parse(const char *text, size_t len, struct wf_event **evs, size_
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		json_t *j = json_loadb(p, ll, 0, NULL);
+		const char *line = p;
 		p += ll + (nl ? 1 : 0);
-		if (!j)
-			return -EINVAL;
 		if (*n == *cap) {
 			size_t nc = *cap ? 2 * *cap : 64;
 			struct wf_event *ne = realloc(*evs, nc * sizeof(*ne));
-			if (!ne) {
-				json_decref(j);
+			if (!ne)
 				return -ENOMEM;
-			}
 			*evs = ne;
 			*cap = nc;
 		}
-		json_int_t id = 0, prev = 0, t = 0, g = 0, r = 0;
-		const char *type = NULL;
-		json_t *d = NULL;
 		struct wf_event *ev = &(*evs)[*n];
 		memset(ev, 0, sizeof(*ev));
-		if (json_unpack(j, "{s:I, s:I, s:I, s:s, s:I, s:I, s:o}", "i", &id, "p", &prev, "t",
-				&t, "y", &type, "g", &g, "r", &r, "d", &d) < 0 ||
-		    wf_event_type_parse(type, &ev->type) < 0) {
-			json_decref(j);
+		ev->id = *n + 1;
+		ev->prev_id = *n;
+		ev->time_ms = *n ? (*evs)[*n - 1].time_ms : 0;
+		char type[64];
+		const char *sp = memchr(line, ' ', ll);
+		size_t tl = sp ? (size_t)(sp - line) : ll;
+		if (tl == 0 || tl >= sizeof(type))
 			return -EINVAL;
+		memcpy(type, line, tl);
+		type[tl] = '\0';
+		if (wf_event_type_parse(type, &ev->type) < 0)
+			return -EINVAL;
+		if (sp) {
+			char *q;
+			long long t = strtoll(sp + 1, &q, 10);
+			long g = strtol(q, &q, 10);
+			unsigned long long r = strtoull(q, &q, 10);
+			if (*q != ' ' || g <= WF_TRIGGER_NONE || g > WF_TRIGGER_STOP)
+				return -EINVAL;
+			q++;
+			json_t *d = json_loadb(q, (size_t)(line + ll - q), JSON_DECODE_ANY, NULL);
+			if (!d)
+				return -EINVAL;
+			ev->time_ms = t;
+			ev->trigger = (enum wf_trigger)g;
+			ev->trigger_ref = r;
+			ev->details = json_is_null(d) ? NULL : d;
+			if (json_is_null(d))
+				json_decref(d);
 		}
-		ev->id = (uint64_t)id;
-		ev->prev_id = (uint64_t)prev;
-		ev->time_ms = t;
-		ev->trigger = (enum wf_trigger)g;
-		ev->trigger_ref = (uint64_t)r;
-		ev->details = json_is_null(d) ? NULL : json_incref(d);
-		json_decref(j);
 		(*n)++;
 	}
 	return 0;
@@ -1460,6 +1513,120 @@ int sfn_journal_load(struct ctl_sfn *s, int64_t id, struct wf_event **evs, size_
 		*evs = NULL;
 		*n = 0;
 	}
+	return rc;
+}
+
+struct collector {
+	struct wf_event *evs;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect(void *arg, const struct wf_event *ev)
+{
+	struct collector *c = arg;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 64;
+		struct wf_event *ne = realloc(c->evs, nc * sizeof(*ne));
+		if (!ne) {
+			c->oom = true;
+			return;
+		}
+		c->evs = ne;
+		c->cap = nc;
+	}
+	c->evs[c->n] = *ev;
+	c->evs[c->n++].details = json_incref(ev->details);
+}
+
+int sfn_history_build(struct ctl_sfn *s, int64_t id, struct wf_event **out, size_t *nout)
+{
+	struct wf_event *jev = NULL;
+	size_t jn = 0;
+	struct collector cl = { 0 };
+	struct wf_exec *wf = NULL;
+	struct sfn_def *def = NULL;
+	char arn[SFN_ARN_MAX], name[SFN_NAME_MAX + 1], machine[SFN_NAME_MAX + 1], marn[SFN_ARN_MAX];
+	char *role = NULL;
+	uint64_t seed;
+	int rc;
+
+	sqlite3_stmt *q = sfn_prep(s, "SELECT arn, name, machine, def_id, role_arn, seed FROM "
+				      "sfn_exec WHERE id = ?1");
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return -ENOENT;
+	}
+	snprintf(arn, sizeof(arn), "%s", col(q, 0));
+	snprintf(name, sizeof(name), "%s", col(q, 1));
+	snprintf(machine, sizeof(machine), "%s", col(q, 2));
+	int64_t def_id = sqlite3_column_int64(q, 3);
+	if (sqlite3_column_type(q, 4) != SQLITE_NULL)
+		role = strdup(col(q, 4));
+	seed = (uint64_t)sqlite3_column_int64(q, 5);
+	sqlite3_finalize(q);
+	if ((rc = sfn_journal_load(s, id, &jev, &jn)) < 0)
+		goto out;
+	rc = -EPROTO;
+	if (jn == 0 || jev[0].type != WF_EV_ExecutionStarted ||
+	    !json_object_get(jev[0].details, "input") || !(def = def_get(s, def_id)))
+		goto out;
+	sfn_machine_arn(s, machine, marn);
+	struct wf_exec_info info = {
+		.execution_arn = arn, .name = name, .state_machine_arn = marn,
+		.state_machine_name = machine, .role_arn = role, .seed = seed,
+	};
+	struct wf_host h = { .event = collect, .arg = &cl };
+	if ((rc = wf_exec_start(def->m, &info, &h, json_object_get(jev[0].details, "input"),
+				jev[0].time_ms, &wf)) < 0)
+		goto out;
+	rc = wf_exec_run(wf);
+	for (size_t i = 1; rc >= 0 && i < jn; i++) {
+		const struct wf_event *e = &jev[i];
+		const char *err = NULL, *cause = NULL;
+		json_unpack(e->details, "{s?s, s?s}", "error", &err, "cause", &cause);
+		switch (e->trigger) {
+		case WF_TRIGGER_TASK:
+			rc = wf_exec_task_done(wf, e->trigger_ref, e->type == WF_EV_TaskSucceeded,
+					       json_object_get(e->details, "output"), err, cause,
+					       e->time_ms);
+			break;
+		case WF_TRIGGER_TIMER:
+			rc = wf_exec_timer_fired(wf, e->trigger_ref, e->time_ms);
+			break;
+		case WF_TRIGGER_STOP:
+			rc = wf_exec_stop(wf, err, cause, e->time_ms);
+			break;
+		default:
+			break;
+		}
+	}
+	if (rc >= 0 && cl.oom)
+		rc = -ENOMEM;
+	else if (rc >= 0 && cl.n < jn)
+		rc = -EPROTO;
+	if (rc < 0) {
+		rc = rc == -ENOMEM ? rc : -EPROTO;
+		goto out;
+	}
+	/* Events past the journal (none once it is flushed) are not history yet. */
+	for (size_t i = jn; i < cl.n; i++)
+		json_decref(cl.evs[i].details);
+	*out = cl.evs;
+	*nout = jn;
+	cl.evs = NULL;
+	cl.n = 0;
+	rc = 0;
+out:
+	wf_exec_free(wf);
+	if (def)
+		def_put(s, def);
+	sfn_events_free(cl.evs, cl.n);
+	sfn_events_free(jev, jn);
+	free(role);
 	return rc;
 }
 

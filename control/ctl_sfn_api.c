@@ -596,8 +596,10 @@ static void op_history(void *svc, struct ctl_aws_call *c)
 	}
 	struct wf_event *evs;
 	size_t n;
-	if (sfn_journal_load(s, id, &evs, &n) < 0) {
-		ctl_aws_internal(c, "the execution's journal cannot be read");
+	int rc = sfn_history_build(s, id, &evs, &n);
+	if (rc < 0) {
+		ctl_aws_internal(c, "the execution's history cannot be rebuilt from its journal: %s",
+				 strerror(-rc));
 		return;
 	}
 	json_t *list = json_array();

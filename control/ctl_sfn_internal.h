@@ -73,6 +73,9 @@ struct sfn_exec {
 	bool closed_written;    /* its final status is written */
 	bool dirty;             /* on the flush list */
 	bool journal_lost;      /* out of memory buffering an event: not resumable */
+	/* The input being applied, journaled with the event it triggers. */
+	json_t *in_output;
+	const char *in_error, *in_cause;
 	struct ctl_sfn *s_back;
 	char *role;
 	struct sfn_def *def;
@@ -164,6 +167,9 @@ int sfn_journal_parse(const char *text, size_t len, struct wf_event **evs, size_
 		      size_t *cap);
 /* Load the whole journal of execution row @id. Caller frees with sfn_events_free. */
 int sfn_journal_load(struct ctl_sfn *s, int64_t id, struct wf_event **evs, size_t *n);
+/* The full history of execution row @id, details included, rebuilt by running its journal
+ * again. -ENOENT (no such execution), -EPROTO (the journal does not match), -EIO, -ENOMEM. */
+int sfn_history_build(struct ctl_sfn *s, int64_t id, struct wf_event **evs, size_t *n);
 void sfn_events_free(struct wf_event *evs, size_t n);
 
 #endif
