@@ -81,6 +81,9 @@ def stream_data(daemon, stream="sidefx"):
 # ---- the seed's flow: a Task whose function raises an error ---------------------------------------
 
 def test_cli_execution_of_failing_function_is_failed_with_error_and_cause(daemon):
+    functions = has_lambda(daemon)
+    if functions:
+        make_function(daemon, "fails", FAILS)
     out = daemon.cli("stepfunctions", "create-state-machine", "--name", "stateMachine",
                      "--definition", lambda_task_machine(), "--role-arn", ROLE)
     assert out["stateMachineArn"] == SM_ARN + "stateMachine"
@@ -100,25 +103,60 @@ def test_cli_execution_of_failing_function_is_failed_with_error_and_cause(daemon
     assert [e["executionArn"] for e in listed] == [arn]
     assert d["status"] == "FAILED"
     assert listed[0]["status"] == "FAILED"
-    if has_lambda(daemon):
-        pytest.skip("covered by test_lambda_error_fails_execution_with_error_type")
-    assert d["error"] == "States.TaskFailed"
-    assert d["cause"] == "functions are not available"
+    if functions:
+        assert d["error"] == "NotFound"
+        assert json.loads(d["cause"])["errorMessage"] == "no such thing"
+    else:
+        assert d["error"] == "States.TaskFailed"
+        assert d["cause"] == "functions are not available"
     assert "output" not in d
+
+
+# Program functions (Lambda's provided runtime): a bootstrap reading the event on stdin.
+FAILS = """#!/usr/bin/env python3
+import json, sys
+json.load(sys.stdin)
+print(json.dumps({"errorType": "NotFound", "errorMessage": "no such thing"}))
+sys.exit(1)
+"""
+
+# Appends "<tag>-start" and "<tag>-end" around a sleep of ev["sleep"] seconds to $SEEN.
+SLOW = """#!/usr/bin/env python3
+import json, os, sys, time
+ev = json.load(sys.stdin)
+with open(os.environ["SEEN"], "a") as f:
+    f.write(ev["tag"] + "-start\\n")
+time.sleep(ev.get("sleep", 0))
+with open(os.environ["SEEN"], "a") as f:
+    f.write(ev["tag"] + "-end\\n")
+print(json.dumps({"tag": ev["tag"]}))
+"""
+
+
+def zip_of(files):
+    import io
+    import stat
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o755) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+def make_function(daemon, name, program, env=None):
+    kw = {"Environment": {"Variables": env}} if env else {}
+    daemon.client("lambda").create_function(
+        FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="bootstrap",
+        Timeout=60, Code={"ZipFile": zip_of({"bootstrap": program})}, **kw)
 
 
 def test_lambda_error_fails_execution_with_error_type(daemon):
     if not has_lambda(daemon):
         pytest.skip("this daemon has no Lambda API")
-    import io
-    import zipfile
-    lam = daemon.client("lambda")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("handler.py", "class NotFound(Exception):\n    pass\n\n"
-                   "def handler(event, context):\n    raise NotFound('no such thing')\n")
-    lam.create_function(FunctionName="fails", Runtime="python3.11", Role=ROLE,
-                        Handler="handler.handler", Code={"ZipFile": buf.getvalue()})
+    make_function(daemon, "fails", FAILS)
     c = sfn(daemon)
     c.create_state_machine(name="stateMachine", definition=lambda_task_machine(), roleArn=ROLE)
     arn = c.start_execution(stateMachineArn=SM_ARN + "stateMachine")["executionArn"]
@@ -126,11 +164,55 @@ def test_lambda_error_fails_execution_with_error_type(daemon):
     assert d["status"] == "FAILED" and d["error"] == "NotFound"
     cause = json.loads(d["cause"])
     assert cause["errorType"] == "NotFound" and cause["errorMessage"] == "no such thing"
+    # lambda:invoke wraps the same error identically.
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "fails", "Payload.$": "$"}, "End": True}}}
+    c.create_state_machine(name="wrapped", definition=json.dumps(definition), roleArn=ROLE)
+    arn = c.start_execution(stateMachineArn=SM_ARN + "wrapped")["executionArn"]
+    d = wait_status(c, arn, timeout=60)
+    assert d["status"] == "FAILED" and d["error"] == "NotFound"
+
+
+def test_sigkill_during_a_slow_function_task(tmp_path):
+    d = Daemon(tmp_path / "data").start()
+    try:
+        if not has_lambda(d):
+            pytest.skip("this daemon has no Lambda API")
+        seen = tmp_path / "seen.txt"
+        make_function(d, "slow", SLOW, {"SEEN": str(seen)})
+        c = sfn(d)
+        task = {"Type": "Task", "Resource": FN_ARN + "slow", "ResultPath": None}
+        definition = {"StartAt": "A", "States": {
+            "A": {**task, "Parameters": {"tag": "a"}, "Next": "Slow"},
+            "Slow": {**task, "Parameters": {"tag": "slow", "sleep": 3}, "Next": "B"},
+            "B": {**task, "Parameters": {"tag": "b"}, "End": True}}}
+        c.create_state_machine(name="fnslow", definition=json.dumps(definition), roleArn=ROLE)
+        arn = c.start_execution(stateMachineArn=SM_ARN + "fnslow", name="s1")["executionArn"]
+        deadline = time.monotonic() + 20
+        while not (seen.exists() and "slow-start" in seen.read_text()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        d.kill9()
+        d = Daemon(tmp_path / "data").start()
+        c = sfn(d)
+        out = wait_status(c, arn, timeout=60)
+        assert out["status"] == "SUCCEEDED", out
+        ev = history(c, arn)
+        assert entered(ev) == ["A", "Slow", "B"]
+        lines = seen.read_text().split()
+        assert lines.count("a-start") == 1 and lines.count("a-end") == 1
+        assert lines.count("b-start") == 1 and lines.count("b-end") == 1
+    finally:
+        if d.proc.poll() is None:
+            d.stop()
 
 
 def test_retry_then_catch_on_a_function_error(daemon):
     c = sfn(daemon)
     err_name = "NotFound" if has_lambda(daemon) else "States.TaskFailed"
+    if has_lambda(daemon):
+        make_function(daemon, "fails", FAILS)
     definition = {
         "StartAt": "Call",
         "States": {
