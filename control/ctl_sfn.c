@@ -1113,12 +1113,8 @@ static void dispatch(struct ctl_sfn *s, struct sfn_task *t)
 	} else if (strcmp(res, "arn:aws:states:::lambda:invoke") == 0) {
 		fn = json_string_value(json_object_get(t->input, "FunctionName"));
 		json_t *p = json_object_get(t->input, "Payload");
-		payload = json_dumps(p ? p : json_object_get(t->input, "Payload"),
-				     JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!p) {
-			free(payload);
-			payload = strdup("{}");
-		}
+		/* No Payload: the function gets an empty object, as Lambda's Invoke does. */
+		payload = p ? json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
 		t->lambda_invoke = true;
 		if (!fn) {
 			free(payload);

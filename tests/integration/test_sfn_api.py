@@ -688,3 +688,23 @@ def test_ingestctl_workflow_commands(daemon, tmp_path):
     f.write_text("{")
     r = run("workflow", "create", "broken", "-f", str(f), check=False)
     assert r.returncode == 1 and "InvalidDefinition" in r.stderr
+
+
+def test_callback_without_heartbeat_times_out(daemon):
+    daemon.client("kinesis").create_stream(StreamName="tokens", ShardCount=1)
+    c = sfn(daemon)
+    definition = json.loads(callback_machine())
+    definition["States"]["Ask"]["HeartbeatSeconds"] = 1
+    definition["States"]["Ask"]["TimeoutSeconds"] = 30
+    c.create_state_machine(name="beat", definition=json.dumps(definition), roleArn=ROLE)
+    arn = c.start_execution(stateMachineArn=SM_ARN + "beat", name="hb1")["executionArn"]
+    token = wait_records(daemon, "tokens", 1)[0]
+    d = wait_status(c, arn, timeout=10)
+    assert d["status"] == "FAILED" and d["error"] == "States.HeartbeatTimeout"
+    assert "TaskTimedOut" in types(history(c, arn))
+    with pytest.raises(ClientError) as e:
+        c.send_task_success(taskToken=token, output="{}")
+    assert err(e)[0] == "TaskTimedOut"
+    with pytest.raises(ClientError) as e:
+        c.send_task_heartbeat(taskToken=token)
+    assert err(e)[0] == "TaskTimedOut"
