@@ -313,6 +313,8 @@ int main(int argc, char **argv)
 		/* A request read in these last turns is answered too. */
 		ctl_kinesis_drain(kinesis);
 	}
+	/* What the last turn changed in executions is journaled (and its callers answered). */
+	ctl_sfn_flush(sfn);
 	rc = 0;
 out:
 	ctl_http_free(http);
