@@ -11,9 +11,12 @@
  * they asked for (one heap, served by a tick on the control loop), and the tasks they run.
  *
  * Durability (standard executions). The journal of an execution is its list of history events
- * (wf_exec.h's durability contract). Events are buffered in memory as the engine emits them and
- * written at the end of the loop turn, all executions together, in one transaction with their
- * execution rows; StartExecution is answered after that commit. A task is handed to its
+ * (wf_exec.h's durability contract), kept small: each event's type, and on the event an input
+ * caused that input's data (execution input, task result or error, timer, stop); the details of
+ * the others are rebuilt for GetExecutionHistory by running the journal through the engine
+ * again. Events are buffered in memory as the engine emits them and written at the end of the
+ * loop turn, all executions together, in one transaction with their execution rows;
+ * StartExecution, StopExecution and SendTask* are answered after that commit. A task is handed to its
  * resource only after the event that scheduled it is committed, so a daemon killed at any point
  * never runs a state whose completion is journaled again: at start every RUNNING execution is
  * rebuilt with wf_exec_replay() from its journal, its pending timers re-armed with their
