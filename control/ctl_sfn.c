@@ -506,6 +506,9 @@ static void mark_dirty(struct ctl_sfn *s, struct sfn_exec *e)
 	s->dirty = e;
 }
 
+static void queue_answer(struct ctl_sfn *s, int64_t exec_id, uint64_t token, bool ok,
+			 json_t *output, const char *error, const char *cause);
+
 /* Engine callbacks. They only record: the engine must not be re-entered from them. */
 
 static int jbuf_reserve(struct sfn_exec *e, size_t more)
@@ -589,8 +592,8 @@ static void on_task(void *arg, const struct wf_task_req *req)
 	if (!t || !(t->resource = strdup(req->resource))) {
 		free(t);
 		/* Reported as the task's failure once the engine returns. */
-		sfn_task_answer(s, e->id, req->token, false, NULL, "States.Runtime",
-				"out of memory scheduling the task");
+		queue_answer(s, e->id, req->token, false, NULL, "States.Runtime",
+			     "out of memory scheduling the task");
 		return;
 	}
 	t->exec_id = e->id;
@@ -964,8 +967,9 @@ int ctl_sfn_exec_run_sync(struct ctl_sfn *s, const char *machine, json_t *input,
 
 /* ---- tasks ------------------------------------------------------------------------------------ */
 
-void sfn_task_answer(struct ctl_sfn *s, int64_t exec_id, uint64_t token, bool ok,
-		     json_t *output, const char *error, const char *cause)
+/* Queue an answer; applied by the next pump (never from inside the engine's callbacks). */
+static void queue_answer(struct ctl_sfn *s, int64_t exec_id, uint64_t token, bool ok,
+			 json_t *output, const char *error, const char *cause)
 {
 	struct sfn_done *d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -981,6 +985,12 @@ void sfn_task_answer(struct ctl_sfn *s, int64_t exec_id, uint64_t token, bool ok
 	d->cause = cause ? strdup(cause) : NULL;
 	*s->done_tail = d;
 	s->done_tail = &d->next;
+}
+
+void sfn_task_answer(struct ctl_sfn *s, int64_t exec_id, uint64_t token, bool ok,
+		     json_t *output, const char *error, const char *cause)
+{
+	queue_answer(s, exec_id, token, ok, output, error, cause);
 	sfn_pump(s);
 }
 
