@@ -97,3 +97,28 @@ void ctl_bridge_transform_init(struct ctl_bridge_transform *bt, struct ctl_lambd
 	bt->t.arg = bt;
 	bt->lambda = l;
 }
+
+struct sfn_call {
+	ctl_sfn_done_fn done;
+	void *done_arg;
+};
+
+static void sfn_invoked(void *arg, const struct wf_fn_result *r)
+{
+	struct sfn_call *c = arg;
+	c->done(c->done_arg, r->ok, r->text, r->len);
+	free(c);
+}
+
+int ctl_bridge_sfn_invoke(void *arg, const char *function_name_or_arn, const char *payload,
+			  size_t len, ctl_sfn_done_fn done, void *done_arg)
+{
+	struct sfn_call *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct sfn_call){ done, done_arg };
+	int r = ctl_lambda_invoke(arg, function_name_or_arn, payload, len, sfn_invoked, c);
+	if (r < 0)
+		free(c);
+	return r;
+}

@@ -4,6 +4,7 @@
  * includes another's header:
  *  - a function's output into a delivery stream (the flatten_data built-in as a mapping's
  *    target): a Firehose PutRecord made through the AWS front-end as a trusted internal request;
+ *  - a Step Functions Task on a Lambda function: the function runtime (ctl_sfn_invoker);
  *  - a delivery stream's Lambda processor: the function runtime (ctl_lambda_invoke), with the
  *    built-in transforms (ctl_fh_builtin_transform) for names no function has.
  *
@@ -17,6 +18,7 @@
 #include "ctl_aws.h"
 #include "ctl_firehose.h"
 #include "ctl_lambda.h"
+#include "ctl_sfn.h"
 
 /* A ctl_lambda_config.deliver callback (arg = struct ctl_aws *): PutRecord into the delivery
  * stream, answered in the background (errors are logged). Returns 0 or -ENOMEM. */
@@ -29,5 +31,9 @@ struct ctl_bridge_transform {
 	struct ctl_lambda *lambda;
 };
 void ctl_bridge_transform_init(struct ctl_bridge_transform *bt, struct ctl_lambda *l);
+
+/* The Step Functions invoker that runs functions of l (arg = struct ctl_lambda *). */
+int ctl_bridge_sfn_invoke(void *arg, const char *function_name_or_arn, const char *payload,
+			  size_t len, ctl_sfn_done_fn done, void *done_arg);
 
 #endif

@@ -37,6 +37,7 @@
 #include "ctl_firehose.h"
 #include "ctl_http.h"
 #include "ctl_events.h"
+#include "ctl_sfn.h"
 #include "ctl_glue.h"
 #include "ctl_s3.h"
 #include "ctl_kinesis.h"
@@ -164,6 +165,7 @@ int main(int argc, char **argv)
 	struct ctl_lambda *lambda = NULL;
 	struct ctl_bridge_transform fh_transform;
 	struct ctl_events *events = NULL;
+	struct ctl_sfn *sfn = NULL;
 	struct ctl_s3 *s3 = NULL;
 	struct ctl_fh *firehose = NULL;
 	struct dp_committer *fhc = NULL;
@@ -270,6 +272,12 @@ int main(int argc, char **argv)
 	ctl_fh_set_transform(firehose, &fh_transform.t);
 	if (ctl_events_new(meta, aws, loop, &events) < 0 || ctl_events_register(events, aws) < 0)
 		goto out;
+	/* Step Functions: Lambda tasks run functions. */
+	struct ctl_sfn_config sfcfg = { .meta = meta, .aws = aws, .loop = loop,
+					.invoker = { ctl_bridge_sfn_invoke, lambda },
+					.region = cfg.region, .account_id = cfg.account_id };
+	if (ctl_sfn_new(&sfcfg, &sfn) < 0 || ctl_sfn_register(sfn, aws) < 0)
+		goto out;
 	/* S3 takes every REST path: registered after every other REST service. */
 	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
 		goto out;
@@ -287,7 +295,8 @@ int main(int argc, char **argv)
 				   .data_dir = cfg.data_dir, .api_listen = cfg.api_listen,
 				   .started_ms = wall_ms() };
 	if (ctl_admin_add_stats(&admin, ctl_events_stats_json, events) < 0 ||
-	    ctl_admin_add_stats(&admin, fh_stats_json, firehose) < 0)
+	    ctl_admin_add_stats(&admin, fh_stats_json, firehose) < 0 ||
+	    ctl_admin_add_stats(&admin, ctl_sfn_stats_json, sfn) < 0)
 		goto out;
 	struct route_args ra = { aws, &admin };
 	struct ctl_http_config hcfg = {
@@ -379,6 +388,8 @@ int main(int argc, char **argv)
 		/* A request read in these last turns is answered too. */
 		ctl_kinesis_drain(kinesis);
 	}
+	/* What the last turn changed in executions is journaled (and its callers answered). */
+	ctl_sfn_flush(sfn);
 	rc = 0;
 out:
 	ctl_http_free(http);
@@ -391,6 +402,7 @@ out:
 	ctl_kinesis_free(kinesis);
 	ctl_glue_free(glue);
 	ctl_events_free(events);
+	ctl_sfn_free(sfn);
 	ctl_s3_free(s3);
 	ctl_aws_free(aws);
 	ctl_sigv4_creds_free(creds);

@@ -4,7 +4,8 @@
  *
  * Every command is one or a few requests on the socket: GET /status and GET /stats, and the
  * Kinesis and Glue operations as `POST /` with X-Amz-Target: Kinesis_20131202.<Op> (or
- * AWSGlue.<Op> for the catalog commands) and a JSON body, the
+ * AWSGlue.<Op> for the catalog commands, AWSStepFunctions.<Op> for the workflow commands) and a
+ * JSON body, the
  * same handlers the AWS listener serves (the daemon has one action function per operation; this
  * is one more front-end). Output is an aligned table for people, or with --json the server's
  * JSON for scripts (paged answers merged into one document; get and tail print one JSON record
@@ -90,6 +91,9 @@ struct opts {
 	/* delivery create */
 	const char *bucket, *prefix, *compression, *source, *url;
 	long size_mb, interval_s;
+	const char *type;       /* workflow create --type */
+	const char *input;      /* workflow start --input */
+	const char *exec_name;  /* workflow start --name */
 };
 
 struct cmd {
@@ -2085,6 +2089,372 @@ static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct
 	return RC_OK;
 }
 
+/* ---- workflows (Step Functions) ---------------------------------------------------------------- */
+
+#define SFN_ARN_PREFIX "arn:aws:states:us-east-1:000000000000:stateMachine:"
+
+/* An AWSStepFunctions operation; in is consumed. */
+static int sfn(struct cli *c, const char *op, json_t *in, json_t **out)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "AWSStepFunctions.%s", op);
+	return kin(c, target, in, out);
+}
+
+/* NAME or a full state machine ARN. */
+static void machine_arn(const char *name, char *out, size_t n)
+{
+	if (strncmp(name, "arn:", 4) == 0)
+		snprintf(out, n, "%s", name);
+	else
+		snprintf(out, n, SFN_ARN_PREFIX "%s", name);
+}
+
+/* The whole of a file (or stdin for "-"), NUL-terminated; NULL after printing why. */
+static char *slurp(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f) {
+		errmsg("cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t n = 0, cap = 4096;
+	char *p = malloc(cap);
+	while (p) {
+		size_t r = fread(p + n, 1, cap - n - 1, f);
+		n += r;
+		if (n + 1 < cap)
+			break;
+		char *np = realloc(p, cap *= 2);
+		if (!np) {
+			free(p);
+			p = NULL;
+		}
+		p = np;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!p)
+		errmsg("out of memory reading %s", path);
+	else
+		p[n] = '\0';
+	return p;
+}
+
+static int cmd_wf_create(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			 char **argv)
+{
+	(void)argc;
+	if (!o->file)
+		return usage_err(cmd, "the definition is needed: -f DEF.json");
+	if (o->type && strcmp(o->type, "STANDARD") != 0 && strcmp(o->type, "EXPRESS") != 0)
+		return usage_err(cmd, "--type %s: expected STANDARD or EXPRESS", o->type);
+	char *def = slurp(o->file);
+	if (!def)
+		return RC_USAGE;
+	json_t *out;
+	int rc = sfn(c, "CreateStateMachine",
+		     json_pack("{s:s, s:s, s:s, s:s}", "name", argv[0], "definition", def, "type",
+			       o->type ? o->type : "STANDARD", "roleArn",
+			       "arn:aws:iam::000000000000:role/ingestd"), &out);
+	free(def);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		printf("%s\n", json_string_value(json_object_get(out, "stateMachineArn")));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_wf_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		       char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *all = json_array(), *out, *m;
+	char *tok = NULL;
+	int rc;
+	size_t i;
+	do {
+		json_t *in = json_object();
+		if (tok)
+			json_object_set_new(in, "nextToken", json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = sfn(c, "ListStateMachines", in, &out))) {
+			json_decref(all);
+			return rc;
+		}
+		json_array_extend(all, json_object_get(out, "stateMachines"));
+		const char *t = json_string_value(json_object_get(out, "nextToken"));
+		tok = t ? strdup(t) : NULL;
+		json_decref(out);
+	} while (tok);
+	if (c->json) {
+		print_list_json("stateMachines", all);
+	} else if (!json_array_size(all)) {
+		puts("no workflows");
+	} else {
+		static const char *const head[] = { "NAME", "TYPE", "CREATED", "ARN" };
+		struct table t = { 4, head, NULL, NULL, 0, 0 };
+		json_array_foreach(all, i, m) {
+			char a[3][64], created[64];
+			fmt_time(json_object_get(m, "creationDate"), created, sizeof(created));
+			table_add(&t, jstr(m, "name", a[0], 64), jstr(m, "type", a[1], 64), created,
+				  jstr(m, "stateMachineArn", a[2], 64));
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(all);
+	return RC_OK;
+}
+
+static int cmd_wf_describe(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			   char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	char arn[512];
+	json_t *out;
+	machine_arn(argv[0], arn, sizeof(arn));
+	int rc = sfn(c, "DescribeStateMachine", json_pack("{s:s}", "stateMachineArn", arn), &out);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(out);
+	} else {
+		char created[64], a[4][64];
+		fmt_time(json_object_get(out, "creationDate"), created, sizeof(created));
+		printf("name:     %s\ntype:     %s\nstatus:   %s\ncreated:  %s\narn:      %s\n",
+		       jstr(out, "name", a[0], 64), jstr(out, "type", a[1], 64),
+		       jstr(out, "status", a[2], 64), created, jstr(out, "stateMachineArn", a[3], 64));
+		json_t *d = json_loads(jtext(json_object_get(out, "definition")), 0, NULL);
+		puts("definition:");
+		if (d)
+			print_json(d);
+		else
+			puts(jtext(json_object_get(out, "definition")));
+		json_decref(d);
+	}
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_wf_start(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			char **argv)
+{
+	(void)cmd, (void)argc;
+	char arn[512];
+	json_t *out;
+	machine_arn(argv[0], arn, sizeof(arn));
+	json_t *in = json_pack("{s:s, s:s}", "stateMachineArn", arn, "input",
+			       o->input ? o->input : "{}");
+	if (in && o->exec_name)
+		json_object_set_new(in, "name", json_string(o->exec_name));
+	int rc = sfn(c, "StartExecution", in, &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		printf("%s\n", json_string_value(json_object_get(out, "executionArn")));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_wf_executions(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			     int argc, char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	char arn[512];
+	machine_arn(argv[0], arn, sizeof(arn));
+	json_t *all = json_array(), *out, *e;
+	char *tok = NULL;
+	int rc;
+	size_t i;
+	do {
+		json_t *in = json_pack("{s:s}", "stateMachineArn", arn);
+		if (tok)
+			json_object_set_new(in, "nextToken", json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = sfn(c, "ListExecutions", in, &out))) {
+			json_decref(all);
+			return rc;
+		}
+		json_array_extend(all, json_object_get(out, "executions"));
+		const char *t = json_string_value(json_object_get(out, "nextToken"));
+		tok = t ? strdup(t) : NULL;
+		json_decref(out);
+	} while (tok);
+	if (c->json) {
+		print_list_json("executions", all);
+	} else if (!json_array_size(all)) {
+		puts("no executions");
+	} else {
+		static const char *const head[] = { "NAME", "STATUS", "STARTED", "STOPPED", "ARN" };
+		struct table t = { 5, head, NULL, NULL, 0, 0 };
+		json_array_foreach(all, i, e) {
+			char a[3][64], st[64], sp[64];
+			fmt_time(json_object_get(e, "startDate"), st, sizeof(st));
+			fmt_time(json_object_get(e, "stopDate"), sp, sizeof(sp));
+			table_add(&t, jstr(e, "name", a[0], 64), jstr(e, "status", a[1], 64), st, sp,
+				  jstr(e, "executionArn", a[2], 64));
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(all);
+	return RC_OK;
+}
+
+/* "PassStateEntered" -> "Pass"; NULL unless the type is a state's entry or exit. */
+static bool state_event(const char *type, const char *what, char *kind, size_t n)
+{
+	size_t tl = strlen(type), wl = strlen(what);
+	if (tl <= wl || strcmp(type + tl - wl, what) != 0)
+		return false;
+	snprintf(kind, n, "%.*s", (int)(tl - wl), type);
+	return true;
+}
+
+static void fmt_clock(const json_t *ts, char *out, size_t n)
+{
+	if (!json_is_number(ts)) {
+		snprintf(out, n, "-");
+		return;
+	}
+	double v = json_number_value(ts);
+	time_t s = (time_t)v;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t l = strftime(out, n, "%H:%M:%S", &tm);
+	snprintf(out + l, n - l, ".%03d", (int)((v - (double)s) * 1000.0 + 0.5) % 1000);
+}
+
+/* The path an execution took through its states: one row per state entered. */
+static void render_path(json_t *events)
+{
+	static const char *const head[] = { "STATE", "TYPE", "ENTERED", "EXITED", "DURATION",
+					    "ERROR" };
+	static const bool right[] = { false, false, false, false, true, false };
+	struct row {
+		char name[96], kind[32], entered[32], exited[32], dur[32], error[160];
+		double t0;
+		bool open;
+	} *rows = calloc(json_array_size(events) + 1, sizeof(*rows));
+	size_t nrows = 0, i;
+	json_t *ev;
+	char final[256] = "";
+	if (!rows) {
+		errmsg("out of memory");
+		return;
+	}
+	json_array_foreach(events, i, ev) {
+		const char *type = jtext(json_object_get(ev, "type"));
+		json_t *ts = json_object_get(ev, "timestamp");
+		char kind[32];
+		const char *k;
+		json_t *v, *det = NULL;
+		json_object_foreach(ev, k, v)
+			if (strstr(k, "EventDetails"))
+				det = v;
+		if (state_event(type, "StateEntered", kind, sizeof(kind))) {
+			struct row *r = &rows[nrows++];
+			snprintf(r->name, sizeof(r->name), "%s", jtext(json_object_get(det, "name")));
+			snprintf(r->kind, sizeof(r->kind), "%s", kind);
+			fmt_clock(ts, r->entered, sizeof(r->entered));
+			snprintf(r->exited, sizeof(r->exited), "-");
+			snprintf(r->dur, sizeof(r->dur), "-");
+			r->t0 = json_number_value(ts);
+			r->open = true;
+		} else if (state_event(type, "StateExited", kind, sizeof(kind))) {
+			const char *name = jtext(json_object_get(det, "name"));
+			for (size_t j = nrows; j-- > 0;)
+				if (rows[j].open && strcmp(rows[j].name, name) == 0) {
+					fmt_clock(ts, rows[j].exited, sizeof(rows[j].exited));
+					snprintf(rows[j].dur, sizeof(rows[j].dur), "%.3f s",
+						 json_number_value(ts) - rows[j].t0);
+					rows[j].open = false;
+					break;
+				}
+		} else if (strstr(type, "Failed") || strstr(type, "TimedOut") ||
+			   strstr(type, "Aborted")) {
+			const char *error = jtext(json_object_get(det, "error"));
+			const char *cause = jtext(json_object_get(det, "cause"));
+			if (strncmp(type, "Execution", 9) == 0) {
+				snprintf(final, sizeof(final), "%s%s%s%s%s", type + 9,
+					 *error ? ": " : "", error, *cause ? " - " : "", cause);
+			}
+			/* The error lands on the innermost state still open. */
+			for (size_t j = nrows; j-- > 0;)
+				if (rows[j].open) {
+					if (*error)
+						snprintf(rows[j].error, sizeof(rows[j].error), "%s",
+							 error);
+					break;
+				}
+		} else if (strcmp(type, "ExecutionSucceeded") == 0) {
+			snprintf(final, sizeof(final), "Succeeded");
+		}
+	}
+	struct table t = { 6, head, right, NULL, 0, 0 };
+	for (i = 0; i < nrows; i++)
+		table_add(&t, rows[i].name, rows[i].kind, rows[i].entered, rows[i].exited,
+			  rows[i].dur, rows[i].error[0] ? rows[i].error : "");
+	table_print(&t);
+	table_free(&t);
+	printf("execution: %s\n", final[0] ? final : "Running");
+	free(rows);
+}
+
+static int cmd_wf_history(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			  char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *all = json_array(), *out;
+	char *tok = NULL;
+	int rc;
+	do {
+		json_t *in = json_pack("{s:s, s:i}", "executionArn", argv[0], "maxResults", 1000);
+		if (tok)
+			json_object_set_new(in, "nextToken", json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = sfn(c, "GetExecutionHistory", in, &out))) {
+			json_decref(all);
+			return rc;
+		}
+		json_array_extend(all, json_object_get(out, "events"));
+		const char *t = json_string_value(json_object_get(out, "nextToken"));
+		tok = t ? strdup(t) : NULL;
+		json_decref(out);
+	} while (tok);
+	if (c->json)
+		print_list_json("events", all);
+	else
+		render_path(all);
+	json_decref(all);
+	return RC_OK;
+}
+
+static int cmd_wf_stop(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+		       char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out;
+	int rc = sfn(c, "StopExecution", json_pack("{s:s}", "executionArn", argv[0]), &out);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(out);
+	else
+		puts("stopped");
+	json_decref(out);
+	return RC_OK;
+}
+
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
 	  "version, uptime, streams and open shards of the daemon" },
@@ -2140,6 +2510,19 @@ static const struct cmd g_cmds[] = {
 	  "                          result, or the error object with exit code 1" },
 	{ "function logs", "NAME [--limit BYTES]", "limit", 1, 1, cmd_fn_logs,
 	  "the end of a function's log (START/END/REPORT lines and its stderr)" },
+	{ "workflow create", "NAME -f DEF.json [--type STANDARD|EXPRESS]", "file,type", 1, 1,
+	  cmd_wf_create, "create a state machine from an Amazon States Language definition" },
+	{ "workflow list", "", "", 0, 0, cmd_wf_list, "list the state machines" },
+	{ "workflow describe", "NAME", "", 1, 1, cmd_wf_describe,
+	  "a state machine: type, status, creation time and its definition" },
+	{ "workflow start", "NAME [--input JSON] [--name N]", "input,name", 1, 1, cmd_wf_start,
+	  "start an execution (input {} unless --input); prints its ARN" },
+	{ "workflow executions", "NAME", "", 1, 1, cmd_wf_executions,
+	  "list a state machine's executions, newest first" },
+	{ "workflow history", "EXEC_ARN", "", 1, 1, cmd_wf_history,
+	  "the path an execution took: each state entered, its type, entry and exit times,\n"
+	  "                          duration and error" },
+	{ "workflow stop", "EXEC_ARN", "", 1, 1, cmd_wf_stop, "stop (abort) a running execution" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -2201,6 +2584,9 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "compression", required_argument, NULL, 'C' },
 		{ "source", required_argument, NULL, 'R' },
 		{ "url", required_argument, NULL, 'U' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "input", required_argument, NULL, 'J' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2286,6 +2672,15 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case 'U':
 			o.url = optarg;
+			break;
+		case 'T':
+			o.type = optarg;
+			break;
+		case 'J':
+			o.input = optarg;
+			break;
+		case 'N':
+			o.exec_name = optarg;
 			break;
 		}
 	}
@@ -2394,6 +2789,14 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'function %s'", argv[at]);
+	} else if (strcmp(argv[at], "workflow") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "workflow needs a subcommand: create, list, describe, "
+					 "start, executions, history or stop");
+		cmd = cmd_find("workflow", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'workflow %s'", argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)

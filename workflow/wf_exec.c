@@ -156,7 +156,7 @@ static json_t *details(struct wf_exec *ex, const char *fmt, ...)
 	va_list ap;
 	json_t *d;
 
-	if (!ev_live(ex))
+	if (!ev_live(ex) || ex->host.no_details)
 		return NULL;
 	va_start(ap, fmt);
 	d = json_vpack_ex(NULL, 0, fmt, ap);

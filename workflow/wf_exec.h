@@ -141,6 +141,10 @@ struct wf_host {
 	/* A history event (optional). */
 	void (*event)(void *arg, const struct wf_event *ev);
 	void *arg;
+	/* Deliver events without their details (NULL): for a host that journals only the types
+	 * and the inputs it fed in itself, and rebuilds details later by running the journal again
+	 * (the durability contract makes that run emit the same events). Saves building them. */
+	bool no_details;
 };
 
 /* What the context object ($$) says about the execution. Strings are copied. */
