@@ -1082,7 +1082,7 @@ static int emit(struct crawl *c, unsigned root, const unsigned *leaves, unsigned
 			named = cat_crawl_partition_name(comp, cl, key, sizeof(key), val,
 							 sizeof(val)) == 1 &&
 				(i == 0 || strcmp(first, key) == 0);
-			if (i == 0)
+			if (named && i == 0)
 				snprintf(first, sizeof(first), "%s", key);
 		}
 		char kn[CAT_NAME_MAX + 1];
