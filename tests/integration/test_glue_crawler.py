@@ -418,3 +418,49 @@ def test_schedule_update_list_delete(daemon):
     # The aws CLI reads the same shapes.
     out = daemon.cli("glue", "get-crawler-metrics", "--crawler-name-list", "sched")
     assert out["CrawlerMetricsList"][0]["CrawlerName"] == "sched"
+
+
+INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
+
+
+def ctl(daemon, *args):
+    import subprocess
+    return subprocess.run([INGESTCTL, "--data-dir", daemon.data_dir, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_ingestctl_crawler_commands(daemon):
+    g = daemon.client("glue")
+    root = s3dir(daemon, "cli/orders")
+    write(f"{root}/region=eu/a.json", '{"order": 1, "total": 9.5}\n')
+    write(f"{root}/region=us/a.json", '{"order": 2, "total": 3}\n')
+    g.create_database(DatabaseInput={"Name": "shop"})
+    r = ctl(daemon, "crawler", "create", "orders", "--database", "shop", "--path",
+            "s3://cli/orders", "--schedule", "cron(0 3 * * ? *)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "crawler orders created over s3://cli/orders, tables in shop\n"
+    r = ctl(daemon, "crawler", "create", "orders", "--database", "shop")
+    assert r.returncode == 2 and "needs --database and --path" in r.stderr
+    r = ctl(daemon, "crawler", "start", "orders", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert "crawler orders: READY; last crawl SUCCEEDED" in r.stdout
+    assert "tables created 1, updated 0, deleted 0" in r.stdout
+    t = g.get_table(DatabaseName="shop", Name="orders")["Table"]
+    assert t["PartitionKeys"] == [{"Name": "region", "Type": "string"}]
+    assert cols(t) == {"order": "bigint", "total": "double"}
+    r = ctl(daemon, "crawler", "status", "orders")
+    assert r.returncode == 0, r.stderr
+    assert "targets:        s3://cli/orders" in r.stdout
+    assert "schedule:       cron(0 3 * * ? *)" in r.stdout
+    r = ctl(daemon, "crawler", "list")
+    assert r.returncode == 0 and "orders" in r.stdout and "SUCCEEDED" in r.stdout
+    r = ctl(daemon, "--json", "crawler", "list")
+    assert json.loads(r.stdout)["Crawlers"][0]["Name"] == "orders"
+    r = ctl(daemon, "crawler", "status", "ghost")
+    assert r.returncode == 1 and "EntityNotFoundException" in r.stderr
+    # A failing run: --wait ends with exit code 1 and the reason.
+    r = ctl(daemon, "crawler", "create", "bad", "--database", "shop", "--path", "s3://cli/none")
+    assert r.returncode == 0, r.stderr
+    r = ctl(daemon, "crawler", "start", "bad", "--wait")
+    assert r.returncode == 1
+    assert "FAILED" in r.stdout and "No such file or directory" in r.stdout
