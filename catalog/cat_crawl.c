@@ -688,9 +688,22 @@ static void sample_file(struct crawl *c, struct cfile *f, int fd, const char *re
 		rec--;
 	f->records = rec;
 	json_t *cols = json_array();
-	for (unsigned i = 0; cols && i < cl.n_columns; i++)
+	for (unsigned i = 0; cols && i < cl.n_columns; i++) {
+		/* A type Hive cannot spell (a nested field named "a:b") is kept as a string. */
+		const char *type = cl.columns[i].type;
+		char *canon = NULL;
+		int tr = cat_crawl_type_merge(type, strlen(type), type, strlen(type), &canon);
+		if (tr == -ENOMEM) {
+			c->err = -ENOMEM;
+		} else if (tr < 0) {
+			note(c, "%s: column %s has a type Hive cannot express; typed string", rel,
+			     cl.columns[i].name);
+			type = "string";
+		}
 		json_array_append_new(cols, json_pack("{s:s,s:s}", "Name", cl.columns[i].name,
-						      "Type", cl.columns[i].type));
+						      "Type", type));
+		free(canon);
+	}
 	struct cdir *d = &c->dirs[f->dir];
 	if (!d->cols)
 		d->cols = json_array();

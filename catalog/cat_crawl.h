@@ -26,6 +26,8 @@
  * widen to bigint and any integer with float/double/decimal to double; arrays and maps merge
  * element-wise; structs take the union of their fields (merged by name); anything else that
  * differs (boolean with bigint, timestamp with bigint, struct with string, ...) becomes string.
+ * A column whose type text does not parse (a nested field named "a:b" cannot be spelled in a
+ * Hive type) is typed string, with a message.
  *
  * Tables (Glue's grouping). A folder holds one table, its files below it being its partitions,
  * when every classified file under it has the same format (classification, compression and,
