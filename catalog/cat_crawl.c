@@ -165,6 +165,11 @@ static struct ty *ty_parse(struct ty_parser *p, unsigned depth)
 				ne--;
 			if (ne == ns || !eat(p, ':'))
 				goto bad;
+			/* A field named twice has no single type (Hive refuses it too). */
+			for (unsigned i = 0; i < t->n; i++)
+				if (strlen(t->names[i]) == ne - ns &&
+				    memcmp(t->names[i], p->s + ns, ne - ns) == 0)
+					goto bad;
 			if (!(name = strndup(p->s + ns, ne - ns)))
 				goto nomem;
 		}
@@ -449,7 +454,7 @@ int cat_crawl_columns_merge(json_t *into, const json_t *cols)
 int cat_crawl_partition_name(const char *name, size_t len, char *key, size_t keymax, char *val,
 			     size_t valmax)
 {
-	if (len == 0)
+	if (len == 0 || memchr(name, '\0', len))
 		return -EINVAL;
 	const char *eq = memchr(name, '=', len);
 	if (!eq || eq == name)

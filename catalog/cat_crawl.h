@@ -163,7 +163,7 @@ int cat_crawl_apply(struct cat_store *s, const char *db, struct cat_crawl_result
  * Merge two Hive type texts (a, b of alen, blen bytes) as above into *out (malloc'd,
  * NUL-terminated). Returns 0, -EINVAL (a or b is not a type: the grammar is primitive names
  * [A-Za-z0-9_] with an optional (...) argument list, array<T>, map<K,V>, struct<name:T,...>
- * with names free of ":,<>", at most CAT_CRAWL_TYPE_DEPTH deep), -E2BIG (longer than
+ * with names free of ":,<>" and each named once, at most CAT_CRAWL_TYPE_DEPTH deep), -E2BIG (longer than
  * CAT_CRAWL_TYPE_MAX) or -ENOMEM.
  */
 int cat_crawl_type_merge(const char *a, size_t alen, const char *b, size_t blen, char **out);
@@ -178,7 +178,8 @@ int cat_crawl_columns_merge(json_t *into, const json_t *cols);
 /*
  * One partition folder name: `key=value` (key non-empty, no '=' in it) writes key and value
  * and returns 1; any other name returns 0 (an unnamed level). Returns -E2BIG when key or value
- * do not fit keymax / valmax bytes with their NUL, -EINVAL for an empty name.
+ * do not fit keymax / valmax bytes with their NUL, -EINVAL for an empty name or one holding a
+ * NUL byte.
  */
 int cat_crawl_partition_name(const char *name, size_t len, char *key, size_t keymax, char *val,
 			     size_t valmax);

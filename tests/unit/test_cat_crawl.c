@@ -76,6 +76,7 @@ static void test_type_bad(void)
 	merge_fails("bigint>", "bigint", -EINVAL);
 	merge_fails("decimal(10,2", "bigint", -EINVAL);
 	merge_fails("big int", "bigint", -EINVAL);
+	merge_fails("struct<a:int,a:string>", "int", -EINVAL);
 	/* Nesting beyond the bound is refused, not recursed into. */
 	char deep[1024] = "";
 	for (int i = 0; i < 100; i++)
@@ -128,6 +129,7 @@ static void test_partition_name(void)
 	CHECK_EQ(cat_crawl_partition_name("2024", 4, k, sizeof(k), v, sizeof(v)), 0);
 	CHECK_EQ(cat_crawl_partition_name("=x", 2, k, sizeof(k), v, sizeof(v)), 0);
 	CHECK_EQ(cat_crawl_partition_name("", 0, k, sizeof(k), v, sizeof(v)), -EINVAL);
+	CHECK_EQ(cat_crawl_partition_name("a\0=b", 4, k, sizeof(k), v, sizeof(v)), -EINVAL);
 	CHECK_EQ(cat_crawl_partition_name("averyveryverylongkey=1", 22, k, sizeof(k), v, sizeof(v)),
 		 -E2BIG);
 }
