@@ -406,6 +406,17 @@ out:
 	return r;
 }
 
+/* A primitive type already in canonical form (lower case, no arguments): parsing it is a no-op. */
+static bool simple_type(const char *t)
+{
+	if (!*t || strcmp(t, "array") == 0 || strcmp(t, "map") == 0 || strcmp(t, "struct") == 0)
+		return false;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '_'))
+			return false;
+	return true;
+}
+
 int cat_crawl_columns_merge(json_t *into, const json_t *cols)
 {
 	size_t i, j;
@@ -425,6 +436,10 @@ int cat_crawl_columns_merge(json_t *into, const json_t *cols)
 			const char *dt = json_string_value(json_object_get(d, "Type"));
 			if (!dt)
 				return -EINVAL;
+			found = true;
+			/* The common case (files of one table agree): nothing to parse. */
+			if (strcmp(dt, type) == 0 && simple_type(type))
+				break;
 			char *m;
 			int r = cat_crawl_type_merge(dt, strlen(dt), type, strlen(type), &m);
 			if (r < 0)
@@ -433,17 +448,17 @@ int cat_crawl_columns_merge(json_t *into, const json_t *cols)
 			free(m);
 			if (r < 0)
 				return -ENOMEM;
-			found = true;
 			break;
 		}
 		if (found)
 			continue;
 		/* Check the new column's type before taking it. */
-		char *m;
-		int r = cat_crawl_type_merge(type, strlen(type), type, strlen(type), &m);
+		char *m = NULL;
+		int r = simple_type(type) ? 0 :
+			cat_crawl_type_merge(type, strlen(type), type, strlen(type), &m);
 		if (r < 0)
 			return r;
-		json_t *col = json_pack("{s:s,s:s}", "Name", name, "Type", m);
+		json_t *col = json_pack("{s:s,s:s}", "Name", name, "Type", m ? m : type);
 		free(m);
 		if (!col || json_array_append_new(into, col) < 0)
 			return -ENOMEM;
@@ -697,7 +712,8 @@ static void sample_file(struct crawl *c, struct cfile *f, int fd, const char *re
 		/* A type Hive cannot spell (a nested field named "a:b") is kept as a string. */
 		const char *type = cl.columns[i].type;
 		char *canon = NULL;
-		int tr = cat_crawl_type_merge(type, strlen(type), type, strlen(type), &canon);
+		int tr = simple_type(type) ? 0 :
+			 cat_crawl_type_merge(type, strlen(type), type, strlen(type), &canon);
 		if (tr == -ENOMEM) {
 			c->err = -ENOMEM;
 		} else if (tr < 0) {

@@ -108,6 +108,9 @@ static void test_columns_merge(void)
 	CHECK_EQ(cat_crawl_columns_merge(into, bad), -EINVAL);
 	json_t *badtype = json_loads("[{\"Name\":\"x\",\"Type\":\"array<\"}]", 0, NULL);
 	CHECK_EQ(cat_crawl_columns_merge(into, badtype), -EINVAL);
+	json_t *bare = json_loads("[{\"Name\":\"x\",\"Type\":\"struct\"}]", 0, NULL);
+	CHECK_EQ(cat_crawl_columns_merge(into, bare), -EINVAL);
+	json_decref(bare);
 	CHECK_EQ(json_array_size(into), 3);
 	CHECK_EQ(cat_crawl_columns_merge(into, json_object_get(bad, "x")), -EINVAL);
 	json_decref(badtype);
