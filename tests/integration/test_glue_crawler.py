@@ -214,7 +214,7 @@ def many_files(root, folders, per_folder):
 def test_states_and_exceptions(daemon):
     g = daemon.client("glue")
     root = s3dir(daemon, "big/data")
-    many_files(root, 40, 100)
+    many_files(root, 80, 100)
     g.create_database(DatabaseInput={"Name": "big"})
     g.create_crawler(Name="big", Role=ROLE, DatabaseName="big",
                      Targets={"S3Targets": [{"Path": "s3://big/data"}]})
@@ -248,11 +248,11 @@ def test_states_and_exceptions(daemon):
     # A cancelled run writes nothing.
     assert g.get_tables(DatabaseName="big")["TableList"] == []
 
-    # A full run afterwards works, and one table holds the 40 partitions.
+    # A full run afterwards works, and one table holds the 80 partitions.
     c = crawl(g, "big", timeout=120)
     assert c["LastCrawl"]["Status"] == "SUCCEEDED", c["LastCrawl"]
     parts = g.get_partitions(DatabaseName="big", TableName="data")["Partitions"]
-    assert len(parts) == 40
+    assert len(parts) == 80
 
     for bad, what in [("StartCrawler", "nope"), ("StopCrawler", "nope"), ("GetCrawler", "nope"),
                       ("DeleteCrawler", "nope")]:
