@@ -958,7 +958,7 @@ static void op_create(void *svc, struct ctl_aws_call *c)
 {
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
-	json_t *tags, *doc = NULL, *hist = NULL, *old = NULL;
+	json_t *tags = NULL, *doc = NULL, *hist = NULL, *old = NULL;
 	int r;
 	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0 ||
 	    ctl_aws_object(c, NULL, "Tags", false, &tags) < 0)
@@ -1107,7 +1107,7 @@ static void op_list_names(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	unsigned max;
 	const char *token;
-	json_t *names, *tags, *v;
+	json_t *names, *tags = NULL, *v;
 	bool more;
 	size_t i;
 	if (page_args(c, &max, &token) < 0 || ctl_aws_object(c, NULL, "Tags", false, &tags) < 0)
@@ -1239,7 +1239,8 @@ static void op_start(void *svc, struct ctl_aws_call *c)
 		ctl_aws_err(c, 400, "CrawlerRunningException", "Crawler with name %s has already "
 			    "started.", name);
 	else if (r == -ENOTCONN)
-		ctl_aws_err(c, 500, "InternalServiceException", "Crawlers cannot run yet.");
+		ctl_aws_err(c, 503, "ServiceUnavailableException", "Crawler runs are not enabled in "
+			    "this process.");
 	else if (r < 0)
 		internal(c, r, name);
 	else

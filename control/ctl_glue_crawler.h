@@ -53,8 +53,8 @@ void ctl_glue_crawler_free(struct ctl_glue_crawler *k);
 
 /*
  * Let crawlers run: s3_root is where s3:// paths resolve (copied); loop gets the tick that
- * finishes runs and starts scheduled ones. Until this is called StartCrawler answers
- * InternalServiceException. Returns 0 or ctl_loop_add_tick()'s error, -ENOMEM.
+ * finishes runs and starts scheduled ones. Until this is called (a front-end built without a
+ * loop: tests, fuzzers) StartCrawler answers 503 ServiceUnavailableException. Returns 0 or ctl_loop_add_tick()'s error, -ENOMEM.
  */
 int ctl_glue_crawler_attach(struct ctl_glue_crawler *k, struct ctl_loop *loop, const char *s3_root);
 
