@@ -1793,10 +1793,20 @@ static int cmd_crawler_start(struct cli *c, const struct cmd *cmd, const struct 
 								   "MessagePrefix"));
 		if (state && strcmp(state, "READY") == 0 && mp && strcmp(mp, before) != 0)
 			break;
-		if (tick % 5 == 0 && !c->json)
-			fprintf(stderr, "crawler %s: %s, %.1f s elapsed\n", argv[0], state ? state : "?",
+		if (tick % 5 == 0 && !c->json) {
+			/* The estimate is the median of earlier runs less the time elapsed. */
+			json_t *m = NULL;
+			char left[64] = "";
+			if (crawler_metrics(c, argv[0], &m) == RC_OK && m &&
+			    json_is_false(json_object_get(m, "StillEstimating")))
+				snprintf(left, sizeof(left), ", about %.0f s left",
+					 json_number_value(json_object_get(m, "TimeLeftSeconds")));
+			json_decref(m);
+			fprintf(stderr, "crawler %s: %s, %.1f s elapsed%s\n", argv[0],
+				state ? state : "?",
 				(double)json_integer_value(json_object_get(cr, "CrawlElapsedTime")) /
-					1000.0);
+					1000.0, left);
+		}
 		json_decref(cr);
 		cr = NULL;
 		usleep(200 * 1000);
