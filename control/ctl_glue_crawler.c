@@ -243,8 +243,10 @@ static int settle_interrupted(struct ctl_glue_crawler *k)
 		const char *name = json_string_value(n);
 		if (k_load(k, name, &doc, &hist) < 0)
 			continue;
-		const char *st = json_string_value(json_object_get(doc, "State"));
-		if (st && strcmp(st, "READY") != 0) {
+		char st[16];
+		snprintf(st, sizeof(st), "%s", json_string_value(json_object_get(doc, "State")) ?
+			 json_string_value(json_object_get(doc, "State")) : "READY");
+		if (strcmp(st, "READY") != 0) {
 			json_int_t start = json_integer_value(json_object_get(hist, "StartMs"));
 			json_object_set_new(doc, "State", json_string("READY"));
 			json_object_set_new(doc, "CrawlElapsedTime", json_integer(0));
