@@ -16,6 +16,7 @@
 
 #include "cat_store.h"
 #include "ctl_glue_classifier.h"
+#include "ctl_glue_crawler.h"
 #include "ctl_log.h"
 
 /* Glue's page sizes: MaxResults 1..100, and a full page when it is absent. */
@@ -43,12 +44,23 @@ struct ctl_glue {
 	struct ctl_meta *meta;
 	struct cat_store *store;
 	struct ctl_glue_classifier *cls;
-	struct ctl_aws_op *ops;  /* this file's and the classifier operations, registered */
+	struct ctl_glue_crawler *crawlers;
+	struct ctl_aws_op *ops;  /* this file's, the classifier and crawler operations */
 };
 
 struct ctl_glue_classifier *ctl_glue_classifiers(void *glue_svc)
 {
 	return ((struct ctl_glue *)glue_svc)->cls;
+}
+
+struct ctl_glue_crawler *ctl_glue_crawlers(void *glue_svc)
+{
+	return ((struct ctl_glue *)glue_svc)->crawlers;
+}
+
+int ctl_glue_attach(struct ctl_glue *g, struct ctl_loop *loop, const char *s3_root)
+{
+	return ctl_glue_crawler_attach(g->crawlers, loop, s3_root);
 }
 
 int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret)
@@ -67,6 +79,11 @@ int ctl_glue_new(struct ctl_meta *meta, struct ctl_glue **ret)
 		cat_store_free(g->store);
 		goto fail_free;
 	}
+	if ((r = ctl_glue_crawler_new(meta, g->store, &g->crawlers)) < 0) {
+		ctl_glue_classifier_free(g->cls);
+		cat_store_free(g->store);
+		goto fail_free;
+	}
 	*ret = g;
 	return 0;
 fail_free:
@@ -80,6 +97,8 @@ void ctl_glue_free(struct ctl_glue *g)
 {
 	if (!g)
 		return;
+	/* Runs first: they end before the store they write goes. */
+	ctl_glue_crawler_free(g->crawlers);
 	cat_store_free(g->store);
 	ctl_glue_classifier_free(g->cls);
 	free(g->ops);
@@ -1137,16 +1156,18 @@ static const struct ctl_aws_op g_ops[] = {
 
 int ctl_glue_register(struct ctl_glue *g, struct ctl_aws *aws)
 {
-	unsigned n = sizeof(g_ops) / sizeof(g_ops[0]), nk;
+	unsigned n = sizeof(g_ops) / sizeof(g_ops[0]), nk, nc;
 	const struct ctl_aws_op *k = ctl_glue_classifier_ops(&nk);
-	if (!g->ops && !(g->ops = calloc(n + nk, sizeof(*g->ops))))
+	const struct ctl_aws_op *cr = ctl_glue_crawler_ops(&nc);
+	if (!g->ops && !(g->ops = calloc(n + nk + nc, sizeof(*g->ops))))
 		return -ENOMEM;
 	memcpy(g->ops, g_ops, sizeof(g_ops));
 	memcpy(g->ops + n, k, nk * sizeof(*k));
+	memcpy(g->ops + n + nk, cr, nc * sizeof(*cr));
 	struct ctl_aws_service s = {
 		.target_prefix = "AWSGlue",
 		.ops = g->ops,
-		.n_ops = n + nk,
+		.n_ops = n + nk + nc,
 		.svc = g,
 		.cbor = NULL,
 	};

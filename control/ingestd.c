@@ -281,6 +281,10 @@ int main(int argc, char **argv)
 	/* S3 takes every REST path: registered after every other REST service. */
 	if (ctl_s3_new(s3_root, &s3) < 0 || ctl_s3_register(s3, aws) < 0)
 		goto out;
+	if ((r = ctl_glue_attach(glue, loop, s3_root)) < 0) {
+		ctl_log(CTL_LOG_ERR, "cannot start the crawlers: %s", strerror(-r));
+		goto out;
+	}
 
 	char sock[4096];
 	if (cfg.admin_socket)

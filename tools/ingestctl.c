@@ -94,6 +94,13 @@ struct opts {
 	const char *type;       /* workflow create --type */
 	const char *input;      /* workflow start --input */
 	const char *exec_name;  /* workflow start --name */
+	/* crawler create */
+	const char *database;
+	const char *path;
+	const char *schedule;
+	const char *classifiers[16];
+	unsigned n_classifiers;
+	bool wait;
 };
 
 struct cmd {
@@ -2455,6 +2462,233 @@ static int cmd_wf_stop(struct cli *c, const struct cmd *cmd, const struct opts *
 	return RC_OK;
 }
 
+/* ---- crawlers -------------------------------------------------------------------------------- */
+
+/* The role a crawler made here names: nothing checks it, Glue requires one. */
+#define CRAWLER_ROLE "arn:aws:iam::000000000000:role/ingestd-crawler"
+
+static int cmd_crawler_create(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			      int argc, char **argv)
+{
+	(void)argc;
+	if (!o->database || !o->path)
+		return usage_err(cmd, "crawler create needs --database and --path");
+	json_t *in = json_pack("{s:s,s:s,s:s,s:{s:[{s:s}]}}", "Name", argv[0], "Role",
+			       CRAWLER_ROLE, "DatabaseName", o->database, "Targets", "S3Targets",
+			       "Path", o->path);
+	if (in && o->n_classifiers) {
+		json_t *cl = json_array();
+		for (unsigned i = 0; i < o->n_classifiers; i++)
+			json_array_append_new(cl, json_string(o->classifiers[i]));
+		json_object_set_new(in, "Classifiers", cl);
+	}
+	if (in && o->schedule)
+		json_object_set_new(in, "Schedule", json_string(o->schedule));
+	json_t *out;
+	int rc = glue(c, "CreateCrawler", in, &out);
+	if (rc)
+		return rc;
+	json_decref(out);
+	if (!c->json)
+		printf("crawler %s created over %s, tables in %s\n", argv[0], o->path, o->database);
+	return RC_OK;
+}
+
+static void print_last_crawl(const char *name, const json_t *cr)
+{
+	const json_t *lc = json_object_get(cr, "LastCrawl");
+	char started[64], a[2][64];
+	if (!lc) {
+		printf("crawler %s: %s, never ran\n", name, jstr(cr, "State", a[0], 64));
+		return;
+	}
+	fmt_time(json_object_get(lc, "StartTime"), started, sizeof(started));
+	const char *msg = json_string_value(json_object_get(lc, "ErrorMessage"));
+	printf("crawler %s: %s; last crawl %s (started %s)%s%s\n", name,
+	       jstr(cr, "State", a[0], 64), jstr(lc, "Status", a[1], 64), started, msg ? ": " : "",
+	       msg ? msg : "");
+}
+
+static int crawler_metrics(struct cli *c, const char *name, json_t **m)
+{
+	json_t *out;
+	int rc = glue(c, "GetCrawlerMetrics", json_pack("{s:[s]}", "CrawlerNameList", name), &out);
+	if (rc)
+		return rc;
+	*m = json_incref(json_array_get(json_object_get(out, "CrawlerMetricsList"), 0));
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_crawler_start(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			     int argc, char **argv)
+{
+	(void)cmd, (void)argc;
+	json_t *out, *cr = NULL;
+	char before[64] = "", a[64];
+	int rc = glue(c, "GetCrawler", json_pack("{s:s}", "Name", argv[0]), &out);
+	if (rc)
+		return rc;
+	snprintf(before, sizeof(before), "%s", jstr(json_object_get(json_object_get(out, "Crawler"),
+								    "LastCrawl"), "MessagePrefix",
+						    a, sizeof(a)));
+	json_decref(out);
+	if ((rc = glue(c, "StartCrawler", json_pack("{s:s}", "Name", argv[0]), &out)))
+		return rc;
+	json_decref(out);
+	if (!o->wait) {
+		if (!c->json)
+			printf("crawler %s started\n", argv[0]);
+		return RC_OK;
+	}
+	/* Poll until the run ends: its LastCrawl is a new one and the state READY. */
+	for (unsigned tick = 0; !g_stop; tick++) {
+		if ((rc = glue(c, "GetCrawler", json_pack("{s:s}", "Name", argv[0]), &out)))
+			return rc;
+		cr = json_incref(json_object_get(out, "Crawler"));
+		json_decref(out);
+		const char *state = json_string_value(json_object_get(cr, "State"));
+		const char *mp = json_string_value(json_object_get(json_object_get(cr, "LastCrawl"),
+								   "MessagePrefix"));
+		if (state && strcmp(state, "READY") == 0 && mp && strcmp(mp, before) != 0)
+			break;
+		if (tick % 5 == 0 && !c->json) {
+			/* The estimate is the median of earlier runs less the time elapsed. */
+			json_t *m = NULL;
+			char left[64] = "";
+			if (crawler_metrics(c, argv[0], &m) == RC_OK && m &&
+			    json_is_false(json_object_get(m, "StillEstimating")))
+				snprintf(left, sizeof(left), ", about %.0f s left",
+					 json_number_value(json_object_get(m, "TimeLeftSeconds")));
+			json_decref(m);
+			fprintf(stderr, "crawler %s: %s, %.1f s elapsed%s\n", argv[0],
+				state ? state : "?",
+				(double)json_integer_value(json_object_get(cr, "CrawlElapsedTime")) /
+					1000.0, left);
+		}
+		json_decref(cr);
+		cr = NULL;
+		usleep(200 * 1000);
+	}
+	if (!cr)
+		return RC_SERVER;
+	json_t *m = NULL;
+	if ((rc = crawler_metrics(c, argv[0], &m))) {
+		json_decref(cr);
+		return rc;
+	}
+	const char *status = jstr(json_object_get(cr, "LastCrawl"), "Status", a, sizeof(a));
+	if (c->json) {
+		json_t *all = json_pack("{s:O,s:O}", "Crawler", cr, "Metrics", m ? m : json_null());
+		print_json(all);
+		json_decref(all);
+	} else {
+		print_last_crawl(argv[0], cr);
+		if (strcmp(status, "SUCCEEDED") == 0)
+			printf("tables created %" JSON_INTEGER_FORMAT ", updated %" JSON_INTEGER_FORMAT
+			       ", deleted %" JSON_INTEGER_FORMAT " in %.1f s\n",
+			       json_integer_value(json_object_get(m, "TablesCreated")),
+			       json_integer_value(json_object_get(m, "TablesUpdated")),
+			       json_integer_value(json_object_get(m, "TablesDeleted")),
+			       json_number_value(json_object_get(m, "LastRuntimeSeconds")));
+	}
+	rc = strcmp(status, "SUCCEEDED") == 0 ? RC_OK : RC_SERVER;
+	json_decref(m);
+	json_decref(cr);
+	return rc;
+}
+
+static void targets_text(const json_t *cr, char *out, size_t n)
+{
+	size_t i, at = 0;
+	json_t *t;
+	out[0] = '\0';
+	json_array_foreach(json_object_get(json_object_get(cr, "Targets"), "S3Targets"), i, t) {
+		int w = snprintf(out + at, n - at, "%s%s", i ? " " : "", jtext(json_object_get(t,
+											"Path")));
+		if (w < 0 || (size_t)w >= n - at)
+			break;
+		at += (size_t)w;
+	}
+}
+
+static int cmd_crawler_status(struct cli *c, const struct cmd *cmd, const struct opts *o,
+			      int argc, char **argv)
+{
+	(void)cmd, (void)o, (void)argc;
+	json_t *out, *m = NULL;
+	int rc = glue(c, "GetCrawler", json_pack("{s:s}", "Name", argv[0]), &out);
+	if (rc)
+		return rc;
+	if ((rc = crawler_metrics(c, argv[0], &m))) {
+		json_decref(out);
+		return rc;
+	}
+	json_t *cr = json_object_get(out, "Crawler");
+	if (c->json) {
+		json_object_set(out, "Metrics", m ? m : json_null());
+		print_json(out);
+	} else {
+		char a[4][64], targets[1024];
+		targets_text(cr, targets, sizeof(targets));
+		print_last_crawl(argv[0], cr);
+		printf("database:       %s\n", jstr(cr, "DatabaseName", a[0], 64));
+		printf("targets:        %s\n", targets);
+		printf("schedule:       %s\n", jstr(json_object_get(cr, "Schedule"),
+						    "ScheduleExpression", a[1], 64));
+		printf("version:        %s\n", jstr(cr, "Version", a[2], 64));
+		if (json_is_true(json_object_get(m, "StillEstimating")) ||
+		    strcmp(jstr(cr, "State", a[3], 64), "READY") != 0)
+			printf("elapsed:        %.1f s\n",
+			       (double)json_integer_value(json_object_get(cr, "CrawlElapsedTime")) /
+				       1000.0);
+		printf("last run:       %.1f s (median %.1f s)\n",
+		       json_number_value(json_object_get(m, "LastRuntimeSeconds")),
+		       json_number_value(json_object_get(m, "MedianRuntimeSeconds")));
+		printf("tables:         created %" JSON_INTEGER_FORMAT ", updated %"
+		       JSON_INTEGER_FORMAT ", deleted %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(json_object_get(m, "TablesCreated")),
+		       json_integer_value(json_object_get(m, "TablesUpdated")),
+		       json_integer_value(json_object_get(m, "TablesDeleted")));
+	}
+	json_decref(m);
+	json_decref(out);
+	return RC_OK;
+}
+
+static int cmd_crawler_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
+			    char **argv)
+{
+	(void)cmd, (void)o, (void)argc, (void)argv;
+	json_t *all, *cr;
+	size_t i;
+	int rc = glue_all(c, "GetCrawlers", json_object(), "Crawlers", &all);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json("Crawlers", all);
+	} else if (!json_array_size(all)) {
+		puts("no crawlers");
+	} else {
+		static const char *const head[] = { "NAME", "STATE", "DATABASE", "LAST CRAWL",
+						     "SCHEDULE", "TARGETS" };
+		struct table t = { 6, head, NULL, NULL, 0, 0 };
+		json_array_foreach(all, i, cr) {
+			char a[5][64], targets[1024];
+			targets_text(cr, targets, sizeof(targets));
+			table_add(&t, jstr(cr, "Name", a[0], 64), jstr(cr, "State", a[1], 64),
+				  jstr(cr, "DatabaseName", a[2], 64),
+				  jstr(json_object_get(cr, "LastCrawl"), "Status", a[3], 64),
+				  jstr(json_object_get(cr, "Schedule"), "ScheduleExpression", a[4],
+				       64), targets);
+		}
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(all);
+	return RC_OK;
+}
+
 static const struct cmd g_cmds[] = {
 	{ "status", "", "", 0, 0, cmd_status,
 	  "version, uptime, streams and open shards of the daemon" },
@@ -2523,6 +2757,16 @@ static const struct cmd g_cmds[] = {
 	  "the path an execution took: each state entered, its type, entry and exit times,\n"
 	  "                          duration and error" },
 	{ "workflow stop", "EXEC_ARN", "", 1, 1, cmd_wf_stop, "stop (abort) a running execution" },
+	{ "crawler create", "NAME --database DB --path s3://B/PREFIX|DIR [--classifier C ...] "
+	  "[--schedule EXPR]", "database,path,classifier,schedule", 1, 1, cmd_crawler_create,
+	  "create a crawler over a path (s3:// under the S3 root, or a local folder) writing\n"
+	  "                          tables in DB; custom classifiers are tried first, in order" },
+	{ "crawler start", "NAME [--wait]", "wait", 1, 1, cmd_crawler_start,
+	  "start a crawl; --wait shows its progress and ends with its result" },
+	{ "crawler status", "NAME", "", 1, 1, cmd_crawler_status,
+	  "state, last crawl (status, error), targets, schedule and metrics of a crawler" },
+	{ "crawler list", "", "", 0, 0, cmd_crawler_list,
+	  "list the crawlers: state, database, last crawl, schedule, targets" },
 };
 #define N_CMDS (sizeof(g_cmds) / sizeof(g_cmds[0]))
 
@@ -2587,6 +2831,11 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 		{ "type", required_argument, NULL, 'T' },
 		{ "input", required_argument, NULL, 'J' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "database", required_argument, NULL, 'a' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "classifier", required_argument, NULL, 'c' },
+		{ "schedule", required_argument, NULL, 'E' },
+		{ "wait", no_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2681,6 +2930,24 @@ static int run_cmd(struct cli *c, const struct cmd *cmd, int argc, char **argv)
 			break;
 		case 'N':
 			o.exec_name = optarg;
+			break;
+		case 'a':
+			o.database = optarg;
+			break;
+		case 'p':
+			o.path = optarg;
+			break;
+		case 'c':
+			if (o.n_classifiers == sizeof(o.classifiers) / sizeof(o.classifiers[0]))
+				return usage_err(cmd, "at most %zu --classifier options",
+						 sizeof(o.classifiers) / sizeof(o.classifiers[0]));
+			o.classifiers[o.n_classifiers++] = optarg;
+			break;
+		case 'E':
+			o.schedule = optarg;
+			break;
+		case 'W':
+			o.wait = true;
 			break;
 		}
 	}
@@ -2797,6 +3064,14 @@ int main(int argc, char **argv)
 		at++;
 		if (!cmd)
 			return usage_err(NULL, "unknown command 'workflow %s'", argv[at]);
+	} else if (strcmp(argv[at], "crawler") == 0) {
+		if (at + 1 >= argc)
+			return usage_err(NULL, "crawler needs a subcommand: create, start, status or "
+					 "list");
+		cmd = cmd_find("crawler", argv[at + 1]);
+		at++;
+		if (!cmd)
+			return usage_err(NULL, "unknown command 'crawler %s'", argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)
