@@ -20,9 +20,11 @@
 
 #include "dp_pkt.h"
 
-/* Acks waiting for one NIC's tx queue. */
+/* Acks waiting for one NIC's tx queue: sent a burst at a time and at the end of every round;
+ * what the queue does not take stays here for the next try (a flush completion can release
+ * a thousand acks at once, more than a tx ring holds). */
 struct txq {
-	struct rte_mbuf *m[DP_WORKER_BURST];
+	struct rte_mbuf *m[DP_PORT_TX_BACKLOG];
 	unsigned n;
 };
 
@@ -83,29 +85,42 @@ static void txq_flush(struct nic_worker *w, unsigned slot)
 {
 	struct txq *t = &w->txq[slot];
 	uint64_t bytes = 0;
-	unsigned sent;
+	unsigned sent = 0;
 
-	if (t->n == 0)
-		return;
-	sent = rte_eth_tx_burst(w->nic->port->nics[slot].port_id, (uint16_t)w->index, t->m,
-				(uint16_t)t->n);
-	for (unsigned i = 0; i < sent; i++)
-		bytes += t->m[i]->pkt_len;
-	if (sent < t->n) {
-		rte_pktmbuf_free_bulk(&t->m[sent], t->n - sent);
-		cnt_add(w, DP_NIC_C_TX_FULL, t->n - sent);
+	while (sent < t->n) {
+		unsigned k = t->n - sent > UINT16_MAX ? UINT16_MAX : t->n - sent;
+		unsigned s = rte_eth_tx_burst(w->nic->port->nics[slot].port_id, (uint16_t)w->index,
+					      t->m + sent, (uint16_t)k);
+		for (unsigned i = 0; i < s; i++)
+			bytes += t->m[sent + i]->pkt_len;
+		sent += s;
+		if (s < k)
+			break;
 	}
+	if (sent == 0)
+		return;
+	if (sent < t->n)
+		memmove(t->m, t->m + sent, (t->n - sent) * sizeof(t->m[0]));
+	t->n -= sent;
 	cnt_add(w, DP_NIC_C_ACKS_SENT, sent);
 	cnt_add(w, DP_NIC_C_ACK_BYTES, bytes);
-	t->n = 0;
 }
 
 static inline void txq_push(struct nic_worker *w, unsigned slot, struct rte_mbuf *m)
 {
 	struct txq *t = &w->txq[slot];
 
+	if (t->n == DP_PORT_TX_BACKLOG) {
+		txq_flush(w, slot);
+		if (t->n == DP_PORT_TX_BACKLOG) {
+			/* The backlog is full too: this ack is lost (the producer resends). */
+			rte_pktmbuf_free(m);
+			cnt_add(w, DP_NIC_C_TX_FULL, 1);
+			return;
+		}
+	}
 	t->m[t->n++] = m;
-	if (t->n == DP_WORKER_BURST)
+	if (t->n % DP_WORKER_BURST == 0)
 		txq_flush(w, slot);
 }
 
@@ -348,7 +363,13 @@ void dp_nic_free(struct dp_nic *n)
 {
 	if (!n)
 		return;
-	/* Acks batched in a round are flushed at its end, so no txq holds an mbuf here. */
+	/* Acks the NICs never took (the workers are stopped) go with the pool. */
+	for (unsigned i = 0; i < n->n; i++)
+		for (unsigned s = 0; s < DP_PORT_MAX_NICS; s++)
+			if (n->w[i].txq[s].n) {
+				rte_pktmbuf_free_bulk(n->w[i].txq[s].m, n->w[i].txq[s].n);
+				n->w[i].txq[s].n = 0;
+			}
 	dp_ingest_group_free(n->g);
 	rte_free(n->w);
 	free(n);

@@ -461,9 +461,11 @@ int dp_port_start(const struct dp_port_config *cfg, struct dp_port **ret)
 		goto eal_cleanup;
 	}
 
-	/* Every descriptor can hold an mbuf, plus one rx and one tx burst and a full cache per lcore. */
+	/* Every descriptor can hold an mbuf, and every tx backlog slot, plus one rx and one tx burst
+	 * and a full cache per lcore. */
 	n_mbufs = n_nics * p->workers * ((cfg->rx_desc ? cfg->rx_desc : DP_PORT_DEFAULT_DESC) +
-					  (cfg->tx_desc ? cfg->tx_desc : DP_PORT_DEFAULT_DESC)) +
+					  (cfg->tx_desc ? cfg->tx_desc : DP_PORT_DEFAULT_DESC) +
+					  DP_PORT_TX_BACKLOG) +
 		  (p->workers + 1) * (BURST_SLACK + DP_PORT_MBUF_CACHE);
 	p->pool = rte_pktmbuf_pool_create("dp_mbuf", n_mbufs, DP_PORT_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());

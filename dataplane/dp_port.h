@@ -53,6 +53,9 @@ struct rte_mempool;
 #define DP_PORT_DEFAULT_DESC 1024
 /* Mbufs each lcore keeps in its mempool cache. */
 #define DP_PORT_MBUF_CACHE 256
+/* Replies a worker may hold per NIC while that NIC's tx queue is full (dp_nic's acks), so that a
+ * burst of acks released by one flush is sent late rather than lost; the mbuf pool counts them. */
+#define DP_PORT_TX_BACKLOG 1024
 /* EAL memory in MiB under --no-huge when the extra arguments do not give -m. */
 #define DP_PORT_NO_HUGE_MB 256
 
