@@ -2,29 +2,32 @@
 /*
  * dp_dedup: the per-producer retry window (contract and eviction rules in dp_dedup.h).
  *
- * Layout: an array of producer slots in sets of WAYS, and one pool of groups, `entries` per
- * producer slot, allocated once. A slot's groups are scanned linearly: `entries` is tens, the
- * scan reads contiguous 24-byte records, and a lookup happens once per (frame, shard), not per
- * record.
+ * Layout: an array of producer slots in sets of WAYS, and one pool allocated once holding, per
+ * producer slot, `entries` groups kept as a ring in the order they were noted, and a hash
+ * index over them (buckets of chains keyed by batch and shard). A lookup or a note costs one
+ * hash and a short chain, whatever the window: the owner does one of each per (frame, shard),
+ * hundreds of thousands a second, with windows of thousands of batches.
  */
 #include "dp_dedup.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dp_log.h"
 
 #define WAYS 4u
 #define PRODUCERS_MAX (1u << 20)
 #define WINDOW_MAX (1u << 20)
-#define ENTRIES_MAX 4096u
+#define NIL UINT32_MAX
 
 struct group {
 	uint64_t batch;
 	uint64_t first_seq;
 	uint32_t shard;
-	uint32_t n;          /* 0: unused */
+	uint32_t n;
+	uint32_t next;       /* the next group of its hash chain, or NIL */
 };
 
 struct producer {
@@ -32,44 +35,58 @@ struct producer {
 	uint64_t max_batch;  /* B: the highest batch noted */
 	uint64_t floor;      /* batches below it are no longer fully known */
 	uint64_t used;       /* LRU tick; 0: free slot */
-	struct group *groups;
+	uint32_t head;       /* the oldest group of the ring */
+	uint32_t count;      /* groups held */
+	struct group *groups;   /* entries of them, a ring in note order */
+	uint32_t *bucket;       /* nbuckets chain heads */
 };
 
 struct dp_dedup {
 	unsigned nproducers;  /* power of two, multiple of WAYS */
 	unsigned window;
 	unsigned entries;
+	unsigned nbuckets;    /* power of two >= entries */
 	uint64_t tick;
 	struct dp_dedup_stats st;
 	struct group *pool;
+	uint32_t *buckets;
 	struct producer prod[];
 };
 
 int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct dp_dedup **ret)
 {
 	struct dp_dedup *d;
-	unsigned np = WAYS;
+	unsigned np = WAYS, nb = 4;
 
 	if (producers < WAYS || producers > PRODUCERS_MAX || window == 0 || window > WINDOW_MAX ||
-	    entries == 0 || entries > ENTRIES_MAX)
+	    entries == 0 || entries > DP_DEDUP_ENTRIES_MAX)
 		return -EINVAL;
 	while (np < producers)
 		np <<= 1;
+	while (nb < entries)
+		nb <<= 1;
 	d = calloc(1, sizeof(*d) + (size_t)np * sizeof(struct producer));
 	if (!d)
 		return -ENOMEM;
 	d->pool = calloc((size_t)np * entries, sizeof(struct group));
-	if (!d->pool)
+	d->buckets = malloc((size_t)np * nb * sizeof(uint32_t));
+	if (!d->pool || !d->buckets)
 		goto free_d;
+	memset(d->buckets, 0xff, (size_t)np * nb * sizeof(uint32_t));
 	d->nproducers = np;
 	d->window = window;
 	d->entries = entries;
-	for (unsigned i = 0; i < np; i++)
+	d->nbuckets = nb;
+	for (unsigned i = 0; i < np; i++) {
 		d->prod[i].groups = d->pool + (size_t)i * entries;
+		d->prod[i].bucket = d->buckets + (size_t)i * nb;
+	}
 	*ret = d;
 	return 0;
 
 free_d:
+	free(d->pool);
+	free(d->buckets);
 	free(d);
 	return -ENOMEM;
 }
@@ -79,6 +96,7 @@ void dp_dedup_free(struct dp_dedup *d)
 	if (!d)
 		return;
 	free(d->pool);
+	free(d->buckets);
 	free(d);
 }
 
@@ -130,14 +148,34 @@ static struct producer *producer_add(struct dp_dedup *d, uint64_t id, uint64_t b
 	victim->id = id;
 	victim->max_batch = batch;
 	victim->floor = 0;
-	for (unsigned e = 0; e < d->entries; e++)
-		victim->groups[e].n = 0;
+	victim->head = 0;
+	victim->count = 0;
+	memset(victim->bucket, 0xff, d->nbuckets * sizeof(uint32_t));
 	return victim;
 }
 
 static bool outside_window(const struct dp_dedup *d, const struct producer *p, uint64_t batch)
 {
 	return batch < p->floor || (batch <= p->max_batch && p->max_batch - batch >= d->window);
+}
+
+static inline uint32_t *chain_of(const struct dp_dedup *d, const struct producer *p,
+				 uint64_t batch, uint32_t shard)
+{
+	uint64_t h = (batch ^ ((uint64_t)shard << 40) ^ ((uint64_t)shard >> 24)) *
+		     UINT64_C(0x9e3779b97f4a7c15);
+	return &p->bucket[(h >> 32) & (d->nbuckets - 1)];
+}
+
+static struct group *group_find(const struct dp_dedup *d, const struct producer *p,
+				uint64_t batch, uint32_t shard)
+{
+	for (uint32_t i = *chain_of(d, p, batch, shard); i != NIL; i = p->groups[i].next) {
+		struct group *g = &p->groups[i];
+		if (g->batch == batch && g->shard == shard)
+			return g;
+	}
+	return NULL;
 }
 
 int dp_dedup_lookup(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_t shard,
@@ -153,24 +191,39 @@ int dp_dedup_lookup(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint3
 		d->st.stale++;
 		return DP_DEDUP_STALE;
 	}
-	for (unsigned e = 0; e < d->entries; e++) {
-		const struct group *g = &p->groups[e];
-
-		if (g->n && g->batch == batch && g->shard == shard) {
-			*first_seq = g->first_seq;
-			*n = g->n;
-			d->st.hits++;
-			return DP_DEDUP_HIT;
-		}
+	const struct group *g = group_find(d, p, batch, shard);
+	if (g) {
+		*first_seq = g->first_seq;
+		*n = g->n;
+		d->st.hits++;
+		return DP_DEDUP_HIT;
 	}
 	return DP_DEDUP_NEW;
+}
+
+/* Forget the oldest group of a full ring: unlink it from its chain; when it is still inside the
+ * window the floor rises above its batch (the table no longer knows all of that batch). */
+static void group_evict(struct dp_dedup *d, struct producer *p)
+{
+	uint32_t i = p->head;
+	struct group *g = &p->groups[i];
+	uint32_t *pp = chain_of(d, p, g->batch, g->shard);
+	while (*pp != i)
+		pp = &p->groups[*pp].next;
+	*pp = g->next;
+	if (!outside_window(d, p, g->batch)) {
+		d->st.entries_evicted++;
+		if (g->batch + 1 > p->floor)
+			p->floor = g->batch + 1;
+	}
+	p->head = p->head + 1 == d->entries ? 0 : p->head + 1;
+	p->count--;
 }
 
 int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_t shard,
 		  uint64_t first_seq, uint32_t n)
 {
 	struct producer *p;
-	struct group *slot = NULL, *lowest = NULL;
 
 	if (n == 0 || n > UINT16_MAX || first_seq > DP_SEQ_MAX || n - 1 > DP_SEQ_MAX - first_seq)
 		return -EINVAL;
@@ -185,37 +238,30 @@ int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_
 		d->st.notes_ignored++;
 		return 0;
 	}
-	/* One pass: the same group (replace it), else the first reusable entry (unused, outside
-	 * the window or below the floor), else the lowest batch held. */
-	for (unsigned e = 0; e < d->entries; e++) {
-		struct group *g = &p->groups[e];
-
-		if (!g->n || outside_window(d, p, g->batch)) {
-			if (!slot)
-				slot = g;
-			continue;
-		}
-		if (g->batch == batch && g->shard == shard) {
-			slot = g;
-			goto store;
-		}
-		if (!lowest || g->batch < lowest->batch)
-			lowest = g;
+	struct group *g = group_find(d, p, batch, shard);
+	if (g) {
+		g->first_seq = first_seq;
+		g->n = n;
+		return 1;
 	}
-	if (slot)
-		goto store;
-	/* Full inside the window: the lowest batch goes, and with it any claim to know it. The
-	 * floor rises above it, so that a lookup of that batch says STALE, never NEW. */
-	d->st.entries_evicted++;
-	if (batch <= lowest->batch) {
-		/* The note is for the lowest batch itself (or lower): it cannot be kept either. */
-		p->floor = batch + 1;
-		d->st.notes_ignored++;
-		return 0;
+	/* Full: the oldest noted group goes (in practice the lowest batch: producers number
+	 * batches in order). Outside the window it is simply dropped; inside, the floor rises
+	 * above it, so that a lookup of that batch says STALE, never NEW. */
+	if (p->count == d->entries) {
+		group_evict(d, p);
+		if (outside_window(d, p, batch)) {
+			/* The note was for that batch or a lower one: it cannot be kept either. */
+			d->st.notes_ignored++;
+			return 0;
+		}
 	}
-	p->floor = lowest->batch + 1;
-	slot = lowest;
-store:
-	*slot = (struct group){ .batch = batch, .first_seq = first_seq, .shard = shard, .n = n };
+	uint32_t i = p->head + p->count;
+	if (i >= d->entries)
+		i -= d->entries;
+	uint32_t *chain = chain_of(d, p, batch, shard);
+	p->groups[i] = (struct group){ .batch = batch, .first_seq = first_seq, .shard = shard,
+				       .n = n, .next = *chain };
+	*chain = i;
+	p->count++;
 	return 1;
 }

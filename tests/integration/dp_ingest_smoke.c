@@ -322,7 +322,8 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		unsigned w = cfg->workers ? cfg->workers : 1;
 		unsigned win = o->retry_window ? o->retry_window : DP_DEDUP_WINDOW_DEFAULT;
 		unsigned entries = win * ((o->shards + w - 1) / w);
-		ncfg.ingest.dedup_entries = entries > 4096 ? 4096 : entries;
+		ncfg.ingest.dedup_entries =
+			entries > DP_DEDUP_ENTRIES_MAX ? DP_DEDUP_ENTRIES_MAX : entries;
 		if (o->retry_window) {
 			ncfg.ingest.dedup_window = o->retry_window;
 			ncfg.ingest.dedup_producers = 64;

@@ -52,7 +52,7 @@ static void test_bad_arguments(void)
 	CHECK_EQ(dp_dedup_new(3, 8, 8, &d), -EINVAL);
 	CHECK_EQ(dp_dedup_new(16, 0, 8, &d), -EINVAL);
 	CHECK_EQ(dp_dedup_new(16, 8, 0, &d), -EINVAL);
-	CHECK_EQ(dp_dedup_new(16, 8, 4097, &d), -EINVAL);
+	CHECK_EQ(dp_dedup_new(16, 8, DP_DEDUP_ENTRIES_MAX + 1, &d), -EINVAL);
 	REQUIRE(dp_dedup_new(5, 8, 8, &d) == 0); /* rounded up to 8 */
 	CHECK_EQ(dp_dedup_note(d, 1, 1, 1, 0, 0), -EINVAL);
 	CHECK_EQ(dp_dedup_note(d, 1, 1, 1, 0, 65536), -EINVAL);
@@ -262,6 +262,39 @@ static void test_noted_group_is_never_new_again(void)
 	dp_dedup_free(d);
 }
 
+/* A window of thousands of batches over 4 shards: every group of the window is found, the
+ * oldest ones fall out as the ring turns over, and nothing forgotten is ever NEW. */
+static void test_wide_window(void)
+{
+	struct dp_dedup *d = NULL;
+	struct dp_dedup_stats st;
+	uint64_t seq;
+	uint32_t n;
+
+	REQUIRE(dp_dedup_new(4, 8192, 4 * 8192, &d) == 0);
+	for (uint64_t b = 1; b <= 3 * 8192; b++)
+		for (uint32_t sh = 0; sh < 4; sh++)
+			REQUIRE(dp_dedup_note(d, 77, b, sh, b * 16 + sh, 3) == 1);
+	unsigned hits = 0, stale = 0;
+	for (uint64_t b = 1; b <= 3 * 8192; b++)
+		for (uint32_t sh = 0; sh < 4; sh++) {
+			int r = dp_dedup_lookup(d, 77, b, sh, &seq, &n);
+			if (b > 2 * 8192) {
+				CHECK_EQ(r, DP_DEDUP_HIT);
+				if (r == DP_DEDUP_HIT && seq == b * 16 + sh && n == 3)
+					hits++;
+			} else {
+				CHECK_EQ(r, DP_DEDUP_STALE);
+				stale++;
+			}
+		}
+	CHECK_EQ(hits, 4 * 8192);
+	CHECK_EQ(stale, 2 * 4 * 8192);
+	dp_dedup_stats_get(d, &st);
+	CHECK_EQ_U64(st.entries_evicted, 0);  /* the oldest had left the window first */
+	dp_dedup_free(d);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_hit_after_note);
@@ -271,5 +304,6 @@ int main(void)
 	DP_TEST_RUN(test_producer_eviction_is_lru);
 	DP_TEST_RUN(test_rebuild_from_notes_in_any_order);
 	DP_TEST_RUN(test_noted_group_is_never_new_again);
+	DP_TEST_RUN(test_wide_window);
 	return dp_test_done();
 }
