@@ -355,6 +355,8 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		return 1;
 	}
 
+	if (o->pending > DP_PORT_TX_BACKLOG)
+		cfg->tx_backlog = o->pending;  /* an ack per pending frame may wait for tx room */
 	r = dp_port_start(cfg, &port);
 	if (r < 0) {
 		printf("dp_port_start failed: %s\n", strerror(-r));
