@@ -3,9 +3,9 @@
  * dp_dedup: the per-producer retry window (contract and eviction rules in dp_dedup.h).
  *
  * Layout: an array of producer slots in sets of WAYS, and one pool allocated once holding, per
- * producer slot, `entries` groups kept as a ring in the order they were noted, and a hash
- * index over them (buckets of chains keyed by batch and shard). A lookup or a note costs one
- * hash and a short chain, whatever the window: the owner does one of each per (frame, shard),
+ * producer slot, `entries` groups kept as a ring in the order they were noted, and an index
+ * over them: chains of the groups of one batch number (modulo the index size). A lookup or a
+ * note costs a short chain, whatever the window: the owner does one of each per (frame, shard),
  * hundreds of thousands a second, with windows of thousands of batches.
  */
 #include "dp_dedup.h"
@@ -159,12 +159,14 @@ static bool outside_window(const struct dp_dedup *d, const struct producer *p, u
 	return batch < p->floor || (batch <= p->max_batch && p->max_batch - batch >= d->window);
 }
 
+/* A batch's groups share one chain, picked by the batch number itself: producers number
+ * batches in order, so the chains in use (and the ring entries they lead to) are the few
+ * recently touched ones, in cache, rather than random lines of a table of megabytes. */
 static inline uint32_t *chain_of(const struct dp_dedup *d, const struct producer *p,
 				 uint64_t batch, uint32_t shard)
 {
-	uint64_t h = (batch ^ ((uint64_t)shard << 40) ^ ((uint64_t)shard >> 24)) *
-		     UINT64_C(0x9e3779b97f4a7c15);
-	return &p->bucket[(h >> 32) & (d->nbuckets - 1)];
+	(void)shard;
+	return &p->bucket[batch & (d->nbuckets - 1)];
 }
 
 static struct group *group_find(const struct dp_dedup *d, const struct producer *p,
