@@ -1528,8 +1528,19 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 		}
 		ing->sortkey[nk++] = ((uint32_t)pos << 10) | i;
 	}
-	if (nk > 1)
+	if (nk > 64) {
 		qsort(ing->sortkey, nk, sizeof(ing->sortkey[0]), u32_cmp);
+	} else {
+		/* The usual frame holds a few dozen records at most: an insertion sort of that
+		 * many keys is several times cheaper than qsort's calls through u32_cmp. */
+		for (unsigned k = 1; k < nk; k++) {
+			uint32_t v = ing->sortkey[k];
+			unsigned j = k;
+			for (; j > 0 && ing->sortkey[j - 1] > v; j--)
+				ing->sortkey[j] = ing->sortkey[j - 1];
+			ing->sortkey[j] = v;
+		}
+	}
 	unsigned ng = 0;
 	uint32_t last_pos = UINT32_MAX;
 	for (unsigned k = 0; k < nk; k++) {
