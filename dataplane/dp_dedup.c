@@ -3,10 +3,11 @@
  * dp_dedup: the per-producer retry window (contract and eviction rules in dp_dedup.h).
  *
  * Layout: an array of producer slots in sets of WAYS, and one pool allocated once holding, per
- * producer slot, `entries` groups kept as a ring in the order they were noted, and an index
- * over them: chains of the groups of one batch number (modulo the index size). A lookup or a
- * note costs a short chain, whatever the window: the owner does one of each per (frame, shard),
- * hundreds of thousands a second, with windows of thousands of batches.
+ * producer slot, a table indexed by batch number: `nslots` batch slots (a power of two, at
+ * least the window when `entries` allows it), each with room for `per` groups (the shards one
+ * batch puts on this worker). A lookup or a note reads one batch slot and its few groups: O(1)
+ * whatever the window, and the slots in use are the ones of the batches in flight, adjacent in
+ * memory because producers number batches in order.
  */
 #include "dp_dedup.h"
 
@@ -20,14 +21,18 @@
 #define WAYS 4u
 #define PRODUCERS_MAX (1u << 20)
 #define WINDOW_MAX (1u << 20)
-#define NIL UINT32_MAX
 
 struct group {
-	uint64_t batch;
 	uint64_t first_seq;
 	uint32_t shard;
 	uint32_t n;
-	uint32_t next;       /* the next group of its hash chain, or NIL */
+};
+
+/* The groups of one batch number (modulo nslots). */
+struct bslot {
+	uint64_t batch;
+	uint32_t n;          /* groups held; 0: empty */
+	uint32_t reserved;
 };
 
 struct producer {
@@ -35,58 +40,65 @@ struct producer {
 	uint64_t max_batch;  /* B: the highest batch noted */
 	uint64_t floor;      /* batches below it are no longer fully known */
 	uint64_t used;       /* LRU tick; 0: free slot */
-	uint32_t head;       /* the oldest group of the ring */
-	uint32_t count;      /* groups held */
-	struct group *groups;   /* entries of them, a ring in note order */
-	uint32_t *bucket;       /* nbuckets chain heads */
+	struct bslot *slots;    /* nslots */
+	struct group *groups;   /* nslots * per, slot i's at i * per */
 };
 
 struct dp_dedup {
 	unsigned nproducers;  /* power of two, multiple of WAYS */
 	unsigned window;
 	unsigned entries;
-	unsigned nbuckets;    /* power of two >= entries */
+	unsigned nslots;      /* power of two */
+	unsigned per;         /* groups per batch slot */
 	uint64_t tick;
 	struct dp_dedup_stats st;
-	struct group *pool;
-	uint32_t *buckets;
+	struct bslot *slot_pool;
+	struct group *group_pool;
 	struct producer prod[];
 };
 
 int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct dp_dedup **ret)
 {
 	struct dp_dedup *d;
-	unsigned np = WAYS, nb = 4;
+	unsigned np = WAYS, ns = 1, per = 1;
 
 	if (producers < WAYS || producers > PRODUCERS_MAX || window == 0 || window > WINDOW_MAX ||
 	    entries == 0 || entries > DP_DEDUP_ENTRIES_MAX)
 		return -EINVAL;
 	while (np < producers)
 		np <<= 1;
-	while (nb < entries)
-		nb <<= 1;
+	if (entries >= window) {
+		/* The whole window, each batch with room for its share of the entries. */
+		while (ns < window)
+			ns <<= 1;
+		per = (entries + window - 1) / window;
+	} else {
+		/* Fewer entries than batches: as many batch slots as entries, one group each. */
+		while (ns * 2 <= entries)
+			ns <<= 1;
+	}
 	d = calloc(1, sizeof(*d) + (size_t)np * sizeof(struct producer));
 	if (!d)
 		return -ENOMEM;
-	d->pool = calloc((size_t)np * entries, sizeof(struct group));
-	d->buckets = malloc((size_t)np * nb * sizeof(uint32_t));
-	if (!d->pool || !d->buckets)
+	d->slot_pool = calloc((size_t)np * ns, sizeof(struct bslot));
+	d->group_pool = malloc((size_t)np * ns * per * sizeof(struct group));
+	if (!d->slot_pool || !d->group_pool)
 		goto free_d;
-	memset(d->buckets, 0xff, (size_t)np * nb * sizeof(uint32_t));
 	d->nproducers = np;
 	d->window = window;
 	d->entries = entries;
-	d->nbuckets = nb;
+	d->nslots = ns;
+	d->per = per;
 	for (unsigned i = 0; i < np; i++) {
-		d->prod[i].groups = d->pool + (size_t)i * entries;
-		d->prod[i].bucket = d->buckets + (size_t)i * nb;
+		d->prod[i].slots = d->slot_pool + (size_t)i * ns;
+		d->prod[i].groups = d->group_pool + (size_t)i * ns * per;
 	}
 	*ret = d;
 	return 0;
 
 free_d:
-	free(d->pool);
-	free(d->buckets);
+	free(d->slot_pool);
+	free(d->group_pool);
 	free(d);
 	return -ENOMEM;
 }
@@ -95,8 +107,8 @@ void dp_dedup_free(struct dp_dedup *d)
 {
 	if (!d)
 		return;
-	free(d->pool);
-	free(d->buckets);
+	free(d->slot_pool);
+	free(d->group_pool);
 	free(d);
 }
 
@@ -148,9 +160,7 @@ static struct producer *producer_add(struct dp_dedup *d, uint64_t id, uint64_t b
 	victim->id = id;
 	victim->max_batch = batch;
 	victim->floor = 0;
-	victim->head = 0;
-	victim->count = 0;
-	memset(victim->bucket, 0xff, d->nbuckets * sizeof(uint32_t));
+	memset(victim->slots, 0, d->nslots * sizeof(struct bslot));
 	return victim;
 }
 
@@ -159,25 +169,23 @@ static bool outside_window(const struct dp_dedup *d, const struct producer *p, u
 	return batch < p->floor || (batch <= p->max_batch && p->max_batch - batch >= d->window);
 }
 
-/* A batch's groups share one chain, picked by the batch number itself: producers number
- * batches in order, so the chains in use (and the ring entries they lead to) are the few
- * recently touched ones, in cache, rather than random lines of a table of megabytes. */
-static inline uint32_t *chain_of(const struct dp_dedup *d, const struct producer *p,
-				 uint64_t batch, uint32_t shard)
+static inline struct bslot *slot_of(const struct dp_dedup *d, const struct producer *p,
+				    uint64_t batch)
 {
-	(void)shard;
-	return &p->bucket[batch & (d->nbuckets - 1)];
+	return &p->slots[batch & (d->nslots - 1)];
 }
 
-static struct group *group_find(const struct dp_dedup *d, const struct producer *p,
-				uint64_t batch, uint32_t shard)
+static inline struct group *groups_of(const struct dp_dedup *d, const struct producer *p,
+				      const struct bslot *bs)
 {
-	for (uint32_t i = *chain_of(d, p, batch, shard); i != NIL; i = p->groups[i].next) {
-		struct group *g = &p->groups[i];
-		if (g->batch == batch && g->shard == shard)
-			return g;
-	}
-	return NULL;
+	return &p->groups[(size_t)(bs - p->slots) * d->per];
+}
+
+/* Batch b is no longer fully known (its groups were dropped or one could not be kept). */
+static void forget(struct producer *p, uint64_t b)
+{
+	if (b + 1 > p->floor)
+		p->floor = b + 1;
 }
 
 int dp_dedup_lookup(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_t shard,
@@ -193,33 +201,18 @@ int dp_dedup_lookup(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint3
 		d->st.stale++;
 		return DP_DEDUP_STALE;
 	}
-	const struct group *g = group_find(d, p, batch, shard);
-	if (g) {
-		*first_seq = g->first_seq;
-		*n = g->n;
-		d->st.hits++;
-		return DP_DEDUP_HIT;
+	const struct bslot *bs = slot_of(d, p, batch);
+	if (bs->n && bs->batch == batch) {
+		const struct group *g = groups_of(d, p, bs);
+		for (unsigned i = 0; i < bs->n; i++)
+			if (g[i].shard == shard) {
+				*first_seq = g[i].first_seq;
+				*n = g[i].n;
+				d->st.hits++;
+				return DP_DEDUP_HIT;
+			}
 	}
 	return DP_DEDUP_NEW;
-}
-
-/* Forget the oldest group of a full ring: unlink it from its chain; when it is still inside the
- * window the floor rises above its batch (the table no longer knows all of that batch). */
-static void group_evict(struct dp_dedup *d, struct producer *p)
-{
-	uint32_t i = p->head;
-	struct group *g = &p->groups[i];
-	uint32_t *pp = chain_of(d, p, g->batch, g->shard);
-	while (*pp != i)
-		pp = &p->groups[*pp].next;
-	*pp = g->next;
-	if (!outside_window(d, p, g->batch)) {
-		d->st.entries_evicted++;
-		if (g->batch + 1 > p->floor)
-			p->floor = g->batch + 1;
-	}
-	p->head = p->head + 1 == d->entries ? 0 : p->head + 1;
-	p->count--;
 }
 
 int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_t shard,
@@ -240,30 +233,40 @@ int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_
 		d->st.notes_ignored++;
 		return 0;
 	}
-	struct group *g = group_find(d, p, batch, shard);
-	if (g) {
-		g->first_seq = first_seq;
-		g->n = n;
-		return 1;
-	}
-	/* Full: the oldest noted group goes (in practice the lowest batch: producers number
-	 * batches in order). Outside the window it is simply dropped; inside, the floor rises
-	 * above it, so that a lookup of that batch says STALE, never NEW. */
-	if (p->count == d->entries) {
-		group_evict(d, p);
-		if (outside_window(d, p, batch)) {
-			/* The note was for that batch or a lower one: it cannot be kept either. */
+	struct bslot *bs = slot_of(d, p, batch);
+	if (bs->n && bs->batch != batch) {
+		if (bs->batch > batch) {
+			/* A newer batch holds the slot (a table smaller than the window): this one
+			 * cannot be kept, and the floor rises above it. */
+			d->st.entries_evicted++;
+			forget(p, batch);
 			d->st.notes_ignored++;
 			return 0;
 		}
+		/* An older batch leaves the slot. Outside the window it is simply dropped; inside,
+		 * the floor rises above it, so that a lookup of that batch says STALE, never NEW. */
+		if (!outside_window(d, p, bs->batch)) {
+			d->st.entries_evicted += bs->n;
+			forget(p, bs->batch);
+		}
+		bs->n = 0;
 	}
-	uint32_t i = p->head + p->count;
-	if (i >= d->entries)
-		i -= d->entries;
-	uint32_t *chain = chain_of(d, p, batch, shard);
-	p->groups[i] = (struct group){ .batch = batch, .first_seq = first_seq, .shard = shard,
-				       .n = n, .next = *chain };
-	*chain = i;
-	p->count++;
+	bs->batch = batch;
+	struct group *g = groups_of(d, p, bs);
+	for (unsigned i = 0; i < bs->n; i++)
+		if (g[i].shard == shard) {
+			g[i].first_seq = first_seq;
+			g[i].n = n;
+			return 1;
+		}
+	if (bs->n == d->per) {
+		/* The batch touched more shards than the table has room for: it cannot be known
+		 * in full any more. */
+		d->st.entries_evicted++;
+		forget(p, batch);
+		d->st.notes_ignored++;
+		return 0;
+	}
+	g[bs->n++] = (struct group){ .first_seq = first_seq, .shard = shard, .n = n };
 	return 1;
 }

@@ -26,11 +26,13 @@
  * of the producer id), each with `entries` groups. A new producer takes a free way of its set or
  * the least recently used one; the evicted producer's window is forgotten (a retry from it is
  * then written again and counted in producers_evicted: size the table for the producers a worker
- * serves). Within a producer, groups are kept in the order they were noted; when all `entries`
- * are taken the oldest goes, and when that one is still inside the window the floor rises above
- * its batch. Lookups and notes go through a hash index: O(1) whatever the window.
- * Memory: producers * (64 + 32 * entries) bytes (entries rounded up to a power of two for the
- * index).
+ * serves). Within a producer, the table holds the groups of each batch number in a slot picked
+ * by the number (window slots, rounded up to a power of two, with room for entries / window
+ * groups each; when entries < window, as many slots as entries with one group each). A new
+ * batch takes its slot from an older batch; when that one is still inside the window, or a batch
+ * has more groups than its slot holds, the floor rises above it. Lookups and notes read one slot:
+ * O(1) whatever the window.
+ * Memory: producers * (48 + 16 * slots * (1 + entries / window)) bytes.
  *
  * Threads. One table per shard-owning worker, used by that thread only: no locks.
  */
