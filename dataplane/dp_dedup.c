@@ -32,7 +32,13 @@ struct group {
 struct bslot {
 	uint64_t batch;
 	uint32_t n;          /* groups held; 0: empty */
-	uint32_t reserved;
+	uint32_t spilled;    /* more of this batch's groups are in the spill ring */
+};
+
+/* A group of a batch with more groups than its slot holds. */
+struct sgroup {
+	uint64_t batch;
+	struct group g;
 };
 
 struct producer {
@@ -42,6 +48,8 @@ struct producer {
 	uint64_t used;       /* LRU tick; 0: free slot */
 	struct bslot *slots;    /* nslots */
 	struct group *groups;   /* nslots * per, slot i's at i * per */
+	struct sgroup *spill;   /* `entries` of them, a ring in note order */
+	uint32_t spill_head, spill_count;
 };
 
 struct dp_dedup {
@@ -54,6 +62,7 @@ struct dp_dedup {
 	struct dp_dedup_stats st;
 	struct bslot *slot_pool;
 	struct group *group_pool;
+	struct sgroup *spill_pool;
 	struct producer prod[];
 };
 
@@ -82,7 +91,8 @@ int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct d
 		return -ENOMEM;
 	d->slot_pool = calloc((size_t)np * ns, sizeof(struct bslot));
 	d->group_pool = malloc((size_t)np * ns * per * sizeof(struct group));
-	if (!d->slot_pool || !d->group_pool)
+	d->spill_pool = malloc((size_t)np * entries * sizeof(struct sgroup));
+	if (!d->slot_pool || !d->group_pool || !d->spill_pool)
 		goto free_d;
 	d->nproducers = np;
 	d->window = window;
@@ -92,6 +102,7 @@ int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct d
 	for (unsigned i = 0; i < np; i++) {
 		d->prod[i].slots = d->slot_pool + (size_t)i * ns;
 		d->prod[i].groups = d->group_pool + (size_t)i * ns * per;
+		d->prod[i].spill = d->spill_pool + (size_t)i * entries;
 	}
 	*ret = d;
 	return 0;
@@ -99,6 +110,7 @@ int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct d
 free_d:
 	free(d->slot_pool);
 	free(d->group_pool);
+	free(d->spill_pool);
 	free(d);
 	return -ENOMEM;
 }
@@ -109,6 +121,7 @@ void dp_dedup_free(struct dp_dedup *d)
 		return;
 	free(d->slot_pool);
 	free(d->group_pool);
+	free(d->spill_pool);
 	free(d);
 }
 
@@ -160,6 +173,7 @@ static struct producer *producer_add(struct dp_dedup *d, uint64_t id, uint64_t b
 	victim->id = id;
 	victim->max_batch = batch;
 	victim->floor = 0;
+	victim->spill_head = victim->spill_count = 0;
 	memset(victim->slots, 0, d->nslots * sizeof(struct bslot));
 	return victim;
 }
@@ -179,6 +193,21 @@ static inline struct group *groups_of(const struct dp_dedup *d, const struct pro
 				      const struct bslot *bs)
 {
 	return &p->groups[(size_t)(bs - p->slots) * d->per];
+}
+
+/* The spilled group (batch, shard), or NULL: a linear scan, only for batches that spilled. */
+static struct group *spill_find(const struct dp_dedup *d, const struct producer *p,
+				uint64_t batch, uint32_t shard)
+{
+	for (uint32_t k = 0; k < p->spill_count; k++) {
+		uint32_t i = p->spill_head + k;
+		if (i >= d->entries)
+			i -= d->entries;
+		struct sgroup *sg = &p->spill[i];
+		if (sg->batch == batch && sg->g.shard == shard)
+			return &sg->g;
+	}
+	return NULL;
 }
 
 /* Batch b is no longer fully known (its groups were dropped or one could not be kept). */
@@ -204,13 +233,18 @@ int dp_dedup_lookup(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint3
 	const struct bslot *bs = slot_of(d, p, batch);
 	if (bs->n && bs->batch == batch) {
 		const struct group *g = groups_of(d, p, bs);
-		for (unsigned i = 0; i < bs->n; i++)
-			if (g[i].shard == shard) {
-				*first_seq = g[i].first_seq;
-				*n = g[i].n;
-				d->st.hits++;
-				return DP_DEDUP_HIT;
-			}
+		const struct group *hit = NULL;
+		for (unsigned i = 0; i < bs->n && !hit; i++)
+			if (g[i].shard == shard)
+				hit = &g[i];
+		if (!hit && bs->spilled)
+			hit = spill_find(d, p, batch, shard);
+		if (hit) {
+			*first_seq = hit->first_seq;
+			*n = hit->n;
+			d->st.hits++;
+			return DP_DEDUP_HIT;
+		}
 	}
 	return DP_DEDUP_NEW;
 }
@@ -250,7 +284,10 @@ int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_
 			forget(p, bs->batch);
 		}
 		bs->n = 0;
+		bs->spilled = 0;
 	}
+	if (!bs->n)
+		bs->spilled = 0;
 	bs->batch = batch;
 	struct group *g = groups_of(d, p, bs);
 	for (unsigned i = 0; i < bs->n; i++)
@@ -259,14 +296,38 @@ int dp_dedup_note(struct dp_dedup *d, uint64_t producer, uint64_t batch, uint32_
 			g[i].n = n;
 			return 1;
 		}
-	if (bs->n == d->per) {
-		/* The batch touched more shards than the table has room for: it cannot be known
-		 * in full any more. */
-		d->st.entries_evicted++;
-		forget(p, batch);
-		d->st.notes_ignored++;
-		return 0;
+	if (bs->n < d->per) {
+		g[bs->n++] = (struct group){ .first_seq = first_seq, .shard = shard, .n = n };
+		return 1;
 	}
-	g[bs->n++] = (struct group){ .first_seq = first_seq, .shard = shard, .n = n };
+	/* The batch touched more shards than its slot holds: the rest go to the spill ring. */
+	struct group *sg = bs->spilled ? spill_find(d, p, batch, shard) : NULL;
+	if (sg) {
+		sg->first_seq = first_seq;
+		sg->n = n;
+		return 1;
+	}
+	if (p->spill_count == d->entries) {
+		/* Full: the oldest spilled group goes; inside the window the floor rises above
+		 * its batch. */
+		struct sgroup *old = &p->spill[p->spill_head];
+		if (!outside_window(d, p, old->batch)) {
+			d->st.entries_evicted++;
+			forget(p, old->batch);
+		}
+		p->spill_head = p->spill_head + 1 == d->entries ? 0 : p->spill_head + 1;
+		p->spill_count--;
+		if (outside_window(d, p, batch)) {
+			d->st.notes_ignored++;
+			return 0;
+		}
+	}
+	uint32_t i = p->spill_head + p->spill_count;
+	if (i >= d->entries)
+		i -= d->entries;
+	p->spill[i] = (struct sgroup){ .batch = batch,
+				       .g = { .first_seq = first_seq, .shard = shard, .n = n } };
+	p->spill_count++;
+	bs->spilled = 1;
 	return 1;
 }

@@ -28,11 +28,13 @@
  * then written again and counted in producers_evicted: size the table for the producers a worker
  * serves). Within a producer, the table holds the groups of each batch number in a slot picked
  * by the number (window slots, rounded up to a power of two, with room for entries / window
- * groups each; when entries < window, as many slots as entries with one group each). A new
- * batch takes its slot from an older batch; when that one is still inside the window, or a batch
- * has more groups than its slot holds, the floor rises above it. Lookups and notes read one slot:
- * O(1) whatever the window.
- * Memory: producers * (48 + 16 * slots * (1 + entries / window)) bytes.
+ * groups each; when entries < window, as many slots as entries with one group each), and a
+ * spill ring of `entries` groups for batches with more groups than their slot holds. A new batch
+ * takes its slot from an older batch; when that one is still inside the window the floor rises
+ * above it; when the spill ring is full its oldest group goes, and the floor rises above that
+ * group's batch when it is inside the window. Lookups and notes read one slot: O(1) whatever the
+ * window (plus a scan of the spill ring, only for a batch that spilled).
+ * Memory: producers * (64 + 16 * slots * (1 + entries / window) + 32 * entries) bytes.
  *
  * Threads. One table per shard-owning worker, used by that thread only: no locks.
  */

@@ -98,7 +98,8 @@ static void test_window_turns_old_batches_stale(void)
 	dp_dedup_free(d);
 }
 
-/* More groups than entries inside the window: the lowest batch goes and becomes STALE. */
+/* More groups than the table holds inside the window: the batch whose group goes becomes STALE,
+ * and every batch below it. */
 static void test_group_overflow_raises_floor(void)
 {
 	struct dp_dedup *d = NULL;
@@ -116,11 +117,19 @@ static void test_group_overflow_raises_floor(void)
 	for (uint64_t b = 2; b <= 5; b++)
 		CHECK_EQ(dp_dedup_lookup(d, 9, b, 2, &seq, &n), DP_DEDUP_HIT);
 	CHECK_EQ(dp_dedup_lookup(d, 9, 6, 2, &seq, &n), DP_DEDUP_NEW);
-	/* A note for the lowest batch when full cannot be kept: it turns stale, nothing else goes. */
-	CHECK_EQ(dp_dedup_note(d, 9, 2, 7, 1, 1), 0);
-	CHECK_EQ(dp_dedup_lookup(d, 9, 2, 7, &seq, &n), DP_DEDUP_STALE);
-	for (uint64_t b = 3; b <= 5; b++)
-		CHECK_EQ(dp_dedup_lookup(d, 9, b, 2, &seq, &n), DP_DEDUP_HIT);
+	/* More groups of one batch than its slot holds spill into a ring of `entries` groups;
+	 * when that ring is full its oldest group goes and the floor rises above that batch. */
+	for (uint32_t sh = 10; sh < 14; sh++)
+		CHECK_EQ(dp_dedup_note(d, 9, 3, sh, 100 + sh, 1), 1);
+	for (uint32_t sh = 10; sh < 14; sh++)
+		CHECK_EQ(dp_dedup_lookup(d, 9, 3, sh, &seq, &n), DP_DEDUP_HIT);
+	CHECK_EQ(dp_dedup_note(d, 9, 4, 10, 200, 1), 1);  /* evicts (3, 10): batch 3 goes */
+	CHECK_EQ(dp_dedup_lookup(d, 9, 3, 11, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 3, 2, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 2, 2, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 4, 10, &seq, &n), DP_DEDUP_HIT);
+	CHECK_EQ_U64(seq, 200);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 5, 2, &seq, &n), DP_DEDUP_HIT);
 	dp_dedup_stats_get(d, &st);
 	CHECK_EQ_U64(st.entries_evicted, 2);
 	dp_dedup_free(d);
