@@ -40,18 +40,24 @@ struct opts {
 };
 
 struct counts {
-	uint64_t acks, records;
+	uint64_t acks, records, other;
 };
 
 static void on_ack(void *arg, const struct dp_ingest_src *src, const uint8_t *ack, size_t len)
 {
 	struct counts *c = arg;
 	struct dp_ack a;
+	struct dp_ack_rec out[DP_FRAME_RECORDS_MAX];
 	(void)src;
-	if (dp_ack_parse(ack, len, &a) == DP_DROP_NONE && a.status == DP_ACK_OK) {
-		c->acks++;
-		c->records += a.count;
-	}
+	if (dp_ack_parse(ack, len, &a) != DP_DROP_NONE || a.status != DP_ACK_OK)
+		return;
+	int n = dp_ack_expand(&a, out, DP_FRAME_RECORDS_MAX);
+	c->acks++;
+	for (int i = 0; i < n; i++)
+		if (out[i].status == DP_ACK_OK)
+			c->records++;   /* only records written and acked ok count */
+		else
+			c->other++;
 }
 
 static double ts_sec(clockid_t id)
@@ -107,7 +113,7 @@ int main(int argc, char **argv)
 		i++;
 	}
 	if (!o.dir || o.shards == 0 || o.shards > SHARDS_MAX || o.size == 0 || o.size > 1024 ||
-	    o.key_len < 2 || o.key_len > 64 || o.keys == 0 || o.pending == 0)
+	    o.key_len < 2 || o.key_len > 64 || o.keys == 0 || o.pending == 0 || o.pending > 16384)
 		return usage(argv[0]);
 
 	int rc = 1;
@@ -127,8 +133,10 @@ int main(int argc, char **argv)
 	dp_ingest_config_default(&cfg);
 	cfg.pending_frames = o.pending;
 	cfg.await_max = o.pending * o.shards;
-	cfg.dedup_window = 65536;
-	cfg.dedup_entries = 65536 * 2 > (1u << 20) ? 1u << 20 : 65536 * 2;
+	/* A retry window wider than the frames in flight, with a slot for every shard a batch
+	 * touches (dp_dedup.h). */
+	cfg.dedup_window = 16384;
+	cfg.dedup_entries = 16384 * o.shards;
 	cfg.dedup_producers = 4;
 	cfg.hcache_entries = o.hcache;
 	cfg.ack_fn = on_ack;
@@ -224,6 +232,9 @@ int main(int argc, char **argv)
 	}
 	w1 = ts_sec(CLOCK_MONOTONIC);
 	double c1 = ts_sec(CLOCK_THREAD_CPUTIME_ID);
+	if (cnt.other)
+		fprintf(stderr, "%llu records acked with another status than ok\n",
+			(unsigned long long)cnt.other);
 	printf("{\"records\": %llu, \"records_per_frame\": %u, \"seconds\": %.3f, "
 	       "\"cpu_seconds\": %.3f, \"records_per_s\": %.0f, \"cpu_ns_per_record\": %.1f, "
 	       "\"durability\": \"%s\"}\n",
