@@ -47,8 +47,9 @@ static void ingest_config(const struct ctl_config *cfg, unsigned workers, unsign
 	if (ic->dedup_entries > DP_DEDUP_ENTRIES_MAX)
 		ic->dedup_entries = DP_DEDUP_ENTRIES_MAX;
 	if (cfg->retry_window > DP_DEDUP_WINDOW_DEFAULT) {
-		/* A wide window is for a few deep producers: keep the table near 64 MiB. */
-		uint64_t p = (64ull << 20) / ((uint64_t)ic->dedup_entries * 36);
+		/* A wide window is for a few deep producers: keep the table near 64 MiB (about 48
+		 * bytes per entry, dp_dedup.h). */
+		uint64_t p = (64ull << 20) / ((uint64_t)ic->dedup_entries * 48);
 		ic->dedup_producers = p < 4 ? 4 : p > DP_DEDUP_PRODUCERS_DEFAULT ?
 				      DP_DEDUP_PRODUCERS_DEFAULT : (unsigned)p;
 	}
