@@ -173,6 +173,9 @@ static struct ty *ty_of(const json_t *v, bool fold)
 		if (!(t = ty_new(T_STRUCT)))
 			return NULL;
 		json_object_foreach((json_t *)v, k, m) {
+			/* A member without a name can be no column or struct field (Hive needs one). */
+			if (!*k)
+				continue;
 			struct ty *mt = ty_of(m, false);
 			if (!mt || ty_member(t, k, fold, mt) < 0) {
 				ty_free(t);

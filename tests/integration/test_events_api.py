@@ -197,7 +197,9 @@ def test_runs_missed_while_down_are_coalesced_into_one(tmp_path):
         kc = d.client()
         base = len(stream_records(kc, "ticks"))
         st = admin_stats(d)["events"]
-        assert st["missed"] == 1 and st["runs"] == 1, st
+        # One catch-up run for the three missed ones (a loaded machine may already have run the
+        # next one on schedule before the stats are read).
+        assert st["missed"] == 1 and 1 <= st["runs"] <= 2, st
         # The schedule goes on after the catch-up run.
         recs = wait_records(kc, "ticks", base + 1, 6)
         assert len(recs) >= base + 1
