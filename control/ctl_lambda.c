@@ -682,7 +682,12 @@ static int apply_code(struct ctl_lambda *l, struct ctl_aws_call *c, struct l_fn 
 		return -1;
 	}
 	char boot[PATH_MAX];
-	snprintf(boot, sizeof(boot), "%s/bootstrap", dir);
+	if ((size_t)snprintf(boot, sizeof(boot), "%s/bootstrap", dir) >= sizeof(boot)) {
+		free(zip);
+		rm_tree(dir);
+		l_err(c, 500, "ServiceException", "the function's directory path is too long");
+		return -1;
+	}
 	struct stat st;
 	if (stat(boot, &st) < 0 || !S_ISREG(st.st_mode)) {
 		free(zip);
