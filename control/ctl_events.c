@@ -17,6 +17,7 @@
 #include "ctl_b64.h"
 #include "ctl_log.h"
 #include "ctl_sched.h"
+#include "ctl_uuid.h"
 
 #define EV_NAME_MAX 64
 #define EV_TARGETS_PER_RULE 5
@@ -168,18 +169,6 @@ static void sink(void *arg, unsigned status, const char *ctype, char *body, size
 	free(s);
 }
 
-static void uuid4(char out[37])
-{
-	uint8_t b[16];
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		memset(b, 0, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
-
 static void rule_arn(const char *region, const char *account, const char *name, char *out,
 		     size_t n)
 {
@@ -190,7 +179,7 @@ static void rule_arn(const char *region, const char *account, const char *name, 
 static json_t *scheduled_event(const struct ev_rule *r, const char *account, int64_t ms)
 {
 	char id[37], when[32], arn[256];
-	uuid4(id);
+	ctl_uuid4(id);
 	time_t tt = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&tt, &tm);

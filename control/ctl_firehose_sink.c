@@ -27,6 +27,7 @@
 
 #include "ctl_b64.h"
 #include "ctl_log.h"
+#include "ctl_uuid.h"
 
 #define BACKOFF_BASE_MS 1000   /* Firehose: 1 s x 2^n */
 #define BACKOFF_CAP_MS 120000  /* capped at 120 s */
@@ -186,18 +187,6 @@ static int progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_of
 	return atomic_load((const atomic_bool *)arg) ? 1 : 0;
 }
 
-static void uuid4(char out[37])
-{
-	uint8_t u[16];
-	if (getrandom(u, sizeof(u), 0) != sizeof(u))
-		memset(u, 0x5a, sizeof(u));
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		 u[13], u[14], u[15]);
-}
-
 /* Firehose's request body: {"requestId","timestamp","records":[{"data":"<base64>"}...]}. */
 static int http_body(const struct fh_job *j, const char *rid, struct fh_buf *b)
 {
@@ -300,7 +289,7 @@ static int http_run(const char *root, struct fh_job *j, const atomic_bool *stop)
 {
 	const struct fh_dest *d = j->dest;
 	char rid[37], why[256] = "";
-	uuid4(rid);  /* the same id across retries, as Firehose */
+	ctl_uuid4(rid);  /* the same id across retries, as Firehose */
 	struct fh_buf body = { 0 };
 	if (http_body(j, rid, &body) < 0)
 		return -ENOMEM;

@@ -24,6 +24,7 @@
 #include "ctl_glue.h"
 #include "ctl_log.h"
 #include "ctl_sched.h"
+#include "ctl_uuid.h"
 
 #define K_NAME_MAX 255
 #define K_DESC_MAX 2048
@@ -102,13 +103,6 @@ static sqlite3_stmt *prep(struct ctl_glue_crawler *k, const char *sql)
 		return NULL;
 	}
 	return st;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
@@ -203,24 +197,11 @@ static int k_names(struct ctl_glue_crawler *k, const char *after, unsigned max, 
 
 /* ---- settling and scheduling --------------------------------------------------------------- */
 
-static void uuid4(char out[37])
-{
-	uint8_t b[16] = { 0 };
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		for (int i = 0; i < 16; i++)
-			b[i] = (uint8_t)(wall_ms() >> (i % 8));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
-
 /* LastCrawl for a run that started at start_ms. */
 static json_t *last_crawl(const char *status, const char *msg, int64_t start_ms)
 {
 	char id[37];
-	uuid4(id);
+	ctl_uuid4(id);
 	json_t *lc = json_pack("{s:s,s:o,s:s,s:s,s:s}", "Status", status, "StartTime",
 			       ctl_aws_time_json(start_ms), "LogGroup", "/aws-glue/crawlers",
 			       "LogStream", "crawler", "MessagePrefix", id);

@@ -24,6 +24,7 @@
 #include "ctl_b64.h"
 #include "ctl_lambda_internal.h"
 #include "ctl_log.h"
+#include "ctl_uuid.h"
 
 #define JSON_TYPE "application/json"
 #define API_PREFIX "/2015-03-31/"
@@ -39,26 +40,6 @@ int64_t l_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void uuid4(char out[37])
-{
-	uint8_t b[16];
-	FILE *f = fopen("/dev/urandom", "rb");
-	if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-		uint64_t x = (uint64_t)l_now_ms() ^ ((uint64_t)getpid() << 32);
-		for (int i = 0; i < 16; i++) {
-			x = x * 6364136223846793005ull + 1442695040888963407ull;
-			b[i] = (uint8_t)(x >> 56);
-		}
-	}
-	if (f)
-		fclose(f);
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
 }
 
 /* snprintf for paths: -ENAMETOOLONG instead of a silently cut path. */
@@ -844,7 +825,7 @@ static void touch(struct l_fn *f)
 {
 	f->modified_ms = l_now_ms();
 	f->revision++;
-	uuid4(f->revision_id);
+	ctl_uuid4(f->revision_id);
 }
 
 static void op_create(struct ctl_lambda *l, struct ctl_aws_call *c)
