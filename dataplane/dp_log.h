@@ -236,6 +236,7 @@ struct dp_shard_stats {
 	uint64_t flushes, writes, fsyncs, short_writes, eagain;
 	uint64_t segments_rolled, segments_deleted;
 	uint64_t mark_errors;      /* durable-mark file writes that failed (advisory, not fatal) */
+	uint64_t zero_writes, zero_bytes; /* zeros written ahead of the tail (durable mode) */
 	uint32_t segments_live;
 };
 void dp_shard_stats_get(const struct dp_shard *sh, struct dp_shard_stats *st);

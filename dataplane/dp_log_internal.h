@@ -120,6 +120,8 @@ struct dp_seg {
 	uint64_t base_seq;
 	uint64_t size;               /* preallocated bytes */
 	uint64_t end;                /* end of staged batches (writer thread only) */
+	uint64_t zeroed;             /* [0, zeroed) holds written blocks, not preallocated ones
+	                                (writer only; dp_log.c, "Zero ahead") */
 	uint64_t last_idx_off;       /* writer only */
 	_Atomic uint64_t next_base;  /* base_seq of the following segment, 0 while this is active */
 	_Atomic int64_t max_ts;      /* newest arrival time staged here (INT64_MIN: none) */
@@ -182,6 +184,9 @@ struct dp_flush {
 	uint32_t written;
 	int write_res;
 	int sync_res;
+	int zero_res;
+	uint32_t zero_len;  /* bytes of zeros written ahead of the stage by this flush (0: none) */
+	uint64_t zero_off;
 	uint8_t pending;
 	bool active;
 } __attribute__((aligned(8)));
