@@ -178,8 +178,17 @@ struct dp_stage {
 	uint64_t end_seq; /* seq after the last record staged here */
 };
 
-/* The one flush a shard may have in flight. user_data of its SQEs is its address | op. */
+/*
+ * Flushes in flight per shard, and staging buffers (one more: appends always have one to fill).
+ * Two in flight let the records that arrive during one fdatasync start their own at once instead
+ * of waiting for it to finish (dp_log.c, "Group commit").
+ */
+#define DP_FLUSH_MAX 2u
+#define DP_STAGES (DP_FLUSH_MAX + 1u)
+
+/* A flush in flight. user_data of its SQEs is its address | op. */
 struct dp_flush {
+	struct dp_shard *sh;
 	struct dp_stage *st;
 	uint32_t written;
 	int write_res;
@@ -189,6 +198,7 @@ struct dp_flush {
 	uint64_t zero_off;
 	uint8_t pending;
 	bool active;
+	bool done;          /* every completion is in; retired in order (dp_log.c) */
 } __attribute__((aligned(8)));
 
 struct dp_shard {
@@ -209,9 +219,10 @@ struct dp_shard {
 	_Atomic uint64_t readable_next;
 	_Atomic uint64_t trim_seq;
 
-	struct dp_stage stage[2];
+	struct dp_stage stage[DP_STAGES];
 	unsigned fill;             /* index of the staging buffer that takes appends */
-	struct dp_flush fl;
+	struct dp_flush fl[DP_FLUSH_MAX]; /* a ring: fl_n in flight from fl_head, oldest first */
+	unsigned fl_head, fl_n;
 	struct dp_shard *dirty_next;
 	bool dirty;
 	bool fail_notified;        /* the ack callback has seen the shard FAILED (exactly once) */

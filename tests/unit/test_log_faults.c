@@ -291,12 +291,15 @@ static void fsync_fails(int at, int err)
 	}
 	CHECK_EQ(a.calls, at - 1);
 	CHECK_EQ(a.failed_calls, 0);
-	/* The failing flush, and a batch staged while it is in flight. */
+	/* The failing flush, and a batch staged while it is in flight: that one starts its own
+	 * flush at once when a second slot is free and it does not overlap the first flush's
+	 * zeros ahead, and whichever of the two fdatasyncs completes first is the failing one;
+	 * nothing of either is acked, since the earlier one never retires as a success. */
 	REQUIRE(stage(sh, 3, 2000, at) == 3);
 	dp_committer_poll(c, false);
 	REQUIRE(stage(sh, 2, 2000, at) == 2);
 	wait_idle(c, sh);
-	CHECK_EQ(f.fsyncs, at);
+	CHECK(f.fsyncs >= at && f.fsyncs <= at + (int)DP_FLUSH_MAX - 1);
 	check_failed(c, sh, &a, err, "fdatasync", acked, dir, &cfg);
 	dp_committer_free(c);
 }
