@@ -427,32 +427,14 @@ int ctl_http_timeout_ms(struct ctl_http *h)
 	return (int)best;
 }
 
-/* Whether MHD asks to run now regardless of its descriptors (a timeout due, connections it left
- * ready or resumed). */
-static bool due_now(struct MHD_Daemon *d)
-{
-	MHD_UNSIGNED_LONG_LONG t;
-	return MHD_get_timeout(d, &t) == MHD_YES && t == 0;
-}
-
 int ctl_http_run(struct ctl_http *h)
 {
-	/*
-	 * MHD's contract for external polling: call MHD_run when its descriptor is ready or its
-	 * timeout is due. Our set says which daemon's epoll descriptor is ready (level-triggered:
-	 * reading it changes nothing), so a turn of the event loop costs one epoll_wait here plus
-	 * one inside each MHD_run that has work, not one per daemon every turn.
-	 */
 	struct epoll_event ev[4];
-	bool run_api = false, run_admin = false;
-	int n = epoll_wait(h->epfd, ev, 4, 0);
-	for (int i = 0; i < n; i++) {
-		run_api |= ev[i].data.ptr == h->api;
-		run_admin |= ev[i].data.ptr == h->admin;
-	}
-	if (h->api && (run_api || n < 0 || due_now(h->api)) && MHD_run(h->api) != MHD_YES)
+	/* Drain our set (level-triggered) so it does not stay readable; MHD_run does the work. */
+	(void)epoll_wait(h->epfd, ev, 4, 0);
+	if (h->api && MHD_run(h->api) != MHD_YES)
 		return -EIO;
-	if (h->admin && (run_admin || n < 0 || due_now(h->admin)) && MHD_run(h->admin) != MHD_YES)
+	if (h->admin && MHD_run(h->admin) != MHD_YES)
 		return -EIO;
 	return 0;
 }
