@@ -18,20 +18,21 @@
  *
  * Durability contract, enforced in flush_complete() and flush_retire(): the ack mark moves only
  * when the write completed in full AND (in durable mode) its fdatasync returned 0, for this flush
- * and every flush started before it. A short write is resubmitted together
- * with a new fdatasync; -ECANCELED or any negative result fails the shard for good.
+ * and every flush started before it. A short write is resubmitted together with a new
+ * fdatasync; -ECANCELED or any negative result fails the shard for good.
  *
  * Zero ahead. Segments are preallocated with fallocate, which leaves unwritten extents: the first
  * write into one makes the file system convert the extent, and the fdatasync that follows must
- * then commit the file system's journal as well as flush the data. In durable mode a flush
- * therefore also writes zeros over the next ZERO_CHUNK bytes past its stage whenever fewer than
- * ZERO_LOW bytes past the stage have been written, so that later flushes overwrite written blocks
- * and their fdatasync is a data flush only (ext4 on virtio, 4 KiB appends, bench/run's data dir:
- * pwrite + fdatasync p50 372 us into fallocated blocks, 185 us into written ones). The zeros
- * change nothing the format can see (the unused end of a segment reads as zeros either way). The
- * zero write is part of its flush: the flush is complete only when it has completed too, and no
- * flush whose bytes overlap a zero write in flight starts before that zero write completed, so no
- * data write can be overtaken by zeros; a failed zero write fails the shard like any write.
+ * then commit the file system's journal as well as flush the data. In durable mode a small flush
+ * (at most ZERO_FLUSH_MAX bytes) therefore also writes zeros over the next ZERO_CHUNK bytes past
+ * its stage whenever fewer than ZERO_LOW bytes past the stage have been written, so that later
+ * flushes overwrite written blocks and their fdatasync is a data flush only (ext4 on virtio, 4 KiB
+ * appends, bench/run's data dir: pwrite + fdatasync p50 372 us into fallocated blocks, 185 us into
+ * written ones). The zeros change nothing the format can see (the unused end of a segment reads
+ * as zeros either way). The zero write is part of its flush: the flush is complete only when it
+ * has completed too, and no flush whose bytes overlap a zero write in flight starts before that
+ * zero write completed, so no data write can be overtaken by zeros; a failed zero write fails the
+ * shard like any write.
  */
 #include "dp_log_internal.h"
 
@@ -71,6 +72,10 @@ struct dp_committer {
  * once per MiB of log, and several flushes' worth of room at any rate the log sustains. */
 #define ZERO_CHUNK (1u << 20)
 #define ZERO_LOW (256u << 10)
+/* Only small flushes zero ahead: the journal commit is what dominates their fdatasync, while a
+ * flush of this much or more pays for its own extent conversion many times over, and zeroing
+ * ahead of it would only double the bytes written (PutRecords of 500 records, ~60 KB each). */
+#define ZERO_FLUSH_MAX (64u << 10)
 
 /* ---- names and config ------------------------------------------------------------------------ */
 
@@ -492,6 +497,8 @@ static void notify_failed(struct dp_shard *sh)
 static uint32_t zero_ahead(const struct dp_shard *sh, const struct dp_stage *st, uint64_t *off)
 {
 	struct dp_seg *seg = st->seg;
+	if (st->len > ZERO_FLUSH_MAX)
+		return 0;
 	/* One zero write at a time: seg->zeroed only moves when it completes. */
 	for (unsigned i = 0; i < sh->fl_n; i++)
 		if (sh->fl[(sh->fl_head + i) % DP_FLUSH_MAX].zero_len)
