@@ -64,7 +64,7 @@ const char *dp_shard_state_name(enum dp_shard_state s);
 
 struct dp_log_config {
 	uint64_t segment_bytes;      /* roll size; default 64 MiB; >= 64 KiB and >= buffer_bytes + 4 KiB */
-	uint32_t buffer_bytes;       /* per staging buffer (three per shard); default 4 MiB;
+	uint32_t buffer_bytes;       /* per staging buffer (five per shard); default 4 MiB;
 	                                >= max_record_bytes + 4 KiB so that one maximal record fits */
 	uint32_t max_record_bytes;   /* largest record data accepted; default 1 MiB (Kinesis's
 	                                default, DP_DATA_MAX), up to DP_DATA_LIMIT */
@@ -123,7 +123,7 @@ void dp_committer_free(struct dp_committer *c);
 /*
  * Drive group commit: reap completions (calling the ack callback once per flush retired, in the
  * order the shard's flushes started), then submit one flush (one write plus its linked
- * fdatasync) for every shard that has staged data and fewer than two flushes in flight.
+ * fdatasync) for every shard that has staged data and fewer than four flushes in flight.
  * With wait, blocks until at least one completion arrives when a flush is in flight.
  * Returns the number of flushes completed (>= 0) or a negative errno of the ring itself.
  */

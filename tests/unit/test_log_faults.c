@@ -292,7 +292,7 @@ static void fsync_fails(int at, int err)
 	CHECK_EQ(a.calls, at - 1);
 	CHECK_EQ(a.failed_calls, 0);
 	/* The failing flush, and a batch staged while it is in flight: that one starts its own
-	 * flush at once when a second slot is free and it does not overlap the first flush's
+	 * flush at once when another slot is free and it does not overlap the first flush's
 	 * zeros ahead, and whichever of the two fdatasyncs completes first is the failing one;
 	 * nothing of either is acked, since the earlier one never retires as a success. */
 	REQUIRE(stage(sh, 3, 2000, at) == 3);
