@@ -160,6 +160,7 @@ struct kb_slot {
 	bool complete;              /* the answer's last byte arrived */
 	struct iovec iov[3];
 	unsigned niov;
+	bool out_armed;           /* raw engine: EPOLLOUT is armed (a request only partly written) */
 	char clen[32];              /* "<Content-Length>\r\n\r\n" */
 	uint64_t t0;
 	char *body;                 /* getrecords: this slot's own body (owned) */
@@ -948,6 +949,7 @@ static int raw_connect(struct kb *kb, struct kb_slot *s, int ep)
 	}
 	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+	s->out_armed = false;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return -errno;
 	return 0;
@@ -959,11 +961,12 @@ static int raw_flush(struct kb_slot *s, int ep)
 	while (s->niov) {
 		ssize_t n = writev(s->fd, s->iov + (3 - s->niov), (int)s->niov);
 		if (n < 0) {
-			if (errno == EAGAIN) {
+			if (errno == EAGAIN && !s->out_armed) {
 				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = s };
+				s->out_armed = true;
 				return epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
 			}
-			return -errno;
+			return errno == EAGAIN ? 0 : -errno;
 		}
 		while (s->niov && (size_t)n >= s->iov[3 - s->niov].iov_len) {
 			n -= (ssize_t)s->iov[3 - s->niov].iov_len;
@@ -975,7 +978,12 @@ static int raw_flush(struct kb_slot *s, int ep)
 			v->iov_len -= (size_t)n;
 		}
 	}
+	/* Written in full: disarm EPOLLOUT if it was armed, and only then (a request that fits the
+	 * socket buffer, the usual case, costs no epoll_ctl). */
+	if (!s->out_armed)
+		return 0;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+	s->out_armed = false;
 	return epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
 }
 

@@ -107,7 +107,7 @@ static int fill_shard(struct dp_committer *c, const char *dir, uint32_t index,
 			r = dp_shard_append(sh, recs, n, now_ms(), &first);
 			if (r != -EAGAIN)
 				break;
-			/* Both staging buffers are in flight: wait for one to complete. */
+			/* Every staging buffer is busy: wait for a flush to complete. */
 			*op = "dp_committer_poll";
 			r = dp_committer_poll(c, true);
 			if (r < 0)

@@ -22,7 +22,7 @@ static const char usage[] =
 	"  --durability MODE       when a record is acknowledged: durable (default, after\n"
 	"                          fdatasync), written (after the write), none (when staged)\n"
 	"  --segment-size SIZE     segment file size, preallocated (default 64M; K, M, G suffixes)\n"
-	"  --buffer-size SIZE      per-shard staging buffer, two per shard (default 4M, >= 1M+4K)\n"
+	"  --buffer-size SIZE      per-shard staging buffer, five per shard (default 4M, >= 1M+4K)\n"
 	"  --index-interval SIZE   bytes of log between sparse index entries (default 64K)\n"
 	"  --retention-hours N     default retention, 24..8760 (default 24)\n"
 	"  --retention-check SECS  seconds between retention passes (default 60)\n"

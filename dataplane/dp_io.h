@@ -22,6 +22,7 @@
 enum dp_io_op {
 	DP_IO_WRITE = 1,  /* io_uring write of staged batches */
 	DP_IO_FSYNC,      /* io_uring fdatasync linked after a write */
+	DP_IO_ZERO,       /* io_uring write of zeros ahead of the log's tail (dp_log.c, "Zero ahead") */
 	DP_IO_OP_COUNT
 };
 

@@ -64,7 +64,7 @@ const char *dp_shard_state_name(enum dp_shard_state s);
 
 struct dp_log_config {
 	uint64_t segment_bytes;      /* roll size; default 64 MiB; >= 64 KiB and >= buffer_bytes + 4 KiB */
-	uint32_t buffer_bytes;       /* per staging buffer (two per shard); default 4 MiB;
+	uint32_t buffer_bytes;       /* per staging buffer (five per shard); default 4 MiB;
 	                                >= max_record_bytes + 4 KiB so that one maximal record fits */
 	uint32_t max_record_bytes;   /* largest record data accepted; default 1 MiB (Kinesis's
 	                                default, DP_DATA_MAX), up to DP_DATA_LIMIT */
@@ -121,8 +121,9 @@ int dp_committer_new(unsigned entries, dp_ack_cb cb, void *cb_arg, struct dp_com
 void dp_committer_free(struct dp_committer *c);
 
 /*
- * Drive group commit: reap completions (calling the ack callback), then submit one flush (one
- * write plus its linked fdatasync) for every shard that has staged data and no flush in flight.
+ * Drive group commit: reap completions (calling the ack callback once per flush retired, in the
+ * order the shard's flushes started), then submit one flush (one write plus its linked
+ * fdatasync) for every shard that has staged data and fewer than four flushes in flight.
  * With wait, blocks until at least one completion arrives when a flush is in flight.
  * Returns the number of flushes completed (>= 0) or a negative errno of the ring itself.
  */
@@ -197,7 +198,7 @@ struct dp_record_in {
  * On success returns n and writes the first assigned sequence number to *first_seq (records get
  * first_seq .. first_seq + n - 1).
  * Errors: -EINVAL (n or a key/data length out of range), -EMSGSIZE (batch larger than a staging
- * buffer), -EAGAIN (both staging buffers busy: call dp_committer_poll and retry), -EROFS (shard
+ * buffer), -EAGAIN (every staging buffer busy: call dp_committer_poll and retry), -EROFS (shard
  * FAILED, QUARANTINED or CLOSED), or the errno of a failed segment roll (the shard then FAILS).
  */
 int dp_shard_append(struct dp_shard *sh, const struct dp_record_in *recs, unsigned n,
@@ -236,6 +237,7 @@ struct dp_shard_stats {
 	uint64_t flushes, writes, fsyncs, short_writes, eagain;
 	uint64_t segments_rolled, segments_deleted;
 	uint64_t mark_errors;      /* durable-mark file writes that failed (advisory, not fatal) */
+	uint64_t zero_writes, zero_bytes; /* zeros written ahead of the tail (durable mode) */
 	uint32_t segments_live;
 };
 void dp_shard_stats_get(const struct dp_shard *sh, struct dp_shard_stats *st);

@@ -12,8 +12,8 @@
  *
  * Every open of an existing log then writes and syncs a SKIP batch before any append (see
  * start_run()): after an unclean stop it moves the next sequence number past everything the
- * previous run could have handed out (two staging buffers of the smallest records), so numbers
- * are never reused even for records that were lost unacked.
+ * previous run could have handed out (DP_STAGES staging buffers of the smallest records), so
+ * numbers are never reused even for records that were lost unacked.
  */
 #include "dp_log_internal.h"
 
@@ -296,9 +296,10 @@ static void quarantine(struct dp_shard_recovery *rep, uint64_t seq, const char *
 /*
  * Begin a new run on a recovered log: a SKIP marker, written and synced before the first append.
  * After an unclean stop (the log does not end with CLOSE) it jumps past every number the last
- * run may have handed out (two staging buffers of the smallest records). After a clean stop it
- * jumps nothing, but the log no longer ends with CLOSE, so a crash of this run before its first
- * flush is seen as unclean and the numbers it handed out are skipped too.
+ * run may have handed out (every staging buffer full of the smallest records: the ones in flight
+ * and the one being filled, DP_STAGES in all). After a clean stop it jumps nothing, but the log
+ * no longer ends with CLOSE, so a crash of this run before its first flush is seen as unclean and
+ * the numbers it handed out are skipped too.
  *
  * The marker claims every kept record durable, so first fdatasync the segments that hold
  * records no claim covers: written and none modes never sync, and a crash can leave a flush's
@@ -312,7 +313,7 @@ static int start_run(struct dp_shard *sh, bool clean, uint64_t expected, uint64_
 		     uint64_t buf_hint, int64_t last_ts, uint64_t *next_out)
 {
 	const struct dp_io_ops *io = sh->io;
-	uint64_t gap = clean ? 0 : 2 * (buf_hint / DP_MIN_REC_BYTES) + 1;
+	uint64_t gap = clean ? 0 : DP_STAGES * (buf_hint / DP_MIN_REC_BYTES) + 1;
 	uint64_t next = gap > DP_SEQ_MAX - expected ? DP_SEQ_MAX : expected + gap;
 	struct dp_seg *last = sh->segs[sh->nsegs - 1];
 	bool room = last->end + DP_BATCH_HDR_BYTES <= last->size;

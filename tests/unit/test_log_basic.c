@@ -16,6 +16,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -767,6 +770,141 @@ static void test_group_commit(void)
 	tmpdir_rm(tmp);
 }
 
+/* A batch staged while flushes are in flight starts its own flush at once (up to DP_FLUSH_MAX
+ * in flight), and each flush retires on its own, in order. */
+static void test_flushes_overlap(void)
+{
+	const char *tmp = tmp_new();
+	REQUIRE(tmp);
+	struct acks a = { 0 };
+	struct dp_committer *c;
+	REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
+	struct dp_log_config cfg;
+	cfg_small(&cfg, DP_DUR_DURABLE);
+	struct dp_shard *sh;
+	REQUIRE(dp_shard_open(c, path_in(tmp, "o"), &info, &cfg, NULL, &sh) == 0);
+	struct model m;
+	model_init(&m, cfg.segment_bytes);
+	unsigned full = 0, rounds = 50, most = 0;
+	for (unsigned i = 0; i < rounds; i++) {
+		uint64_t before = dp_shard_ack_next(sh);
+		for (unsigned k = 0; k < DP_FLUSH_MAX; k++) {
+			REQUIRE(append_batch(c, sh, &m, 1, NULL, NULL, i) == 1);
+			CHECK(dp_committer_poll(c, false) >= 0);
+		}
+		/* Unless an fdatasync was already back, every batch has its own flush in flight now
+		 * (one waits only for a zero write it would overlap, about once per page). */
+		unsigned inflight = dp_committer_inflight(c);
+		CHECK(inflight <= DP_FLUSH_MAX);
+		if (inflight > most)
+			most = inflight;
+		if (inflight == DP_FLUSH_MAX) {
+			full++;
+			CHECK(dp_shard_ack_next(sh) == before);
+		}
+		while (dp_committer_inflight(c))
+			CHECK(dp_committer_poll(c, true) >= 0);
+		drain(c, sh);
+		/* Each flush retired on its own: one callback each, the last at the end of all. */
+		CHECK_EQ(a.calls, DP_FLUSH_MAX * (i + 1));
+		CHECK_EQ_U64(a.last, before + DP_FLUSH_MAX);
+		CHECK_EQ_U64(dp_shard_ack_next(sh), before + DP_FLUSH_MAX);
+	}
+	struct dp_shard_stats st;
+	dp_shard_stats_get(sh, &st);
+	CHECK_EQ_U64(st.flushes, DP_FLUSH_MAX * rounds);
+	CHECK_EQ(a.failed_calls, 0);
+	CHECK(most >= 2);
+	printf("# %u of %u rounds had %u flushes in flight (most seen: %u)\n", full, rounds,
+	       DP_FLUSH_MAX, most);
+	CHECK_EQ(read_all(sh, DP_POS_TRIM_HORIZON, 0, &m, 0), (int)(DP_FLUSH_MAX * rounds));
+	CHECK_EQ(dp_shard_close(sh), 0);
+	model_free(&m);
+	dp_committer_free(c);
+	tmpdir_rm(tmp);
+}
+
+/* Whether [off, off + len) of fd lies in written extents: 1 yes, 0 some of it is preallocated
+ * (unwritten) or a hole, -1 the file system cannot say (no FIEMAP). */
+static int range_written(int fd, uint64_t off, uint64_t len)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent ext[32];
+	} q = { .fm = { .fm_start = off, .fm_length = len, .fm_flags = FIEMAP_FLAG_SYNC,
+			.fm_extent_count = 32 } };
+	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) < 0 || q.fm.fm_mapped_extents == 0)
+		return -1;
+	uint64_t at = off;
+	for (unsigned i = 0; i < q.fm.fm_mapped_extents; i++) {
+		const struct fiemap_extent *e = &q.ext[i];
+		if (e->fe_logical > at || (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN))
+			return 0;
+		at = e->fe_logical + e->fe_length;
+		if (at >= off + len)
+			return 1;
+	}
+	return 0;
+}
+
+/* Durable mode writes zeros ahead of the tail after small flushes so that the next flushes
+ * overwrite written blocks (their fdatasync then needs no journal commit); large flushes and the
+ * other modes leave the preallocation alone. The log reads the same either way. */
+static void test_zero_ahead(void)
+{
+	static const enum dp_durability modes[] = { DP_DUR_DURABLE, DP_DUR_WRITTEN };
+	const char *tmp = tmp_new();
+	REQUIRE(tmp);
+	struct acks a = { 0 };
+	struct dp_committer *c;
+	REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
+	/* k = 2: durable, flushes of 8 x 10 KB, more than a small flush */
+	static const uint32_t big[8] = { 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000 };
+	static const uint16_t big_k[8] = { 8, 8, 8, 8, 8, 8, 8, 8 };
+	for (int k = 0; k < 3; k++) {
+		struct dp_log_config cfg;
+		cfg_small(&cfg, modes[k % 2]);
+		cfg.segment_bytes = 4u << 20;
+		char name[16];
+		snprintf(name, sizeof(name), "z%d", k);
+		struct dp_shard *sh;
+		REQUIRE(dp_shard_open(c, path_in(tmp, name), &info, &cfg, NULL, &sh) == 0);
+		struct model m;
+		model_init(&m, cfg.segment_bytes);
+		unsigned n = k == 2 ? 8 : 3;
+		for (int i = 0; i < 20; i++) {
+			REQUIRE(append_batch(c, sh, &m, n, k == 2 ? big_k : NULL, k == 2 ? big : NULL,
+					     i) == (int)n);
+			drain(c, sh);
+		}
+		struct dp_shard_stats st;
+		dp_shard_stats_get(sh, &st);
+		struct dp_seg *seg = sh->segs[sh->nsegs - 1];
+		uint64_t tail = (seg->end + 4095u) & ~(uint64_t)4095u;
+		if (k == 0) {
+			CHECK(st.zero_writes >= 1);
+			CHECK(st.zero_bytes >= (1u << 20));
+			CHECK(seg->zeroed >= seg->end + (256u << 10));
+		} else {
+			CHECK_EQ_U64(st.zero_writes, 0);
+			CHECK_EQ_U64(st.zero_bytes, 0);
+		}
+		int w = range_written(seg->fd, tail, 256u << 10);
+		if (w < 0)
+			printf("# FIEMAP not supported here: extent states not checked\n");
+		else
+			CHECK_EQ(w, k == 0 ? 1 : 0);
+		CHECK_EQ(read_all(sh, DP_POS_TRIM_HORIZON, 0, &m, 0), (int)(20 * n));
+		CHECK_EQ(dp_shard_close(sh), 0);
+		REQUIRE(dp_shard_open(c, path_in(tmp, name), &info, &cfg, NULL, &sh) == 0);
+		CHECK_EQ(read_all(sh, DP_POS_TRIM_HORIZON, 0, &m, 0), (int)(20 * n));
+		CHECK_EQ(dp_shard_close(sh), 0);
+		model_free(&m);
+	}
+	dp_committer_free(c);
+	tmpdir_rm(tmp);
+}
+
 /* The segment files of dir must be exactly the model's bases. */
 static bool segs_match(const char *dir, const struct model *m, unsigned from)
 {
@@ -1212,6 +1350,8 @@ int main(void)
 	DP_TEST_RUN(test_seq_numbers);
 	DP_TEST_RUN(test_durability_modes);
 	DP_TEST_RUN(test_group_commit);
+	DP_TEST_RUN(test_zero_ahead);
+	DP_TEST_RUN(test_flushes_overlap);
 	DP_TEST_RUN(test_segment_roll);
 	DP_TEST_RUN(test_segment_tail_gap);
 	DP_TEST_RUN(test_reader_positions);

@@ -9,6 +9,8 @@
  * appends return -EROFS, close returns the error, and a reopen with the real system calls finds
  * every acked record intact and hands out numbers above everything handed out before.
  * Short writes are not failures: they are resubmitted and the log is byte for byte correct.
+ * Zero-ahead writes (dp_log.c) are held to the same rule: one that fails fails the shard, and
+ * one that comes back short leaves the log intact.
  */
 #include "dp_log.h"
 #include "dp_log_internal.h"
@@ -44,7 +46,9 @@ struct fault {
 	int falloc_at, falloc_err;       /* fallocate calls */
 	int sync_at, sync_err;           /* synchronous fdatasync calls (segment creation) */
 	int short_every;                 /* halve every Nth write completion */
-	int fsyncs, writes, fallocs, syncs, shorts;
+	int zero_at, zero_err;           /* io_uring zero-ahead write completions */
+	bool zero_short;                 /* every zero-ahead write comes back with 4 KiB */
+	int fsyncs, writes, fallocs, syncs, shorts, zeros;
 };
 
 static int f_fallocate(void *arg, int fd, int mode, off_t off, off_t len)
@@ -69,6 +73,11 @@ static int f_cqe(void *arg, enum dp_io_op op, int fd, int res)
 	(void)fd;
 	if (op == DP_IO_FSYNC)
 		return ++f->fsyncs == f->fsync_at ? f->fsync_err : res;
+	if (op == DP_IO_ZERO) {
+		if (++f->zeros == f->zero_at)
+			return f->zero_err;
+		return f->zero_short && res > 4096 ? 4096 : res;
+	}
 	++f->writes;
 	if (f->writes == f->write_at)
 		return f->write_err;
@@ -282,12 +291,15 @@ static void fsync_fails(int at, int err)
 	}
 	CHECK_EQ(a.calls, at - 1);
 	CHECK_EQ(a.failed_calls, 0);
-	/* The failing flush, and a batch staged while it is in flight. */
+	/* The failing flush, and a batch staged while it is in flight: that one starts its own
+	 * flush at once when another slot is free and it does not overlap the first flush's
+	 * zeros ahead, and whichever of the two fdatasyncs completes first is the failing one;
+	 * nothing of either is acked, since the earlier one never retires as a success. */
 	REQUIRE(stage(sh, 3, 2000, at) == 3);
 	dp_committer_poll(c, false);
 	REQUIRE(stage(sh, 2, 2000, at) == 2);
 	wait_idle(c, sh);
-	CHECK_EQ(f.fsyncs, at);
+	CHECK(f.fsyncs >= at && f.fsyncs <= at + (int)DP_FLUSH_MAX - 1);
 	check_failed(c, sh, &a, err, "fdatasync", acked, dir, &cfg);
 	dp_committer_free(c);
 }
@@ -464,6 +476,57 @@ static void test_roll_fdatasync_fails(void)
 	roll_fails(false, true);
 }
 
+/* A zero-ahead write that fails fails the shard like a data write; nothing of its flush is acked.
+ * Zero-ahead writes that come back short change nothing but how far ahead the log has written. */
+static void test_zero_ahead_faults(void)
+{
+	for (int k = 0; k < 2; k++) {
+		char dir[128];
+		snprintf(dir, sizeof(dir), "%s/zero_%d", tmp, k);
+		struct fault f = { .zero_at = k == 0 ? 2 : 0, .zero_err = -EIO, .zero_short = k == 1 };
+		struct dp_io_ops ops = fault_ops(&f);
+		struct acks a = { 0 };
+		struct dp_committer *c;
+		REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
+		struct dp_log_config cfg;
+		dp_log_config_default(&cfg);
+		cfg.buffer_bytes = BUF_MIN;
+		cfg.segment_bytes = 8u << 20;
+		cfg.io = &ops;
+		struct dp_shard *sh;
+		REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+		nrecs = 0;
+		uint64_t acked = 0;
+		/* 40 KB per flush: the 1st flush zeros ahead, the 2nd zeros ahead again when the 1st
+		 * came back short, or (k == 0) fails when the zeros run out after ~1 MiB. */
+		for (int i = 0; i < 200 && dp_shard_state(sh) == DP_SHARD_OPEN; i++) {
+			acked = dp_shard_ack_next(sh);
+			REQUIRE(stage_sized(sh, 4, 16, 10000, 0, i) == 4);
+			wait_idle(c, sh);
+		}
+		struct dp_shard_stats st;
+		dp_shard_stats_get(sh, &st);
+		if (k == 0) {
+			CHECK_EQ(f.zeros, 2);
+			CHECK_EQ_U64(st.zero_writes, 2);
+			check_failed(c, sh, &a, EIO, "zeros", acked, dir, &cfg);
+		} else {
+			CHECK_EQ(dp_shard_state(sh), DP_SHARD_OPEN);
+			CHECK_EQ(a.failed_calls, 0);
+			/* Each short zero write leaves the next flush to zero ahead again. */
+			CHECK(st.zero_writes >= 100);
+			CHECK_EQ_U64(st.zero_bytes, st.zero_writes * 4096);
+			CHECK_EQ(read_check(sh, nrecs), (long)nrecs);
+			CHECK_EQ(dp_shard_close(sh), 0);
+			cfg.io = NULL;
+			REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+			CHECK_EQ(read_check(sh, nrecs), (long)nrecs);
+			CHECK_EQ(dp_shard_close(sh), 0);
+		}
+		dp_committer_free(c);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(strcpy(tmp, "/tmp/dp_log_faults.XXXXXX"))) {
@@ -476,6 +539,7 @@ int main(void)
 	DP_TEST_RUN(test_short_writes);
 	DP_TEST_RUN(test_roll_fallocate_fails);
 	DP_TEST_RUN(test_roll_fdatasync_fails);
+	DP_TEST_RUN(test_zero_ahead_faults);
 	dp_test_rm_tree(tmp);
 	return dp_test_done();
 }
