@@ -596,8 +596,19 @@ static int output_process(struct wf_exec *ex, struct run *r, const struct wf_sta
 	return rc;
 }
 
+/* Whether output_process can fail only for want of memory (which ends the execution anyway):
+ * no OutputPath, OutputPath null, or `$`. */
+static bool output_infallible(const struct wf_state *s)
+{
+	return s->output_path.is_null || !s->output_path.path ||
+	       (wf_path_is_root(s->output_path.path) && !wf_path_is_context(s->output_path.path));
+}
+
+/* ResultPath over @raw. With @reuse, @raw is the run's input, which the state leaves with the
+ * result whenever this succeeds: containers of it that only the run holds (r->input, and r->eff
+ * when that is the same value) are changed in place (wf_path_set_reuse). */
 static int result_path_apply(struct run *r, const struct wf_opt_path *rp, json_t *raw,
-			     json_t *result, json_t **out)
+			     json_t *result, bool reuse, json_t **out)
 {
 	int rc;
 
@@ -609,7 +620,8 @@ static int result_path_apply(struct run *r, const struct wf_opt_path *rp, json_t
 		*out = json_incref(result);
 		return 0;
 	}
-	rc = wf_path_set(rp->path, raw, result, out);
+	rc = reuse ? wf_path_set_reuse(rp->path, raw, r->eff == raw ? 2 : 1, result, out)
+		   : wf_path_set(rp->path, raw, result, out);
 	if (rc == -EINVAL) {
 		char *s = dump_short(raw);
 
@@ -661,7 +673,9 @@ static enum step_res finish_state(struct wf_exec *ex, struct run *r, const struc
 			goto fail;
 		result = sel;
 	}
-	rc = result_path_apply(r, &s->result_path, r->input, result, &merged);
+	/* When nothing after this can fail, the state's input is not read again: ResultPath may
+	 * build the output in it. */
+	rc = result_path_apply(r, &s->result_path, r->input, result, output_infallible(s), &merged);
 	json_decref(result);
 	if (rc < 0)
 		goto fail;
@@ -1398,7 +1412,7 @@ static enum step_res handle_error(struct wf_exec *ex, struct run *r, const struc
 				return END;
 			}
 			kids_clear(ex, r);
-			if (result_path_apply(r, &c->result_path, r->input, eo, &out) < 0) {
+			if (result_path_apply(r, &c->result_path, r->input, eo, false, &out) < 0) {
 				json_decref(eo);
 				return run_fail(ex, r, r->err, r->cause);
 			}

@@ -888,8 +888,16 @@ static bool filter_match(const struct fexpr *e, json_t *node, json_t *root)
 	return res;
 }
 
-/* ResultPath. Copy the container at each level, then descend. */
-static int set_at(const struct wf_path *p, size_t i, json_t *node, json_t *value, json_t **ret)
+/* A container set_at may change in place: its references are all among the @own ones its
+ * holder vouches for (the caller's for the document, the reused parent's for a child); 0 never. */
+static bool reusable(const json_t *node, size_t own)
+{
+	return own && node->refcount <= own;
+}
+
+/* ResultPath. Copy the container at each level (or reuse it), then descend. */
+static int set_at(const struct wf_path *p, size_t i, json_t *node, json_t *value, size_t own,
+		  json_t **ret)
 {
 	const struct seg *g;
 	json_t *copy, *child, *nchild;
@@ -904,13 +912,13 @@ static int set_at(const struct wf_path *p, size_t i, json_t *node, json_t *value
 		if (!node)
 			copy = json_object();
 		else if (json_is_object(node))
-			copy = json_copy(node);
+			copy = reusable(node, own) ? json_incref(node) : json_copy(node);
 		else
 			return -EINVAL;
 		if (!copy)
 			return -ENOMEM;
 		child = json_object_get(copy, g->names[0]);
-		r = set_at(p, i + 1, child, value, &nchild);
+		r = set_at(p, i + 1, child, value, copy == node, &nchild);
 		if (r == 0 && json_object_set_new(copy, g->names[0], nchild))
 			r = -ENOMEM;
 	} else {
@@ -918,11 +926,11 @@ static int set_at(const struct wf_path *p, size_t i, json_t *node, json_t *value
 
 		if (!json_is_array(node) || ix < 0 || (size_t)ix >= json_array_size(node))
 			return -EINVAL;
-		copy = json_copy(node);
+		copy = reusable(node, own) ? json_incref(node) : json_copy(node);
 		if (!copy)
 			return -ENOMEM;
 		child = json_array_get(copy, (size_t)ix);
-		r = set_at(p, i + 1, child, value, &nchild);
+		r = set_at(p, i + 1, child, value, copy == node, &nchild);
 		if (r == 0 && json_array_set_new(copy, (size_t)ix, nchild))
 			r = -ENOMEM;
 	}
@@ -938,5 +946,13 @@ int wf_path_set(const struct wf_path *p, json_t *doc, json_t *value, json_t **re
 {
 	if (!p->definite || p->context)
 		return -EINVAL;
-	return set_at(p, 0, doc, value, ret);
+	return set_at(p, 0, doc, value, 0, ret);
+}
+
+int wf_path_set_reuse(const struct wf_path *p, json_t *doc, size_t holders, json_t *value,
+		      json_t **ret)
+{
+	if (!p->definite || p->context)
+		return -EINVAL;
+	return set_at(p, 0, doc, value, holders, ret);
 }

@@ -17,7 +17,8 @@
  *
  * JSON values handed in are never modified: wf_path_set() copies each object or array on the way
  * to the target (shallow copies; untouched subtrees are shared by reference). The engine relies
- * on this: a value, once produced, is immutable.
+ * on this: a value, once shared, is immutable. The one exception, wf_path_set_reuse(), changes
+ * only containers that its caller alone holds (reference count 1) and is about to let go of.
  *
  * Threading: a compiled path is immutable and may be evaluated from several threads at once.
  */
@@ -70,6 +71,18 @@ int wf_path_eval(const struct wf_path *p, json_t *doc, json_t **ret);
  * (a step through a non-object, an index past the end): States.ResultPathMatchFailure.
  */
 int wf_path_set(const struct wf_path *p, json_t *doc, json_t *value, json_t **ret);
+
+/*
+ * wf_path_set for a caller about to let go of @doc: objects and arrays on the path that nothing
+ * else references are changed in place instead of copied, so that a state's ResultPath does not
+ * copy its input. @holders is how many of @doc's references the caller accounts for (its own and
+ * those it will drop with it); @doc is reused when its reference count is at most that, a child
+ * when only its reused parent holds it. On success the caller must not read @doc's old contents
+ * again; on failure nothing was changed. A @value that is or contains @doc holds a reference of
+ * its own, so @doc is then copied: no cycle can form.
+ */
+int wf_path_set_reuse(const struct wf_path *p, json_t *doc, size_t holders, json_t *value,
+		      json_t **ret);
 
 #ifdef __cplusplus
 }

@@ -165,6 +165,67 @@ static void test_path_set(void)
 	CHECK(set("$.l[5]", "{\"l\":[1]}", "1", NULL));
 }
 
+/* wf_path_set_reuse: containers only the caller holds are changed in place, shared ones copied. */
+static void test_path_set_reuse(void)
+{
+	struct wf_path *p = NULL, *deep = NULL, *bad = NULL;
+	REQUIRE(wf_path_compile("$.r", WF_PATH_REFERENCE, &p, NULL, 0) == 0);
+	REQUIRE(wf_path_compile("$.a.b", WF_PATH_REFERENCE, &deep, NULL, 0) == 0);
+	REQUIRE(wf_path_compile("$.n.x", WF_PATH_REFERENCE, &bad, NULL, 0) == 0);
+	json_t *out = NULL;
+
+	/* Held once: the same object comes back with the value in it. */
+	json_t *d = json_pack("{s:i}", "a", 1);
+	CHECK_EQ(wf_path_set_reuse(p, d, 1, json_true(), &out), 0);
+	CHECK(out == d);
+	CHECK(th_json_is(out, "{\"a\":1,\"r\":true}"));
+	json_decref(out);
+
+	/* Held by someone else too: copied, the other holder's view unchanged. */
+	json_t *other = json_incref(d);
+	CHECK_EQ(wf_path_set_reuse(p, d, 1, json_false(), &out), 0);
+	CHECK(out != d);
+	CHECK(th_json_is(other, "{\"a\":1,\"r\":true}"));
+	CHECK(th_json_is(out, "{\"a\":1,\"r\":false}"));
+	json_decref(out);
+	/* ... unless the caller accounts for that reference (it drops it with the document). */
+	CHECK_EQ(wf_path_set_reuse(p, d, 2, json_false(), &out), 0);
+	CHECK(out == d);
+	json_decref(out);
+	json_decref(other);
+
+	/* The value is the document (a Pass state's result is its input): the value's own
+	 * reference makes the document shared, so it is copied and no cycle is built. */
+	json_t *v = json_incref(d);
+	CHECK_EQ(wf_path_set_reuse(p, d, 1, v, &out), 0);
+	CHECK(out != d);
+	CHECK(json_object_get(out, "r") == d);
+	json_decref(out);
+	json_decref(v);
+
+	/* A shared child is copied even when its parent is reused. */
+	json_t *child = json_pack("{s:i}", "c", 1);
+	json_object_set(d, "a", child);
+	CHECK_EQ(wf_path_set_reuse(deep, d, 1, json_integer(2), &out), 0);
+	CHECK(out == d);
+	CHECK(json_object_get(out, "a") != child);
+	CHECK(th_json_is(child, "{\"c\":1}"));
+	CHECK(th_json_is(json_object_get(out, "a"), "{\"c\":1,\"b\":2}"));
+	json_decref(out);
+	json_decref(child);
+
+	/* Failure changes nothing. */
+	json_object_set_new(d, "n", json_integer(5));
+	json_t *before = json_deep_copy(d);
+	CHECK_EQ(wf_path_set_reuse(bad, d, 1, json_true(), &out), -EINVAL);
+	CHECK(json_equal(d, before));
+	json_decref(before);
+	json_decref(d);
+	wf_path_free(p);
+	wf_path_free(deep);
+	wf_path_free(bad);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_path_definite);
@@ -172,5 +233,6 @@ int main(void)
 	DP_TEST_RUN(test_path_filters);
 	DP_TEST_RUN(test_path_refused);
 	DP_TEST_RUN(test_path_set);
+	DP_TEST_RUN(test_path_set_reuse);
 	return dp_test_done();
 }
