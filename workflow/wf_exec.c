@@ -226,28 +226,39 @@ static void split_resource(const char *res, char *type, size_t tlen, const char 
 	}
 }
 
+/* Make room for one more element in the growable array *@arr of *@cap elements of @size bytes,
+ * @used of them in use: doubles it (from @first). Returns false (and marks the execution out of
+ * memory) when it cannot grow; the array is then unchanged. */
+static bool room(struct wf_exec *ex, void *arr, size_t *cap, size_t used, size_t size,
+		 size_t first)
+{
+	if (used < *cap)
+		return true;
+	size_t n = *cap ? *cap * 2 : first;
+	void *old, *p;
+	memcpy(&old, arr, sizeof(old)); /* any object pointer: no aliasing through void ** */
+	p = realloc(old, n * size);
+	if (!p) {
+		ex->oom = 1;
+		return false;
+	}
+	memcpy(arr, &p, sizeof(p));
+	*cap = n;
+	return true;
+}
+
 /* Queue and graveyard. */
 
 static void enqueue(struct wf_exec *ex, struct run *r)
 {
-	if (ex->qtail == ex->qcap) {
-		if (ex->qhead > 0) {
-			memmove(ex->queue, ex->queue + ex->qhead,
-				(ex->qtail - ex->qhead) * sizeof(*ex->queue));
-			ex->qtail -= ex->qhead;
-			ex->qhead = 0;
-		} else {
-			size_t cap = ex->qcap ? ex->qcap * 2 : 16;
-			struct run **q = realloc(ex->queue, cap * sizeof(*q));
-
-			if (!q) {
-				ex->oom = 1;
-				return;
-			}
-			ex->queue = q;
-			ex->qcap = cap;
-		}
+	if (ex->qtail == ex->qcap && ex->qhead > 0) {
+		memmove(ex->queue, ex->queue + ex->qhead,
+			(ex->qtail - ex->qhead) * sizeof(*ex->queue));
+		ex->qtail -= ex->qhead;
+		ex->qhead = 0;
 	}
+	if (!room(ex, &ex->queue, &ex->qcap, ex->qtail, sizeof(*ex->queue), 16))
+		return;
 	ex->queue[ex->qtail++] = r;
 }
 
@@ -275,18 +286,9 @@ static void kids_clear(struct wf_exec *ex, struct run *r);
 static void bury(struct wf_exec *ex, struct run *r)
 {
 	kids_clear(ex, r);
-	if (ex->ngrave == ex->capgrave) {
-		size_t cap = ex->capgrave ? ex->capgrave * 2 : 16;
-		struct run **g = realloc(ex->grave, cap * sizeof(*g));
-
-		if (!g) {
-			/* Leaking beats a use after free: the run may still be queued. */
-			ex->oom = 1;
-			return;
-		}
-		ex->grave = g;
-		ex->capgrave = cap;
-	}
+	/* Out of memory: leaking beats a use after free (the run may still be queued). */
+	if (!room(ex, &ex->grave, &ex->capgrave, ex->ngrave, sizeof(*ex->grave), 16))
+		return;
 	ex->grave[ex->ngrave++] = r;
 }
 
@@ -297,17 +299,8 @@ static struct pend *pend_add(struct wf_exec *ex, uint64_t id, enum pkind kind, s
 {
 	struct pend *p;
 
-	if (ex->npend == ex->cappend) {
-		size_t cap = ex->cappend ? ex->cappend * 2 : 8;
-		struct pend *n = realloc(ex->pend, cap * sizeof(*n));
-
-		if (!n) {
-			ex->oom = 1;
-			return NULL;
-		}
-		ex->pend = n;
-		ex->cappend = cap;
-	}
+	if (!room(ex, &ex->pend, &ex->cappend, ex->npend, sizeof(*ex->pend), 8))
+		return NULL;
 	p = &ex->pend[ex->npend++];
 	*p = (struct pend){.id = id, .kind = kind, .run = r, .due = due};
 	return p;
@@ -1763,24 +1756,35 @@ static void task_timers_drop(struct wf_exec *ex, struct run *r)
 	pend_drop_run(ex, r, true);
 }
 
-int wf_exec_task_succeeded(struct wf_exec *ex, uint64_t token, json_t *output, int64_t now_ms)
+/* The run waiting on task @token, its task no longer pending and the next events triggered by
+ * the task; NULL when no task has that token or the execution takes no input. */
+static struct run *task_answered(struct wf_exec *ex, uint64_t token, int64_t now_ms,
+				 char rtype[64], const char **rest)
 {
 	struct pend *p = pend_find(ex, token, true);
-	const struct wf_state *s;
-	char rtype[64];
-	const char *rest;
-	struct run *r;
-	size_t size;
-
-	if (!p || input_begin(ex, now_ms) < 0 || !output)
-		return -ENOENT;
-	r = p->run;
-	s = &r->g->states[r->cur];
+	if (!p || input_begin(ex, now_ms) < 0)
+		return NULL;
+	struct run *r = p->run;
 	pend_del(ex, p);
 	task_timers_drop(ex, r);
 	ex->trig = WF_TRIGGER_TASK;
 	ex->trig_ref = token;
-	split_resource(s->resource, rtype, sizeof(rtype), &rest);
+	split_resource(r->g->states[r->cur].resource, rtype, 64, rest);
+	return r;
+}
+
+int wf_exec_task_succeeded(struct wf_exec *ex, uint64_t token, json_t *output, int64_t now_ms)
+{
+	char rtype[64];
+	const char *rest;
+	size_t size;
+
+	if (!output)
+		return -ENOENT;
+	struct run *r = task_answered(ex, token, now_ms, rtype, &rest);
+	if (!r)
+		return -ENOENT;
+	const struct wf_state *s = &r->g->states[r->cur];
 	emit(ex, r, WF_EV_TaskSucceeded,
 	     details(ex, "{s:s,s:s,s:O}", "resource", rest, "resourceType", rtype, "output",
 		     output));
@@ -1800,21 +1804,12 @@ int wf_exec_task_succeeded(struct wf_exec *ex, uint64_t token, json_t *output, i
 int wf_exec_task_failed(struct wf_exec *ex, uint64_t token, const char *error, const char *cause,
 			int64_t now_ms)
 {
-	struct pend *p = pend_find(ex, token, true);
-	const struct wf_state *s;
 	char rtype[64];
 	const char *rest;
-	struct run *r;
+	struct run *r = task_answered(ex, token, now_ms, rtype, &rest);
 
-	if (!p || input_begin(ex, now_ms) < 0)
+	if (!r)
 		return -ENOENT;
-	r = p->run;
-	s = &r->g->states[r->cur];
-	pend_del(ex, p);
-	task_timers_drop(ex, r);
-	ex->trig = WF_TRIGGER_TASK;
-	ex->trig_ref = token;
-	split_resource(s->resource, rtype, sizeof(rtype), &rest);
 	emit(ex, r, WF_EV_TaskFailed,
 	     details(ex, "{s:s,s:s,s:s?,s:s?}", "resource", rest, "resourceType", rtype, "error",
 		     error, "cause", cause));
