@@ -85,7 +85,8 @@ int main(int argc, char **argv)
 	struct opts o = { .seconds = 3, .shards = 4, .size = 100, .key_len = 16, .keys = 100000,
 			  .pending = 4096, .hcache = 4096,
 			  .durability = DP_DUR_DURABLE };
-	for (int i = 1; i < argc; i++) {
+	/* Every option takes a value: step over pairs. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			return usage(argv[0]);
@@ -110,7 +111,6 @@ int main(int argc, char **argv)
 				return usage(argv[0]);
 		} else
 			return usage(argv[0]);
-		i++;
 	}
 	if (!o.dir || o.shards == 0 || o.shards > SHARDS_MAX || o.size == 0 || o.size > 1024 ||
 	    o.key_len < 2 || o.key_len > 64 || o.keys == 0 || o.pending == 0 || o.pending > 16384)
