@@ -186,6 +186,7 @@ struct prod {
 	int64_t drain_deadline_ns;
 	int64_t next_progress_ns;
 	bool send_blocked;        /* the last send met a full transport */
+	bool path_open;           /* an ack came back since the start or the last loss on send */
 	bool fatal;
 	bool warned_stale, warned_dup;
 };
@@ -836,8 +837,10 @@ static int flush_sends(struct prod *p, int64_t now)
 				return 0;
 			}
 			/* Refused or unreachable: these datagrams are lost; the retry timer resends
-			 * them. Count and move the cursors on as if they went. */
+			 * them. Count and move the cursors on as if they went. The path is in doubt
+			 * again (see path_open in run()). */
 			p->st.send_errors++;
+			p->path_open = false;
 			sent = (int)n;
 		} else {
 			for (int i = 0; i < sent; i++) {
@@ -878,6 +881,8 @@ void prod_rx(struct prod *p, const uint8_t *buf, size_t len, int64_t now)
 		p->st.acks_bad++;
 		return;
 	}
+	/* Our datagrams reach the receiver: the window may open (see run()). */
+	p->path_open = true;
 	struct slot *sl = slot_find(p, a.batch);
 	if (!sl) {
 		p->st.acks_late++;
@@ -936,6 +941,7 @@ void prod_rx(struct prod *p, const uint8_t *buf, size_t len, int64_t now)
 void prod_note_send_error(struct prod *p)
 {
 	p->st.send_errors++;
+	p->path_open = false;
 }
 
 /* Resend batches whose wait ran out, or give up on them. */
@@ -1106,6 +1112,19 @@ static int run(struct prod *p)
 			struct slot *sl = p->free[p->nfree - 1];
 			if (p->next_batch - oldest >= p->o.window)
 				break;    /* an ack (or a give-up) of the oldest batch opens it */
+			/*
+			 * Until an ack shows that datagrams reach the receiver, one batch at a time.
+			 * The sender's kernel holds datagrams to a neighbour it has not resolved yet
+			 * (ARP, neighbour discovery) and, once resolved, flushes them while newer
+			 * sends already go straight out: a burst sent into an unresolved path can
+			 * reach the receiver out of order, a later batch written before an earlier
+			 * one with no resend at all, which breaks a key's send order. One batch
+			 * cannot overtake itself; its ack proves the neighbour resolved. The same
+			 * after a send reported unreachable or refused (the neighbour may have
+			 * failed): batches already out go on, new ones wait for an ack.
+			 */
+			if (!p->path_open && p->active)
+				break;
 			int rc = slot_build(p, sl, now, &wake_ns);
 			if (rc < 0) {
 				prod_errmsg("input: %s", strerror(-rc));
