@@ -62,6 +62,12 @@ static const char usage[] =
 	"                          --no-huge is added when no huge pages are free\n"
 	"  --netns NAME            create virtual NICs (the TAP) inside network namespace NAME\n"
 	"                          (/run/netns/NAME); the daemon's sockets stay where it runs\n"
+	"  --pending-frames N      frames each worker holds in flight until their acks (default\n"
+	"                          64, up to 65536): cover the producers' windows, or frames\n"
+	"                          beyond are answered throttled\n"
+	"  --retry-window W        batch numbers per producer whose outcome a worker remembers\n"
+	"                          (default 32, up to 65536): at least the producers' --window,\n"
+	"                          or a resent batch is answered stale-batch\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -126,7 +132,7 @@ enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, O
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
        OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS,
        OPT_S3_ROOT, OPT_NIC, OPT_WORKERS, OPT_IP, OPT_TAP_IP, OPT_INGEST_PORT, OPT_EAL,
-       OPT_NETNS };
+       OPT_NETNS, OPT_PENDING_FRAMES, OPT_RETRY_WINDOW };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -148,6 +154,8 @@ static const struct option long_opts[] = {
 	{ "s3-root", required_argument, NULL, OPT_S3_ROOT },
 	{ "nic", required_argument, NULL, OPT_NIC },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "pending-frames", required_argument, NULL, OPT_PENDING_FRAMES },
+	{ "retry-window", required_argument, NULL, OPT_RETRY_WINDOW },
 	{ "ip", required_argument, NULL, OPT_IP },
 	{ "tap-ip", required_argument, NULL, OPT_TAP_IP },
 	{ "ingest-port", required_argument, NULL, OPT_INGEST_PORT },
@@ -343,6 +351,19 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				return -EINVAL;
 			}
 			cfg->ingest_port = (uint16_t)v;
+			break;
+		case OPT_PENDING_FRAMES:
+		case OPT_RETRY_WINDOW:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > 65536) {
+				snprintf(err, errlen, "--%s %s: expected 1..65536",
+					 opt == OPT_PENDING_FRAMES ? "pending-frames" : "retry-window", optarg);
+				return -EINVAL;
+			}
+			if (opt == OPT_PENDING_FRAMES)
+				cfg->pending_frames = (unsigned)v;
+			else
+				cfg->retry_window = (unsigned)v;
 			break;
 		case OPT_EAL:
 			cfg->eal_args = optarg;

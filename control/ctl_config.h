@@ -44,6 +44,8 @@ struct ctl_config {
 	uint16_t ingest_port;          /* --ingest-port, default 4789 */
 	const char *eal_args;          /* --eal "ARGS": passed to the EAL as they are */
 	const char *netns;             /* --netns NAME: virtual NICs live in /run/netns/NAME */
+	unsigned pending_frames;       /* --pending-frames N per worker; 0: the engine's 64 */
+	unsigned retry_window;         /* --retry-window W batches per producer; 0: 32 */
 	bool help, version;
 };
 

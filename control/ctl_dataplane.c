@@ -42,8 +42,25 @@ static void ingest_config(const struct ctl_config *cfg, unsigned workers, unsign
 		per = 1;
 	if (per > DP_PER_WORKER_SHARDS_MAX)
 		per = DP_PER_WORKER_SHARDS_MAX;
-	ic->dedup_window = DP_DEDUP_WINDOW_DEFAULT;
-	ic->dedup_entries = per * DP_DEDUP_WINDOW_DEFAULT;
+	ic->dedup_window = cfg->retry_window ? cfg->retry_window : DP_DEDUP_WINDOW_DEFAULT;
+	ic->dedup_entries = per * ic->dedup_window;
+	if (ic->dedup_entries > DP_DEDUP_ENTRIES_MAX)
+		ic->dedup_entries = DP_DEDUP_ENTRIES_MAX;
+	if (cfg->retry_window > DP_DEDUP_WINDOW_DEFAULT) {
+		/* A wide window is for a few deep producers: keep the table near 64 MiB (about 48
+		 * bytes per entry, dp_dedup.h). */
+		uint64_t p = (64ull << 20) / ((uint64_t)ic->dedup_entries * 48);
+		ic->dedup_producers = p < 4 ? 4 : p > DP_DEDUP_PRODUCERS_DEFAULT ?
+				      DP_DEDUP_PRODUCERS_DEFAULT : (unsigned)p;
+	}
+	if (cfg->pending_frames) {
+		/* Every group of every pending frame may wait for its flush (a group per shard
+		 * the frame touches on this worker). */
+		uint64_t aw = (uint64_t)cfg->pending_frames * per;
+		ic->pending_frames = cfg->pending_frames;
+		if (aw > ic->await_max)
+			ic->await_max = aw > (1u << 24) ? 1u << 24 : (unsigned)aw;
+	}
 }
 
 int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ctl_dataplane *d)
@@ -68,6 +85,7 @@ int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ct
 		.n_nics = cfg->n_nics, .workers = cfg->workers, .lcores = cfg->lcores,
 		.ip = cfg->ip, .prefix = cfg->prefix, .netns = cfg->netns,
 		.eal_args = cfg->eal_args, .log = port_log,
+		.tx_backlog = cfg->pending_frames,  /* an ack per pending frame may wait for room */
 	};
 	for (unsigned i = 0; i < cfg->n_nics; i++)
 		pc.nics[i] = cfg->nics[i];

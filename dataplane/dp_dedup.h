@@ -26,9 +26,15 @@
  * of the producer id), each with `entries` groups. A new producer takes a free way of its set or
  * the least recently used one; the evicted producer's window is forgotten (a retry from it is
  * then written again and counted in producers_evicted: size the table for the producers a worker
- * serves). Within a producer, a new group takes an unused entry, else one outside the window,
- * else the one with the lowest batch number (and the floor rises above that batch).
- * Memory: producers * (48 + 24 * entries) bytes.
+ * serves). Within a producer, the table holds the groups of each batch number in a slot picked
+ * by the number (window slots, rounded up to a power of two, with room for entries / window
+ * groups each; when entries < window, as many slots as entries with one group each), and a
+ * spill ring of `entries` groups for batches with more groups than their slot holds. A new batch
+ * takes its slot from an older batch; when that one is still inside the window the floor rises
+ * above it; when the spill ring is full its oldest group goes, and the floor rises above that
+ * group's batch when it is inside the window. Lookups and notes read one slot: O(1) whatever the
+ * window (plus a scan of the spill ring, only for a batch that spilled).
+ * Memory: producers * (64 + 16 * slots * (1 + entries / window) + 32 * entries) bytes.
  *
  * Threads. One table per shard-owning worker, used by that thread only: no locks.
  */
@@ -41,6 +47,8 @@
 #define DP_DEDUP_PRODUCERS_DEFAULT 1024u
 #define DP_DEDUP_WINDOW_DEFAULT 32u
 #define DP_DEDUP_ENTRIES_DEFAULT 64u
+/* The most groups per producer (a window of batches times the shards a batch touches). */
+#define DP_DEDUP_ENTRIES_MAX (1u << 20)
 
 enum dp_dedup_result {
 	DP_DEDUP_NEW = 0,   /* not seen: append, then note */
@@ -59,8 +67,8 @@ struct dp_dedup;
 
 /*
  * Create a table. producers: 4..2^20, rounded up to a power of two; window: 1..2^20 batch
- * numbers; entries: 1..4096 groups per producer (give window * the shards a batch usually
- * touches on this worker). Returns 0, -EINVAL or -ENOMEM.
+ * numbers; entries: 1..DP_DEDUP_ENTRIES_MAX groups per producer (give window * the shards a
+ * batch usually touches on this worker). Returns 0, -EINVAL or -ENOMEM.
  */
 int dp_dedup_new(unsigned producers, unsigned window, unsigned entries, struct dp_dedup **ret);
 

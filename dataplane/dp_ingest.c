@@ -267,10 +267,14 @@ struct pgroup {
 	uint64_t first_seq;
 };
 
+/* A pending frame. Its arrays live in a slot of one of two sizes (struct pclass): most frames
+ * fit a small slot (SMALL_RECS records, SMALL_BYTES bytes), so that thousands of them can be in
+ * flight without touching hundreds of megabytes; the few large slots take any frame. */
 struct pframe {
 	bool used;
 	bool no_ack;
 	bool has_reasm;
+	uint8_t cls;                /* the struct pclass the slot came from */
 	uint16_t count;
 	uint16_t ngroups;
 	uint16_t groups_left;
@@ -279,25 +283,58 @@ struct pframe {
 	int64_t ts_ms;
 	size_t len;                 /* the frame's length: the ack's cap */
 	struct dp_reasm_rec rr;     /* the completed chunked record, held until the ack */
-	uint16_t grp_of[DP_FRAME_RECORDS_MAX];   /* group of record i, or NO_GROUP */
-	uint16_t rank[DP_FRAME_RECORDS_MAX];     /* its position inside the group */
-	uint16_t order[DP_FRAME_RECORDS_MAX];    /* records in group order */
-	uint8_t status0[DP_FRAME_RECORDS_MAX];   /* status of a record that has no group */
-	struct dp_record_in recs[DP_FRAME_RECORDS_MAX]; /* frame order, pointing into buf */
-	struct pgroup groups[DP_FRAME_RECORDS_MAX];
-	uint8_t buf[DP_FRAME_DATAGRAM_MAX];
+	/* each sized for the slot's class: */
+	uint16_t *grp_of;           /* group of record i, or NO_GROUP */
+	uint16_t *rank;             /* its position inside the group */
+	uint16_t *order;            /* records in group order */
+	uint8_t *status0;           /* status of a record that has no group */
+	struct dp_record_in *recs;  /* frame order, pointing into buf */
+	struct pgroup *groups;
+	uint8_t *buf;
 };
 
-/* A group this worker (the owner) answers once its log acked it, or a reply waiting for room. */
+#define SMALL_RECS 64u
+#define SMALL_BYTES 2048u
+#define LARGE_DEFAULT 64u
+
+/* Slots of one size: a stack of free frames over one allocation. */
+struct pclass {
+	struct pframe **free;
+	unsigned nfree;
+	unsigned cap_recs;
+	size_t cap_bytes;
+	void *mem;
+};
+
+#define AW_NIL UINT32_MAX
+
+enum aw_kind {
+	AW_WAIT = 0, /* appended: answered when its shard's ack mark reaches end */
+	AW_BLOCKED,  /* not appended yet: its shard's staging buffers were both busy */
+	AW_PARKED,   /* answered; the reply waits for room in its ring */
+};
+
+/*
+ * A group this worker (the owner) holds: an entry of the await pool, linked into one FIFO: its
+ * shard's wait list (in append order, so the ack mark answers a prefix), its shard's blocked
+ * list (in arrival order), or the engine's parked replies. Nothing is ever scanned: a shard's
+ * lists are looked at when its ack mark moves (the committer's callback), a flush completes or
+ * it fails; the parked list only while replies are parked.
+ */
 struct await {
 	struct dp_ingest_shard *shard;
 	struct pframe *pf;
 	uint64_t end;        /* answered when the ack mark reaches it */
 	uint64_t first_seq;
+	uint32_t next;       /* the next entry of its FIFO, or of the free list; AW_NIL */
 	uint16_t gidx;
 	uint16_t src;
 	uint8_t status;
-	bool resolved;       /* status final; only the reply is waiting for ring room */
+	uint8_t kind;        /* enum aw_kind */
+};
+
+struct fifo {
+	uint32_t head, tail;
 };
 
 struct dp_ingest {
@@ -308,9 +345,18 @@ struct dp_ingest {
 	struct dp_hcache *hc;
 	struct dp_reasm *reasm;
 	struct pframe *pf;       /* pending_frames slots */
-	unsigned npf, pf_used, pf_hint;
-	struct await *aw;
+	unsigned npf, pf_used;
+	struct pclass cls[2];    /* [0] small, [1] large */
+	struct await *aw;        /* the await pool */
 	unsigned naw, aw_max;
+	uint32_t aw_free;        /* free list through await.next */
+	struct fifo parked;      /* replies waiting for ring room */
+	struct dp_ingest_shard *ready_head; /* shards whose ack mark moved or that failed */
+	struct dp_ingest_shard **own;       /* open shards this worker owns */
+	unsigned nown, own_cap;
+	unsigned nblocked;       /* groups on blocked lists */
+	int64_t blocked_ms;      /* the millisecond of the last sweep of the blocked lists */
+	bool puts_check;         /* a mark moved or a put was appended: look at the waiting puts */
 	struct ring **in;        /* in[s]: ring from worker s (NULL for s == idx) */
 	struct ring **out;       /* out[d]: ring to worker d */
 	struct ring ctl;         /* control -> this worker */
@@ -372,6 +418,7 @@ void dp_ingest_config_default(struct dp_ingest_config *cfg)
 		.workers = 1,
 		.ring_entries = 1024,
 		.pending_frames = 64,
+		.pending_large = 0,
 		.await_max = 4096,
 		.reasm_slots = 4,
 		.reasm_timeout_ms = 5000,
@@ -382,6 +429,63 @@ void dp_ingest_config_default(struct dp_ingest_config *cfg)
 
 /* ---- group setup ------------------------------------------------------------------------------ */
 
+/* Give n frame headers (hdr[0..n)) their arrays: one allocation of n slots of a class. */
+static int pclass_init(struct pclass *c, struct pframe *hdr, unsigned n, unsigned recs,
+		       size_t bytes, uint8_t cls)
+{
+	size_t stride = recs * (sizeof(struct dp_record_in) + sizeof(struct pgroup) +
+				3 * sizeof(uint16_t) + 1) + bytes;
+	stride = (stride + 63) & ~(size_t)63;
+	c->cap_recs = recs;
+	c->cap_bytes = bytes;
+	c->nfree = 0;
+	if (n == 0)
+		return 0;
+	c->free = calloc(n, sizeof(*c->free));
+	if (!c->free || posix_memalign(&c->mem, 64, stride * n))
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *m = (uint8_t *)c->mem + stride * i;
+		struct pframe *pf = &hdr[i];
+		pf->cls = cls;
+		pf->recs = (struct dp_record_in *)m;
+		m += recs * sizeof(struct dp_record_in);
+		pf->groups = (struct pgroup *)m;
+		m += recs * sizeof(struct pgroup);
+		pf->grp_of = (uint16_t *)m;
+		pf->rank = pf->grp_of + recs;
+		pf->order = pf->rank + recs;
+		m += 3 * recs * sizeof(uint16_t);
+		pf->status0 = m;
+		pf->buf = m + recs;
+		/* Popped from the top: the lowest slots first, so a light load stays in few pages. */
+		c->free[n - 1 - i] = pf;
+	}
+	c->nfree = n;
+	return 0;
+}
+
+/* The committer's callback (inside dp_committer_poll, on this worker's thread): note the shard
+ * whose ack mark moved, or that failed; dp_ingest_poll answers its groups right after. The
+ * lookup walks this worker's open shards: once per completed flush, not per group. */
+static void on_ack_mark(void *arg, struct dp_shard *sh, uint64_t ack_next)
+{
+	struct dp_ingest *ing = arg;
+	(void)ack_next;
+	ing->puts_check = true;
+	for (unsigned k = 0; k < ing->nown; k++) {
+		struct dp_ingest_shard *s = ing->own[k];
+		if (s->sh != sh)
+			continue;
+		if (!s->ready) {
+			s->ready = true;
+			s->ready_next = ing->ready_head;
+			ing->ready_head = s;
+		}
+		return;
+	}
+}
+
 static void ingest_free(struct dp_ingest *ing)
 {
 	if (!ing)
@@ -391,6 +495,11 @@ static void ingest_free(struct dp_ingest *ing)
 	dp_hcache_free(ing->hc);
 	dp_reasm_free(ing->reasm);
 	free(ing->pf);
+	for (unsigned k = 0; k < 2; k++) {
+		free(ing->cls[k].free);
+		free(ing->cls[k].mem);
+	}
+	free(ing->own);
 	free(ing->aw);
 	free(ing->in);
 	free(ing->out);
@@ -407,7 +516,7 @@ static int ingest_new(struct dp_ingest_group *g, unsigned idx, struct dp_ingest 
 	memset(ing, 0, sizeof(*ing));
 	ing->g = g;
 	ing->idx = idx;
-	int r = dp_committer_new(cfg->committer_entries, NULL, NULL, &ing->c);
+	int r = dp_committer_new(cfg->committer_entries, on_ack_mark, ing, &ing->c);
 	if (r < 0)
 		goto err;
 	r = dp_dedup_new(cfg->dedup_producers ? cfg->dedup_producers : DP_DEDUP_PRODUCERS_DEFAULT,
@@ -428,6 +537,19 @@ static int ingest_new(struct dp_ingest_group *g, unsigned idx, struct dp_ingest 
 	ing->out = calloc(g->n, sizeof(*ing->out));
 	if (!ing->pf || !ing->aw || !ing->in || !ing->out)
 		goto err;
+	for (unsigned i = 0; i < ing->aw_max; i++)
+		ing->aw[i].next = i + 1 < ing->aw_max ? i + 1 : AW_NIL;
+	ing->aw_free = 0;
+	ing->parked = (struct fifo){ AW_NIL, AW_NIL };
+	unsigned large = cfg->pending_large ? cfg->pending_large : LARGE_DEFAULT;
+	if (large > ing->npf)
+		large = ing->npf;
+	if ((r = pclass_init(&ing->cls[1], ing->pf, large, DP_FRAME_RECORDS_MAX,
+			     DP_FRAME_DATAGRAM_MAX, 1)) < 0 ||
+	    (r = pclass_init(&ing->cls[0], ing->pf + large, ing->npf - large, SMALL_RECS,
+			     SMALL_BYTES, 0)) < 0)
+		goto err;
+	r = -ENOMEM;
 	if ((r = ring_init(&ing->ctl, cfg->ring_entries)) < 0)
 		goto err;
 	*ret = ing;
@@ -441,7 +563,8 @@ int dp_ingest_group_new(const struct dp_ingest_config *cfg, struct dp_ingest_gro
 {
 	if (!cfg || !ret || cfg->workers == 0 || cfg->workers > DP_INGEST_WORKERS_MAX || cfg->ring_entries < 16 ||
 	    cfg->ring_entries > (1u << 20) || (cfg->ring_entries & (cfg->ring_entries - 1)) ||
-	    cfg->pending_frames == 0 || cfg->pending_frames > 65536 || cfg->await_max == 0)
+	    cfg->pending_frames == 0 || cfg->pending_frames > 65536 || cfg->await_max == 0 ||
+	    cfg->await_max > (1u << 24))
 		return -EINVAL;
 	struct dp_ingest_group *g;
 	if (posix_memalign((void **)&g, 64, sizeof(*g)))
@@ -704,6 +827,8 @@ static void frame_release(struct dp_ingest *ing, struct pframe *pf)
 	pf->has_reasm = false;
 	pf->used = false;
 	ing->pf_used--;
+	struct pclass *c = &ing->cls[pf->cls];
+	c->free[c->nfree++] = pf;
 }
 
 /* Account the time from arrival at ts_ms to now (clocks that step back count 0). */
@@ -771,10 +896,61 @@ static int group_done(struct dp_ingest *ing, struct pframe *pf, unsigned gidx, u
 
 /* ---- owner side ------------------------------------------------------------------------------- */
 
-/* Answer a group; for another worker's frame through the reply ring, parked in the await list
- * (resolved) when that ring is full. Returns frames completed. */
+static inline void fifo_push(struct dp_ingest *ing, struct fifo *q, uint32_t i)
+{
+	ing->aw[i].next = AW_NIL;
+	if (q->tail == AW_NIL)
+		q->head = i;
+	else
+		ing->aw[q->tail].next = i;
+	q->tail = i;
+}
+
+static inline void fifo_push_front(struct dp_ingest *ing, struct fifo *q, uint32_t i)
+{
+	ing->aw[i].next = q->head;
+	q->head = i;
+	if (q->tail == AW_NIL)
+		q->tail = i;
+}
+
+static inline uint32_t fifo_pop(struct dp_ingest *ing, struct fifo *q)
+{
+	uint32_t i = q->head;
+	q->head = ing->aw[i].next;
+	if (q->head == AW_NIL)
+		q->tail = AW_NIL;
+	return i;
+}
+
+/* An await entry; the caller checked that one is free (naw < aw_max). */
+static inline uint32_t aw_alloc(struct dp_ingest *ing)
+{
+	uint32_t i = ing->aw_free;
+	ing->aw_free = ing->aw[i].next;
+	ing->naw++;
+	return i;
+}
+
+static inline void aw_release(struct dp_ingest *ing, uint32_t i)
+{
+	ing->aw[i].next = ing->aw_free;
+	ing->aw_free = i;
+	ing->naw--;
+}
+
+/* The shard's two lists as struct fifo views (stored in the public struct as plain fields). */
+#define SHARD_WAITQ(s) ((struct fifo *)&(s)->aw_head)
+#define SHARD_BLOCKQ(s) ((struct fifo *)&(s)->bl_head)
+_Static_assert(offsetof(struct dp_ingest_shard, aw_tail) ==
+	       offsetof(struct dp_ingest_shard, aw_head) + sizeof(uint32_t), "aw fifo layout");
+_Static_assert(offsetof(struct dp_ingest_shard, bl_tail) ==
+	       offsetof(struct dp_ingest_shard, bl_head) + sizeof(uint32_t), "bl fifo layout");
+
+/* Answer a group; for another worker's frame through the reply ring, parked (an await entry on
+ * the parked list) when that ring is full. Returns frames completed, or -1 when parked. */
 static int deliver(struct dp_ingest *ing, unsigned src, struct pframe *pf, unsigned gidx,
-		   uint8_t status, uint64_t first_seq, struct await *slot)
+		   uint8_t status, uint64_t first_seq)
 {
 	if (src == ing->idx)
 		return group_done(ing, pf, gidx, status, first_seq);
@@ -783,35 +959,38 @@ static int deliver(struct dp_ingest *ing, unsigned src, struct pframe *pf, unsig
 	if (ring_push(ing->out[src], &m))
 		return 0;
 	COUNT(ing, RING_FULL);
-	if (!slot) {
-		/* Room is kept for this: owner_take checks the await list before taking a group. */
-		slot = &ing->aw[ing->naw++];
-	}
-	*slot = (struct await){ .pf = pf, .gidx = (uint16_t)gidx, .src = (uint16_t)src,
-				.status = status, .first_seq = first_seq, .resolved = true };
-	return -1; /* parked */
+	/* Room is kept for this: dp_ingest_poll leaves two free entries before taking a group,
+	 * and an entry being answered frees its own first. */
+	uint32_t i = aw_alloc(ing);
+	ing->aw[i] = (struct await){ .pf = pf, .gidx = (uint16_t)gidx, .src = (uint16_t)src,
+				     .status = status, .first_seq = first_seq, .kind = AW_PARKED };
+	fifo_push(ing, &ing->parked, i);
+	return -1;
 }
 
-/* Take group gidx of frame pf (from worker src) on this worker, which owns its shard. */
-static int owner_take(struct dp_ingest *ing, unsigned src, struct pframe *pf, unsigned gidx)
+/* Answer an await entry that leaves its list (i already unlinked): frees it, then delivers. */
+static int aw_answer(struct dp_ingest *ing, uint32_t i, uint8_t status, uint64_t first_seq)
+{
+	struct await cur = ing->aw[i];
+	aw_release(ing, i);
+	int r = deliver(ing, cur.src, cur.pf, cur.gidx, status, first_seq);
+	return r > 0 ? r : 0;
+}
+
+/*
+ * Append group gidx of frame pf (from worker src) to shard s, which this worker owns and which
+ * is open: through the retry window, then as one tagged batch. slot is the group's await entry
+ * when it has one (a blocked group, unlinked), else AW_NIL. Returns the frames completed (>= 0),
+ * or -EAGAIN when both staging buffers are busy (nothing done; slot untouched).
+ */
+static int group_append(struct dp_ingest *ing, struct dp_ingest_shard *s, unsigned src,
+			struct pframe *pf, unsigned gidx, uint32_t slot)
 {
 	const struct pgroup *gr = &pf->groups[gidx];
-	struct dp_ingest_shard *s = gr->shard;
 	uint8_t status;
 	uint64_t first = 0;
 	uint32_t n = 0;
 
-	COUNT(ing, GROUPS_LOCAL);
-	if (ing->naw >= ing->aw_max) {
-		/* No room to wait for this group: the producer retries. */
-		status = DP_ACK_THROTTLED;
-		goto answer;
-	}
-	if (atomic_load_explicit(&s->state, memory_order_acquire) != DP_INGEST_SHARD_OPEN ||
-	    s->owner != ing->idx || dp_shard_state(s->sh) != DP_SHARD_OPEN) {
-		status = DP_ACK_READ_ONLY;
-		goto answer;
-	}
 	switch (dp_dedup_lookup(ing->dedup, pf->producer, pf->batch, s->key, &first, &n)) {
 	case DP_DEDUP_HIT:
 		/* A window entry that the log does not hold (a log removed and created again under
@@ -835,9 +1014,10 @@ static int owner_take(struct dp_ingest *ing, unsigned src, struct pframe *pf, un
 		ing->scratch[k] = pf->recs[pf->order[gr->first + k]];
 	int r = dp_shard_append_tagged(s->sh, ing->scratch, gr->n, pf->ts_ms, pf->producer, pf->batch,
 				       &first);
+	if (r == -EAGAIN)
+		return -EAGAIN;
 	if (r < 0) {
-		status = r == -EAGAIN ? DP_ACK_THROTTLED : r == -EROFS ? DP_ACK_READ_ONLY
-								  : DP_ACK_INTERNAL;
+		status = r == -EROFS ? DP_ACK_READ_ONLY : DP_ACK_INTERNAL;
 		first = 0;
 		goto answer;
 	}
@@ -845,12 +1025,142 @@ static int owner_take(struct dp_ingest *ing, unsigned src, struct pframe *pf, un
 	dp_dedup_note(ing->dedup, pf->producer, pf->batch, s->key, first, gr->n);
 	n = gr->n;
 wait:
-	ing->aw[ing->naw++] = (struct await){ .shard = s, .pf = pf, .end = first + n,
-					      .first_seq = first, .gidx = (uint16_t)gidx,
-					      .src = (uint16_t)src };
+	if (dp_shard_ack_next(s->sh) >= first + n) {
+		/* Acked already (durability none, or a retry of a group that is durable). */
+		status = DP_ACK_OK;
+		goto answer;
+	}
+	if (slot == AW_NIL)
+		slot = aw_alloc(ing);
+	ing->aw[slot] = (struct await){ .shard = s, .pf = pf, .end = first + n,
+					.first_seq = first, .gidx = (uint16_t)gidx,
+					.src = (uint16_t)src, .kind = AW_WAIT };
+	fifo_push(ing, SHARD_WAITQ(s), slot);
 	return 0;
 answer:
-	return deliver(ing, src, pf, gidx, status, first, NULL) > 0;
+	if (slot != AW_NIL)
+		return aw_answer(ing, slot, status, first);
+	r = deliver(ing, src, pf, gidx, status, first);
+	return r > 0 ? r : 0;
+}
+
+/* Take group gidx of frame pf (from worker src) on this worker, which owns its shard. Returns
+ * the frames completed. */
+static int owner_take(struct dp_ingest *ing, unsigned src, struct pframe *pf, unsigned gidx)
+{
+	const struct pgroup *gr = &pf->groups[gidx];
+	struct dp_ingest_shard *s = gr->shard;
+	uint8_t status;
+
+	COUNT(ing, GROUPS_LOCAL);
+	if (ing->naw >= ing->aw_max) {
+		/* No room to wait for this group: the producer retries. */
+		status = DP_ACK_THROTTLED;
+		goto answer;
+	}
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != DP_INGEST_SHARD_OPEN ||
+	    s->owner != ing->idx || dp_shard_state(s->sh) != DP_SHARD_OPEN) {
+		status = DP_ACK_READ_ONLY;
+		goto answer;
+	}
+	if (s->bl_head == AW_NIL) {
+		int r = group_append(ing, s, src, pf, gidx, AW_NIL);
+		if (r != -EAGAIN)
+			return r;
+	}
+	/* Both staging buffers are busy (a flush in flight, the other one full): hold the group
+	 * until the flush completes rather than answer throttled, which costs the producer a
+	 * resend timeout. Groups for the shard queue behind it, so arrival order is kept. */
+	uint32_t i = aw_alloc(ing);
+	ing->aw[i] = (struct await){ .shard = s, .pf = pf, .gidx = (uint16_t)gidx,
+				     .src = (uint16_t)src, .kind = AW_BLOCKED };
+	fifo_push(ing, SHARD_BLOCKQ(s), i);
+	ing->nblocked++;
+	return 0;
+answer:;
+	int r = deliver(ing, src, pf, gidx, status, 0);
+	return r > 0 ? r : 0;
+}
+
+/* Append the shard's blocked groups in order until the staging buffers are busy again (or
+ * answer them read-only when the shard is no longer open). Returns frames completed. */
+static int shard_unblock(struct dp_ingest *ing, struct dp_ingest_shard *s)
+{
+	struct fifo *q = SHARD_BLOCKQ(s);
+	int done = 0;
+	while (q->head != AW_NIL) {
+		uint32_t i = fifo_pop(ing, q);
+		ing->nblocked--;
+		struct await *a = &ing->aw[i];
+		if (dp_shard_state(s->sh) != DP_SHARD_OPEN) {
+			done += aw_answer(ing, i, DP_ACK_READ_ONLY, 0);
+			continue;
+		}
+		int r = group_append(ing, s, a->src, a->pf, a->gidx, i);
+		if (r == -EAGAIN) {
+			fifo_push_front(ing, q, i);
+			ing->nblocked++;
+			break;
+		}
+		done += r;
+	}
+	return done;
+}
+
+/* Answer the shard's waiting groups that its ack mark covers; with fail (the shard failed or
+ * is closing with nothing more to come), also those it never will cover (read-only: never
+ * acked, fail-stop). Returns frames completed. */
+static int shard_answer(struct dp_ingest *ing, struct dp_ingest_shard *s, bool fail)
+{
+	struct fifo *q = SHARD_WAITQ(s);
+	uint64_t ack = dp_shard_ack_next(s->sh);
+	int done = 0;
+	while (q->head != AW_NIL) {
+		struct await *a = &ing->aw[q->head];
+		if (a->end <= ack) {
+			uint64_t first = a->first_seq;
+			done += aw_answer(ing, fifo_pop(ing, q), DP_ACK_OK, first);
+		} else if (fail) {
+			done += aw_answer(ing, fifo_pop(ing, q), DP_ACK_READ_ONLY, 0);
+		} else {
+			/* Entries are in append order, so the rest waits too (a retried group that
+			 * waits on an older batch may sit behind a newer one: answered a flush later
+			 * at worst, never early). */
+			break;
+		}
+	}
+	return done;
+}
+
+/* Answer the groups of every shard the committer's callback named. Returns frames completed. */
+static int ready_run(struct dp_ingest *ing)
+{
+	int done = 0;
+	while (ing->ready_head) {
+		struct dp_ingest_shard *s = ing->ready_head;
+		ing->ready_head = s->ready_next;
+		s->ready = false;
+		s->ready_next = NULL;
+		bool failed = dp_shard_state(s->sh) != DP_SHARD_OPEN;
+		done += shard_answer(ing, s, failed);
+		if (s->bl_head != AW_NIL)
+			done += shard_unblock(ing, s);
+	}
+	return done;
+}
+
+/* Try the replies parked for ring room again (they belong to other workers' frames). */
+static void parked_run(struct dp_ingest *ing)
+{
+	struct fifo q = ing->parked;
+	ing->parked = (struct fifo){ AW_NIL, AW_NIL };
+	while (q.head != AW_NIL) {
+		uint32_t i = fifo_pop(ing, &q);
+		struct await cur = ing->aw[i];
+		aw_release(ing, i);
+		/* A reply that still finds its ring full is parked again (in a fresh entry). */
+		deliver(ing, cur.src, cur.pf, cur.gidx, cur.status, cur.first_seq);
+	}
 }
 
 /* ---- control puts on the owner ---------------------------------------------------------------- */
@@ -917,6 +1227,7 @@ static int put_append(struct dp_ingest *ing, struct dp_ingest_put *p)
 
 static void put_wait(struct dp_ingest *ing, struct dp_ingest_put *p)
 {
+	ing->puts_check = true;  /* durability none: acked at append, no callback follows */
 	p->next = NULL;
 	if (ing->pw_tail)
 		ing->pw_tail->next = p;
@@ -995,39 +1306,6 @@ static void put_queue_drop(struct dp_ingest *ing, struct dp_ingest_shard *s)
 	ing->pq_tail = last;
 }
 
-/* Answer await entries whose records are acknowledged (or whose shard failed). */
-static int await_scan(struct dp_ingest *ing)
-{
-	int done = 0;
-	for (unsigned i = 0; i < ing->naw;) {
-		struct await *a = &ing->aw[i];
-		if (!a->resolved) {
-			struct dp_shard *sh = a->shard->sh;
-			if (dp_shard_ack_next(sh) >= a->end) {
-				a->status = DP_ACK_OK;
-			} else if (dp_shard_state(sh) != DP_SHARD_OPEN) {
-				/* Failed before these became durable: never acked (fail-stop). */
-				a->status = DP_ACK_READ_ONLY;
-				a->first_seq = 0;
-			} else {
-				i++;
-				continue;
-			}
-			a->resolved = true;
-		}
-		struct await cur = *a;
-		/* A reply that finds its ring full stays parked in this very entry. */
-		int r = deliver(ing, cur.src, cur.pf, cur.gidx, cur.status, cur.first_seq, a);
-		if (r < 0) {
-			i++;
-			continue;
-		}
-		done += r;
-		ing->aw[i] = ing->aw[--ing->naw];
-	}
-	return done;
-}
-
 struct tag_ctx {
 	struct dp_ingest *ing;
 	struct dp_ingest_shard *s;
@@ -1045,7 +1323,23 @@ static void shard_open(struct dp_ingest *ing, struct dp_ingest_shard *s)
 {
 	struct dp_shard *sh = NULL;
 	struct tag_ctx x = { .ing = ing, .s = s };
-	int r = dp_shard_open_tags(ing->c, s->dir, &s->info, &s->cfg, &s->rep, tag_note, &x, &sh);
+	s->aw_head = s->aw_tail = s->bl_head = s->bl_tail = AW_NIL;
+	s->ready = false;
+	s->ready_next = NULL;
+	int r = -ENOMEM;
+	if (ing->nown == ing->own_cap) {
+		/* The committer's callback finds the shard in this list (not on the packet path). */
+		unsigned cap = ing->own_cap ? 2 * ing->own_cap : 16;
+		struct dp_ingest_shard **own = realloc(ing->own, cap * sizeof(*own));
+		if (own) {
+			ing->own = own;
+			ing->own_cap = cap;
+		}
+	}
+	if (ing->nown < ing->own_cap)
+		r = dp_shard_open_tags(ing->c, s->dir, &s->info, &s->cfg, &s->rep, tag_note, &x, &sh);
+	if (r == 0)
+		ing->own[ing->nown++] = s;
 	s->sh = r < 0 ? NULL : sh;
 	s->err = r < 0 ? -r : 0;
 	if (r == 0)
@@ -1056,23 +1350,30 @@ static void shard_open(struct dp_ingest *ing, struct dp_ingest_shard *s)
 
 static int shard_close(struct dp_ingest *ing, struct dp_ingest_shard *s)
 {
+	int done = 0;
 	atomic_store_explicit(&s->state, DP_INGEST_SHARD_CLOSING, memory_order_release);
 	put_queue_drop(ing, s);
-	/* Let what was appended become durable and answer it before the log goes away. */
+	/* Let what was taken be appended, become durable and be answered before the log goes. */
 	while (dp_shard_state(s->sh) == DP_SHARD_OPEN &&
-	       dp_shard_ack_next(s->sh) < dp_shard_next_seq(s->sh))
+	       (s->bl_head != AW_NIL || dp_shard_ack_next(s->sh) < dp_shard_next_seq(s->sh))) {
 		if (dp_committer_poll(ing->c, true) < 0)
 			break;
-	for (unsigned i = 0; i < ing->naw; i++)
-		if (!ing->aw[i].resolved && ing->aw[i].shard == s) {
-			struct await *a = &ing->aw[i];
-			a->status = dp_shard_ack_next(s->sh) >= a->end ? DP_ACK_OK : DP_ACK_READ_ONLY;
-			if (a->status != DP_ACK_OK)
-				a->first_seq = 0;
-			a->resolved = true;
-		}
-	int done = await_scan(ing);
+		done += ready_run(ing);
+		if (s->bl_head != AW_NIL && !dp_committer_inflight(ing->c))
+			done += shard_unblock(ing, s);
+	}
+	done += ready_run(ing);
+	done += shard_answer(ing, s, true);
+	if (s->bl_head != AW_NIL) {
+		/* Failed: shard_unblock answers them read-only. */
+		done += shard_unblock(ing, s);
+	}
 	put_scan(ing);
+	for (unsigned k = 0; k < ing->nown; k++)
+		if (ing->own[k] == s) {
+			ing->own[k] = ing->own[--ing->nown];
+			break;
+		}
 	int r = dp_shard_close(s->sh);
 	s->sh = NULL;
 	s->err = r < 0 ? -r : 0;
@@ -1098,19 +1399,18 @@ static int drop(struct dp_ingest *ing, enum dp_drop why, const struct dp_frame *
 	return -(int)why;
 }
 
-static struct pframe *pframe_get(struct dp_ingest *ing)
+/* A free pending-frame slot that holds a frame of len bytes and count records: a small one when
+ * it fits, else a large one. */
+static struct pframe *pframe_get(struct dp_ingest *ing, size_t len, unsigned count)
 {
-	if (ing->pf_used == ing->npf)
-		return NULL;
-	for (unsigned k = 0; k < ing->npf; k++) {
-		unsigned i = (ing->pf_hint + k) % ing->npf;
-		if (!ing->pf[i].used) {
-			ing->pf_hint = i + 1;
-			ing->pf_used++;
-			return &ing->pf[i];
-		}
+	struct pclass *c = &ing->cls[0];
+	if (len > c->cap_bytes || count > c->cap_recs || c->nfree == 0) {
+		c = &ing->cls[1];
+		if (c->nfree == 0)
+			return NULL;
 	}
-	return NULL;
+	ing->pf_used++;
+	return c->free[--c->nfree];
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -1153,7 +1453,7 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 		return drop(ing, DP_DROP_NOT_READY, &f, src);
 	}
 	const struct tstream *st = table_find(t, f.stream, f.stream_len);
-	struct pframe *pf = st ? pframe_get(ing) : NULL;
+	struct pframe *pf = st ? pframe_get(ing, chunked ? 0 : len, chunked ? 1u : f.count) : NULL;
 	if (!pf) {
 		if (chunked)
 			dp_reasm_release(ing->reasm, &rr);
@@ -1228,8 +1528,19 @@ int dp_ingest_frame(struct dp_ingest *ing, const uint8_t *payload, size_t len,
 		}
 		ing->sortkey[nk++] = ((uint32_t)pos << 10) | i;
 	}
-	if (nk > 1)
+	if (nk > 64) {
 		qsort(ing->sortkey, nk, sizeof(ing->sortkey[0]), u32_cmp);
+	} else {
+		/* The usual frame holds a few dozen records at most: an insertion sort of that
+		 * many keys is several times cheaper than qsort's calls through u32_cmp. */
+		for (unsigned k = 1; k < nk; k++) {
+			uint32_t v = ing->sortkey[k];
+			unsigned j = k;
+			for (; j > 0 && ing->sortkey[j - 1] > v; j--)
+				ing->sortkey[j] = ing->sortkey[j - 1];
+			ing->sortkey[j] = v;
+		}
+	}
 	unsigned ng = 0;
 	uint32_t last_pos = UINT32_MAX;
 	for (unsigned k = 0; k < nk; k++) {
@@ -1299,11 +1610,23 @@ int dp_ingest_poll(struct dp_ingest *ing, int64_t now_ms)
 	int r = dp_committer_poll(ing->c, false);
 	if (r < 0)
 		return r;
+	/* Groups whose shard's mark moved are answered; blocked ones take the staging buffer the
+	 * completed flush freed. Nothing else is looked at: no list is walked per round. */
+	done += ready_run(ing);
+	if (ing->nblocked && now_ms != ing->blocked_ms) {
+		/* Once a millisecond, a sweep for blocked groups whose flush could not start (the
+		 * ring was full) and so will see no completion of its own. */
+		ing->blocked_ms = now_ms;
+		for (unsigned k = 0; k < ing->nown; k++)
+			if (ing->own[k]->bl_head != AW_NIL)
+				done += shard_unblock(ing, ing->own[k]);
+	}
 	if (ing->pq_head) {
 		/* Staging buffers freed by the completions just reaped: append, then flush. */
 		put_queue_run(ing);
 		if ((r = dp_committer_poll(ing->c, false)) < 0)
 			return r;
+		done += ready_run(ing);
 	}
 
 	bool drained = true;
@@ -1326,9 +1649,12 @@ int dp_ingest_poll(struct dp_ingest *ing, int64_t now_ms)
 			ring_pop(in);
 		}
 	}
-	done += await_scan(ing);
-	if (ing->pw_head)
+	if (ing->parked.head != AW_NIL)
+		parked_run(ing);
+	if (ing->pw_head && ing->puts_check) {
+		ing->puts_check = false;
 		put_scan(ing);
+	}
 	dp_reasm_expire(ing->reasm, now_ms);
 	if (drained)
 		atomic_store_explicit(&ing->qs_epoch, epoch, memory_order_release);

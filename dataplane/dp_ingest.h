@@ -135,9 +135,14 @@ const char *dp_ingest_counter_name(enum dp_ingest_counter c);
 struct dp_ingest_config {
 	unsigned workers;           /* 1..DP_INGEST_WORKERS_MAX */
 	unsigned ring_entries;      /* per ring, power of two, >= 16; default 1024 */
-	unsigned pending_frames;    /* frames in flight per worker, >= 1; default 64 (each keeps
-	                               a copy of its datagram: about 100 KiB a slot) */
-	unsigned await_max;         /* groups awaiting durability per worker; default 4096 */
+	unsigned pending_frames;    /* frames in flight per worker, 1..65536; default 64. Each
+	                               keeps a copy of its datagram: a frame of up to 64 records
+	                               and 2 KiB takes a small slot (about 7 KiB), any other frame
+	                               one of the pending_large large slots (about 135 KiB) */
+	unsigned pending_large;     /* of pending_frames, the slots that hold any frame; 0: 64
+	                               (at most pending_frames) */
+	unsigned await_max;         /* groups a worker holds for its shards (awaiting the ack
+	                               mark, or staging room), 1..2^24; default 4096 */
 	unsigned reasm_slots;       /* chunked records in progress per worker; default 4 */
 	uint32_t reasm_timeout_ms;  /* default 5000 */
 	unsigned hcache_entries;    /* partition-key cache per worker; default 4096 */
@@ -198,6 +203,14 @@ struct dp_ingest_shard {
 	struct dp_shard_recovery rep;   /* what the open's recovery found */
 	struct dp_shard *sh;            /* the owner's open log; readable by others after OPEN for
 	                                   the dp_shard_*_next() marks only */
+
+	/* The owner engine's own (zero before open, touched by the owner's thread only): the
+	 * groups waiting for this log's ack mark, in append order, and the groups waiting for
+	 * staging room, in arrival order (indexes into the engine's await pool). */
+	uint32_t aw_head, aw_tail;
+	uint32_t bl_head, bl_tail;
+	bool ready;                     /* on the engine's list of shards whose mark moved */
+	struct dp_ingest_shard *ready_next;
 };
 
 /*

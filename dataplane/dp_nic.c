@@ -20,9 +20,11 @@
 
 #include "dp_pkt.h"
 
-/* Acks waiting for one NIC's tx queue. */
+/* Acks waiting for one NIC's tx queue: sent a burst at a time and at the end of every round;
+ * what the queue does not take stays here for the next try (a flush completion can release
+ * a thousand acks at once, more than a tx ring holds). */
 struct txq {
-	struct rte_mbuf *m[DP_WORKER_BURST];
+	struct rte_mbuf **m;     /* port->tx_backlog of them */
 	unsigned n;
 };
 
@@ -46,6 +48,7 @@ struct dp_nic {
 	uint64_t tsc_per_ms;
 	unsigned n;
 	struct nic_worker *w;            /* n of them, cache-aligned */
+	struct rte_mbuf **txm;           /* the txq backlogs' arrays */
 };
 
 static const char *const counter_names[] = {
@@ -83,29 +86,43 @@ static void txq_flush(struct nic_worker *w, unsigned slot)
 {
 	struct txq *t = &w->txq[slot];
 	uint64_t bytes = 0;
-	unsigned sent;
+	unsigned sent = 0;
 
-	if (t->n == 0)
-		return;
-	sent = rte_eth_tx_burst(w->nic->port->nics[slot].port_id, (uint16_t)w->index, t->m,
-				(uint16_t)t->n);
-	for (unsigned i = 0; i < sent; i++)
-		bytes += t->m[i]->pkt_len;
-	if (sent < t->n) {
-		rte_pktmbuf_free_bulk(&t->m[sent], t->n - sent);
-		cnt_add(w, DP_NIC_C_TX_FULL, t->n - sent);
+	while (sent < t->n) {
+		unsigned k = t->n - sent > UINT16_MAX ? UINT16_MAX : t->n - sent;
+		unsigned s = rte_eth_tx_burst(w->nic->port->nics[slot].port_id, (uint16_t)w->index,
+					      t->m + sent, (uint16_t)k);
+		for (unsigned i = 0; i < s; i++)
+			bytes += t->m[sent + i]->pkt_len;
+		sent += s;
+		if (s < k)
+			break;
 	}
+	if (sent == 0)
+		return;
+	if (sent < t->n)
+		memmove(t->m, t->m + sent, (t->n - sent) * sizeof(t->m[0]));
+	t->n -= sent;
 	cnt_add(w, DP_NIC_C_ACKS_SENT, sent);
 	cnt_add(w, DP_NIC_C_ACK_BYTES, bytes);
-	t->n = 0;
 }
 
 static inline void txq_push(struct nic_worker *w, unsigned slot, struct rte_mbuf *m)
 {
 	struct txq *t = &w->txq[slot];
+	unsigned cap = w->nic->port->tx_backlog;
 
+	if (t->n == cap) {
+		txq_flush(w, slot);
+		if (t->n == cap) {
+			/* The backlog is full too: this ack is lost (the producer resends). */
+			rte_pktmbuf_free(m);
+			cnt_add(w, DP_NIC_C_TX_FULL, 1);
+			return;
+		}
+	}
 	t->m[t->n++] = m;
-	if (t->n == DP_WORKER_BURST)
+	if (t->n % DP_WORKER_BURST == 0)
 		txq_flush(w, slot);
 }
 
@@ -140,7 +157,9 @@ static struct rte_mbuf *ack_alloc(struct nic_worker *w, const struct dp_port_nic
 		cnt_add(w, DP_NIC_C_ACKS_UNBUILT, 1);
 		return NULL;
 	}
-	m = rte_pktmbuf_alloc(w->nic->port->pool);
+	/* Small acks from the ack pool, which is sized for a full backlog of them. */
+	m = rte_pktmbuf_alloc(hdr + len <= DP_PORT_ACK_ROOM ? w->nic->port->ack_pool
+							  : w->nic->port->pool);
 	if (!m) {
 		cnt_add(w, DP_NIC_C_ACKS_NO_MBUF, 1);
 		return NULL;
@@ -217,7 +236,11 @@ static void on_ack(void *arg, const struct dp_ingest_src *src, const uint8_t *ac
 	}
 	/* The request's mbuf: the engine copied what it keeps before any ack is built, and the
 	 * ack is never larger than its frame, so the request's headers only need turning round. */
-	if (w->cur && same_sender(src, w->cur_src) && len <= w->cur_info->payload_len) {
+	/* Received mbufs held in a backlog come out of the packet pool, which counts
+	 * DP_PORT_TX_BACKLOG of them: only while the backlog is shorter than that (then at most
+	 * that many of its entries can be received mbufs). */
+	if (w->cur && same_sender(src, w->cur_src) && len <= w->cur_info->payload_len &&
+	    w->txq[slot].n < DP_PORT_TX_BACKLOG) {
 		struct rte_mbuf *req = w->cur;
 		uint8_t *p = rte_pktmbuf_mtod(req, uint8_t *);
 		int r;
@@ -315,6 +338,17 @@ int dp_nic_new(const struct dp_nic_config *cfg, struct dp_nic **ret)
 		r = -ENOMEM;
 		goto err_free;
 	}
+	/* One backlog array per worker and NIC, all in one allocation. */
+	n->txm = rte_zmalloc("dp_nic_txq", (size_t)n->n * DP_PORT_MAX_NICS * n->port->tx_backlog *
+			     sizeof(struct rte_mbuf *), RTE_CACHE_LINE_SIZE);
+	if (!n->txm) {
+		r = -ENOMEM;
+		goto err_workers;
+	}
+	for (unsigned i = 0; i < n->n; i++)
+		for (unsigned s = 0; s < DP_PORT_MAX_NICS; s++)
+			n->w[i].txq[s].m = n->txm + ((size_t)i * DP_PORT_MAX_NICS + s) *
+							n->port->tx_backlog;
 	icfg = cfg->ingest;
 	icfg.workers = n->n;
 	icfg.ack_fn = on_ack;
@@ -338,6 +372,7 @@ int dp_nic_new(const struct dp_nic_config *cfg, struct dp_nic **ret)
 	return 0;
 
 err_workers:
+	rte_free(n->txm);
 	rte_free(n->w);
 err_free:
 	free(n);
@@ -348,8 +383,15 @@ void dp_nic_free(struct dp_nic *n)
 {
 	if (!n)
 		return;
-	/* Acks batched in a round are flushed at its end, so no txq holds an mbuf here. */
+	/* Acks the NICs never took (the workers are stopped) go with the pool. */
+	for (unsigned i = 0; i < n->n; i++)
+		for (unsigned s = 0; s < DP_PORT_MAX_NICS; s++)
+			if (n->w[i].txq[s].n) {
+				rte_pktmbuf_free_bulk(n->w[i].txq[s].m, n->w[i].txq[s].n);
+				n->w[i].txq[s].n = 0;
+			}
 	dp_ingest_group_free(n->g);
+	rte_free(n->txm);
 	rte_free(n->w);
 	free(n);
 }

@@ -16,9 +16,10 @@
  *    retry window), otherwise in one allocated from the port's pool, with the headers rebuilt
  *    from the struct dp_ingest_src the engine carried (dp_pkt_udp_reply in both cases, so the
  *    checksums and the never-larger-than-the-request rule are dp_pkt's). Acks leave on the NIC
- *    and queue the request came in on, in bursts of up to DP_WORKER_BURST; an ack the NIC does
- *    not take is freed and counted (tx-full): the producer resends its batch and the engine's
- *    retry window answers it again without writing twice.
+ *    and queue the request came in on, in bursts of up to DP_WORKER_BURST; acks the NIC does
+ *    not take wait in a backlog of DP_PORT_TX_BACKLOG per NIC for the next round. Only an ack
+ *    that finds the backlog full is freed and counted (tx-full): the producer resends its batch
+ *    and the engine's retry window answers it again without writing twice.
  *
  * Time. The engine's now_ms (record arrival time and reassembly timeouts) is wall-clock ms since
  * the epoch, taken once at dp_nic_new() and advanced by the TSC, so the loop reads no clock
@@ -49,7 +50,7 @@
 	X(ACKS_ALLOC,     "acks-allocated")    /* built in an mbuf from the pool */ \
 	X(ACKS_NO_MBUF,   "acks-no-mbuf")      /* pool empty: ack not sent */ \
 	X(ACKS_UNBUILT,   "acks-unbuildable")  /* no such NIC or queue, or no room: not sent */ \
-	X(TX_FULL,        "tx-full")           /* acks the NIC did not take: freed */ \
+	X(TX_FULL,        "tx-full")           /* acks lost: NIC and backlog full */ \
 	X(POLL_ERRORS,    "poll-errors")       /* dp_ingest_poll returned an error */
 
 enum dp_nic_counter {

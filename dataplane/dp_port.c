@@ -461,9 +461,11 @@ int dp_port_start(const struct dp_port_config *cfg, struct dp_port **ret)
 		goto eal_cleanup;
 	}
 
-	/* Every descriptor can hold an mbuf, plus one rx and one tx burst and a full cache per lcore. */
+	/* Every descriptor can hold an mbuf, and every in-place reply in a tx backlog, plus one rx
+	 * and one tx burst and a full cache per lcore. */
 	n_mbufs = n_nics * p->workers * ((cfg->rx_desc ? cfg->rx_desc : DP_PORT_DEFAULT_DESC) +
-					  (cfg->tx_desc ? cfg->tx_desc : DP_PORT_DEFAULT_DESC)) +
+					  (cfg->tx_desc ? cfg->tx_desc : DP_PORT_DEFAULT_DESC) +
+					  DP_PORT_TX_BACKLOG) +
 		  (p->workers + 1) * (BURST_SLACK + DP_PORT_MBUF_CACHE);
 	p->pool = rte_pktmbuf_pool_create("dp_mbuf", n_mbufs, DP_PORT_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
@@ -471,6 +473,24 @@ int dp_port_start(const struct dp_port_config *cfg, struct dp_port **ret)
 		r = -rte_errno;
 		plog(cfg, DP_PORT_LOG_ERR, "mbuf pool of %u failed: %s", n_mbufs, rte_strerror(-r));
 		goto eal_cleanup;
+	}
+	/* Built replies: a tx ring and a backlog of them per worker and NIC. */
+	p->tx_backlog = cfg->tx_backlog ? cfg->tx_backlog : DP_PORT_TX_BACKLOG;
+	if (p->tx_backlog < 32)
+		p->tx_backlog = 32;
+	if (p->tx_backlog > (1u << 20))
+		p->tx_backlog = 1u << 20;
+	n_mbufs = n_nics * p->workers * ((cfg->tx_desc ? cfg->tx_desc : DP_PORT_DEFAULT_DESC) +
+					  p->tx_backlog) +
+		  (p->workers + 1) * (BURST_SLACK + DP_PORT_MBUF_CACHE);
+	p->ack_pool = rte_pktmbuf_pool_create("dp_ack", n_mbufs, DP_PORT_MBUF_CACHE, 0,
+					      RTE_PKTMBUF_HEADROOM + DP_PORT_ACK_ROOM,
+					      (int)rte_socket_id());
+	if (!p->ack_pool) {
+		r = -rte_errno;
+		plog(cfg, DP_PORT_LOG_ERR, "ack mbuf pool of %u failed: %s", n_mbufs,
+		     rte_strerror(-r));
+		goto pool_free;
 	}
 
 	if (cfg->netns && (r = enter_netns(cfg, &home)) < 0)
@@ -495,6 +515,7 @@ ports_close:
 		rte_eth_dev_close(port_id);
 	}
 pool_free:
+	rte_mempool_free(p->ack_pool);
 	rte_mempool_free(p->pool);
 eal_cleanup:
 	rte_eal_cleanup();
@@ -512,6 +533,7 @@ void dp_port_stop(struct dp_port *p)
 		rte_eth_dev_stop(p->nics[i].port_id);
 		rte_eth_dev_close(p->nics[i].port_id);
 	}
+	rte_mempool_free(p->ack_pool);
 	rte_mempool_free(p->pool);
 	rte_eal_cleanup();
 	free(p);

@@ -53,6 +53,13 @@ struct rte_mempool;
 #define DP_PORT_DEFAULT_DESC 1024
 /* Mbufs each lcore keeps in its mempool cache. */
 #define DP_PORT_MBUF_CACHE 256
+/* Replies a worker may hold per NIC while that NIC's tx queue is full (dp_nic's acks), so that a
+ * burst of acks released by one flush is sent late rather than lost (default of
+ * dp_port_config.tx_backlog). Of them, up to DP_PORT_TX_BACKLOG may be received mbufs turned
+ * into replies (the packet pool counts them); the rest come from the ack pool. */
+#define DP_PORT_TX_BACKLOG 1024
+/* Data room of the ack pool's mbufs: an ack of a frame of a few dozen records fits. */
+#define DP_PORT_ACK_ROOM 512
 /* EAL memory in MiB under --no-huge when the extra arguments do not give -m. */
 #define DP_PORT_NO_HUGE_MB 256
 
@@ -79,6 +86,9 @@ struct dp_port_config {
 	const char *eal_args;   /* NULL, or extra EAL arguments separated by spaces, appended last */
 	enum dp_port_huge huge;
 	uint16_t rx_desc, tx_desc;  /* 0: DP_PORT_DEFAULT_DESC */
+	unsigned tx_backlog;    /* replies a worker may hold per NIC, 32..2^20; 0: DP_PORT_TX_BACKLOG.
+				 * Give at least the frames an engine holds in flight (one ack each):
+				 * the ack pool has that many small mbufs per worker and NIC */
 	dp_port_log_fn log;     /* NULL: silent */
 	void *log_arg;
 };
@@ -101,6 +111,8 @@ struct dp_port {
 	unsigned workers;
 	unsigned worker_lcores[DP_PORT_MAX_WORKERS];  /* worker i runs on this lcore, queue i */
 	struct rte_mempool *pool;
+	struct rte_mempool *ack_pool;   /* small mbufs (DP_PORT_ACK_ROOM) for built replies */
+	unsigned tx_backlog;        /* per worker and NIC */
 	uint32_t ip;                /* host order */
 	uint8_t prefix;
 	uint8_t no_huge;            /* 1 when the EAL runs without huge pages */

@@ -16,7 +16,11 @@
  * status is final.
  *
  * One loop, no threads: build what the window allows, send it through the tool's prod_io, wait
- * through the same for acks. Latency is measured per batch on the monotonic clock, from its
+ * through the same for acks. Nothing walks the slots per round or per ack, so windows of tens
+ * of thousands of batches cost no more per batch than small ones: an ack finds its slot by
+ * batch number (a map of --window entries: the outstanding batch numbers are all within
+ * --window of each other), batches to send wait in one FIFO, batches waiting for an ack in one
+ * FIFO per resend wait (deadlines in order within each), free slots on a stack. Latency is measured per batch on the monotonic clock, from its
  * first send to the ack that settles its last record.
  */
 #include <errno.h>
@@ -111,6 +115,9 @@ struct src {
 
 enum slot_state { SLOT_FREE, SLOT_SENDING, SLOT_WAIT };
 
+/* The resend waits: timeout << min(tries - 1, BACKOFF_MAX_SHIFT), one wait list each. */
+#define WAIT_LISTS (BACKOFF_MAX_SHIFT + 1u)
+
 /* One batch in flight: its frames exactly as first sent (a retry resends these bytes). */
 struct slot {
 	enum slot_state state;
@@ -125,9 +132,16 @@ struct slot {
 	uint16_t nrec;
 	uint16_t pending;     /* records without a final outcome */
 	struct dp_ack_rec *out;
+	uint16_t out_cap;
 	unsigned tries;       /* sends so far */
 	int64_t first_send_ns;
 	int64_t deadline_ns;
+	struct slot *prev, *next;  /* on the send list or a wait list, by state */
+};
+
+/* A FIFO of slots (intrusive, doubly linked: a slot leaves from anywhere when acked). */
+struct slist {
+	struct slot *head, *tail;
 };
 
 struct stats {
@@ -153,6 +167,13 @@ struct prod {
 	size_t stream_len;
 	struct src src;
 	struct slot *slots;
+	struct slot **free;       /* stack of free slots */
+	unsigned nfree;
+	unsigned active;          /* slots not free */
+	struct slot **bymap;      /* [batch % window]: the outstanding batch of that number */
+	uint64_t oldest;          /* the oldest outstanding batch, or next_batch when none */
+	struct slist sendq;       /* SENDING, in order */
+	struct slist waitq[WAIT_LISTS];  /* WAIT, by resend wait; deadlines in order */
 	struct stats st;
 	FILE *ack_log;
 	bool ack_log_failed;
@@ -165,6 +186,7 @@ struct prod {
 	int64_t drain_deadline_ns;
 	int64_t next_progress_ns;
 	bool send_blocked;        /* the last send met a full transport */
+	bool path_open;           /* an ack came back since the start or the last loss on send */
 	bool fatal;
 	bool warned_stale, warned_dup;
 };
@@ -194,6 +216,36 @@ static uint64_t splitmix(uint64_t *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+static void slist_push(struct slist *l, struct slot *sl)
+{
+	sl->next = NULL;
+	sl->prev = l->tail;
+	if (l->tail)
+		l->tail->next = sl;
+	else
+		l->head = sl;
+	l->tail = sl;
+}
+
+static void slist_remove(struct slist *l, struct slot *sl)
+{
+	if (sl->prev)
+		sl->prev->next = sl->next;
+	else
+		l->head = sl->next;
+	if (sl->next)
+		sl->next->prev = sl->prev;
+	else
+		l->tail = sl->prev;
+	sl->prev = sl->next = NULL;
+}
+
+static unsigned wait_list_of(unsigned tries)
+{
+	unsigned shift = tries > 0 ? tries - 1 : 0;
+	return shift > BACKOFF_MAX_SHIFT ? BACKOFF_MAX_SHIFT : shift;
 }
 
 static void on_signal(int sig)
@@ -645,6 +697,14 @@ static int slot_build(struct prod *p, struct slot *sl, int64_t now, int64_t *wak
 		sl->nframes = 1;
 		sl->nrec = (uint16_t)n;
 	}
+	if (sl->nrec > sl->out_cap) {
+		/* Sized on first use: a deep window of small frames needs little. */
+		struct dp_ack_rec *out = realloc(sl->out, sl->nrec * sizeof(*out));
+		if (!out)
+			return -ENOMEM;
+		sl->out = out;
+		sl->out_cap = sl->nrec;
+	}
 	p->next_batch++;
 	for (unsigned i = 0; i < sl->nrec; i++)
 		sl->out[i] = (struct dp_ack_rec){ .status = ST_PENDING };
@@ -653,6 +713,10 @@ static int slot_build(struct prod *p, struct slot *sl, int64_t now, int64_t *wak
 	sl->next_frame = 0;
 	sl->first_send_ns = 0;
 	sl->state = SLOT_SENDING;
+	p->nfree--;   /* sl is the top of the free stack */
+	p->active++;
+	p->bymap[sl->batch % p->o.window] = sl;
+	slist_push(&p->sendq, sl);
 	p->st.taken += sl->nrec;
 	p->st.batches++;
 	return sl->nrec;
@@ -706,7 +770,17 @@ static void slot_finish(struct prod *p, struct slot *sl, int64_t now, unsigned f
 		p->st.hist[hist_bucket(lat)]++;
 		p->st.hist_n++;
 	}
+	if (sl->state == SLOT_SENDING)
+		slist_remove(&p->sendq, sl);
+	else if (sl->state == SLOT_WAIT)
+		slist_remove(&p->waitq[wait_list_of(sl->tries)], sl);
 	sl->state = SLOT_FREE;
+	p->bymap[sl->batch % p->o.window] = NULL;
+	p->free[p->nfree++] = sl;
+	p->active--;
+	/* Move the oldest outstanding batch on past every settled one. */
+	while (p->oldest < p->next_batch && !p->bymap[p->oldest % p->o.window])
+		p->oldest++;
 	if (sl->chunked && sl->frames_cap > p->frame_cap) {
 		/* Give a chunked record's megabyte back; ordinary batches need one frame. */
 		free(sl->frames);
@@ -743,10 +817,7 @@ static int flush_sends(struct prod *p, int64_t now)
 	p->send_blocked = false;
 	for (;;) {
 		unsigned n = 0;
-		for (unsigned s = 0; s < p->o.inflight && n < PROD_BURST; s++) {
-			struct slot *sl = &p->slots[s];
-			if (sl->state != SLOT_SENDING)
-				continue;
+		for (struct slot *sl = p->sendq.head; sl && n < PROD_BURST; sl = sl->next) {
 			for (uint32_t f = sl->next_frame; f < sl->nframes && n < PROD_BURST; f++) {
 				iov[n].iov_base = sl->frames + (size_t)f * p->frame_cap;
 				iov[n].iov_len = sl->flen[f];
@@ -766,8 +837,10 @@ static int flush_sends(struct prod *p, int64_t now)
 				return 0;
 			}
 			/* Refused or unreachable: these datagrams are lost; the retry timer resends
-			 * them. Count and move the cursors on as if they went. */
+			 * them. Count and move the cursors on as if they went. The path is in doubt
+			 * again (see path_open in run()). */
 			p->st.send_errors++;
+			p->path_open = false;
 			sent = (int)n;
 		} else {
 			for (int i = 0; i < sent; i++) {
@@ -781,8 +854,10 @@ static int flush_sends(struct prod *p, int64_t now)
 				sl->first_send_ns = now;
 			sl->next_frame++;
 			if (sl->next_frame == sl->nframes) {
+				slist_remove(&p->sendq, sl);
 				sl->state = SLOT_WAIT;
 				sl->deadline_ns = now + backoff_ns(p, sl->tries);
+				slist_push(&p->waitq[wait_list_of(sl->tries)], sl);
 			}
 		}
 		if ((unsigned)sent < n) {
@@ -794,10 +869,8 @@ static int flush_sends(struct prod *p, int64_t now)
 
 static struct slot *slot_find(struct prod *p, uint64_t batch)
 {
-	for (unsigned s = 0; s < p->o.inflight; s++)
-		if (p->slots[s].state != SLOT_FREE && p->slots[s].batch == batch)
-			return &p->slots[s];
-	return NULL;
+	struct slot *sl = p->bymap[batch % p->o.window];
+	return sl && sl->batch == batch ? sl : NULL;
 }
 
 void prod_rx(struct prod *p, const uint8_t *buf, size_t len, int64_t now)
@@ -808,6 +881,8 @@ void prod_rx(struct prod *p, const uint8_t *buf, size_t len, int64_t now)
 		p->st.acks_bad++;
 		return;
 	}
+	/* Our datagrams reach the receiver: the window may open (see run()). */
+	p->path_open = true;
 	struct slot *sl = slot_find(p, a.batch);
 	if (!sl) {
 		p->st.acks_late++;
@@ -854,30 +929,39 @@ void prod_rx(struct prod *p, const uint8_t *buf, size_t len, int64_t now)
 		slot_finish(p, sl, now, DP_ACK_OK);
 		return;
 	}
-	if (retry && sl->state == SLOT_WAIT)
-		sl->deadline_ns = now + backoff_ns(p, sl->tries);  /* resend after the backoff */
+	if (retry && sl->state == SLOT_WAIT) {
+		/* Resend after the backoff: to the tail of its list, whose deadlines stay in order. */
+		struct slist *l = &p->waitq[wait_list_of(sl->tries)];
+		slist_remove(l, sl);
+		sl->deadline_ns = now + backoff_ns(p, sl->tries);
+		slist_push(l, sl);
+	}
 }
 
 void prod_note_send_error(struct prod *p)
 {
 	p->st.send_errors++;
+	p->path_open = false;
 }
 
 /* Resend batches whose wait ran out, or give up on them. */
 static void expire(struct prod *p, int64_t now)
 {
-	for (unsigned s = 0; s < p->o.inflight; s++) {
-		struct slot *sl = &p->slots[s];
-		if (sl->state != SLOT_WAIT || now < sl->deadline_ns)
-			continue;
-		if (sl->tries > p->o.retries) {
-			slot_fail(p, sl, now);
-			continue;
+	for (unsigned w = 0; w < WAIT_LISTS; w++) {
+		struct slist *l = &p->waitq[w];
+		while (l->head && now >= l->head->deadline_ns) {
+			struct slot *sl = l->head;
+			if (sl->tries > p->o.retries) {
+				slot_fail(p, sl, now);
+				continue;
+			}
+			slist_remove(l, sl);
+			sl->tries++;
+			sl->next_frame = 0;
+			sl->state = SLOT_SENDING;
+			slist_push(&p->sendq, sl);
+			p->st.retries++;
 		}
-		sl->tries++;
-		sl->next_frame = 0;
-		sl->state = SLOT_SENDING;
-		p->st.retries++;
 	}
 }
 /* ---- report ---------------------------------------------------------------------------------- */
@@ -987,19 +1071,12 @@ static void report_text(const struct prod *p, double el)
  */
 static uint64_t oldest_batch(const struct prod *p)
 {
-	uint64_t oldest = p->next_batch;
-	for (unsigned s = 0; s < p->o.inflight; s++)
-		if (p->slots[s].state != SLOT_FREE && p->slots[s].batch < oldest)
-			oldest = p->slots[s].batch;
-	return oldest;
+	return p->oldest;
 }
 
 static bool any_active(const struct prod *p)
 {
-	for (unsigned s = 0; s < p->o.inflight; s++)
-		if (p->slots[s].state != SLOT_FREE)
-			return true;
-	return false;
+	return p->active != 0;
 }
 
 static void begin_stop(struct prod *p, int64_t now)
@@ -1018,24 +1095,36 @@ static int run(struct prod *p)
 		if (!p->stopping && (g_stop || (end_ns && now >= end_ns)))
 			begin_stop(p, now);
 		if (p->stopping && now >= p->drain_deadline_ns) {
-			for (unsigned s = 0; s < p->o.inflight; s++)
-				if (p->slots[s].state != SLOT_FREE)
-					slot_fail(p, &p->slots[s], now);
+			while (p->sendq.head)
+				slot_fail(p, p->sendq.head, now);
+			for (unsigned w = 0; w < WAIT_LISTS; w++)
+				while (p->waitq[w].head)
+					slot_fail(p, p->waitq[w].head, now);
 			return 0;
 		}
 		expire(p, now);
 
 		int64_t wake_ns = 0;
 		bool need_input = false;
-		/* Batches built below are all newer: the oldest outstanding one stays the same while
-		 * they are (one scan per round, not one per slot: --inflight may be 1024). */
+		/* Batches built below are all newer: the oldest outstanding one stays the same. */
 		uint64_t oldest = oldest_batch(p);
-		for (unsigned s = 0; s < p->o.inflight && !p->stopping && !p->input_done; s++) {
-			struct slot *sl = &p->slots[s];
-			if (sl->state != SLOT_FREE)
-				continue;
+		while (p->nfree && !p->stopping && !p->input_done) {
+			struct slot *sl = p->free[p->nfree - 1];
 			if (p->next_batch - oldest >= p->o.window)
 				break;    /* an ack (or a give-up) of the oldest batch opens it */
+			/*
+			 * Until an ack shows that datagrams reach the receiver, one batch at a time.
+			 * The sender's kernel holds datagrams to a neighbour it has not resolved yet
+			 * (ARP, neighbour discovery) and, once resolved, flushes them while newer
+			 * sends already go straight out: a burst sent into an unresolved path can
+			 * reach the receiver out of order, a later batch written before an earlier
+			 * one with no resend at all, which breaks a key's send order. One batch
+			 * cannot overtake itself; its ack proves the neighbour resolved. The same
+			 * after a send reported unreachable or refused (the neighbour may have
+			 * failed): batches already out go on, new ones wait for an ack.
+			 */
+			if (!p->path_open && p->active)
+				break;
 			int rc = slot_build(p, sl, now, &wake_ns);
 			if (rc < 0) {
 				prod_errmsg("input: %s", strerror(-rc));
@@ -1059,9 +1148,9 @@ static int run(struct prod *p)
 
 		/* Sleep until an ack, input, a resend deadline, the rate limit, or a tick. */
 		int64_t next = now + 1000000000LL;
-		for (unsigned s = 0; s < p->o.inflight; s++)
-			if (p->slots[s].state == SLOT_WAIT && p->slots[s].deadline_ns < next)
-				next = p->slots[s].deadline_ns;
+		for (unsigned w = 0; w < WAIT_LISTS; w++)
+			if (p->waitq[w].head && p->waitq[w].head->deadline_ns < next)
+				next = p->waitq[w].head->deadline_ns;
 		if (wake_ns && wake_ns < next)
 			next = wake_ns;
 		if (end_ns && !p->stopping && end_ns < next)
@@ -1154,7 +1243,7 @@ int prod_opt_apply(struct prod_opts *o, int ch, const char *arg)
 		o->producer_id_set = true;
 		break;
 	case PROD_OPT_INFLIGHT:
-		rc = parse_u64(arg, 1, 1024, &v);
+		rc = parse_u64(arg, 1, PROD_INFLIGHT_MAX, &v);
 		o->inflight = (unsigned)v;
 		break;
 	case PROD_OPT_BATCH:
@@ -1263,7 +1352,7 @@ void prod_usage_common(FILE *f)
 	fputs("batching:\n"
 	      "  --stream NAME       stream name, 1..128 of [a-zA-Z0-9_.-] (required)\n"
 	      "  --producer-id N     64-bit producer id (default: random)\n"
-	      "  --inflight N        batches outstanding, 1..1024 (default 8)\n"
+	      "  --inflight N        batches outstanding, 1..65536 (default 8)\n"
 	      "  --window W          batch numbers outstanding from the oldest unacked one,\n"
 	      "                      1..65536 (default 32: the receiver's retry window)\n"
 	      "  --batch N           records per frame at most, 1..1024 (default 500)\n"
@@ -1315,6 +1404,8 @@ void prod_free(struct prod *p)
 			free(p->slots[i].out);
 		}
 	free(p->slots);
+	free(p->free);
+	free(p->bymap);
 	json_decref(p->src.json);
 	free(p->src.buf);
 	free(p->src.scratch);
@@ -1364,13 +1455,15 @@ int prod_new(const struct prod_opts *o, size_t frame_cap, struct prod **ret)
 			goto fail_oom;
 	}
 	p->slots = calloc(p->o.inflight, sizeof(*p->slots));
-	if (!p->slots)
+	p->free = calloc(p->o.inflight, sizeof(*p->free));
+	p->bymap = calloc(p->o.window, sizeof(*p->bymap));
+	if (!p->slots || !p->free || !p->bymap)
 		goto fail_oom;
-	for (unsigned i = 0; i < p->o.inflight; i++) {
-		p->slots[i].out = calloc(p->o.batch, sizeof(*p->slots[i].out));
-		if (!p->slots[i].out)
-			goto fail_oom;
-	}
+	/* The lowest slot on top: a light load touches few. */
+	for (unsigned i = 0; i < p->o.inflight; i++)
+		p->free[i] = &p->slots[p->o.inflight - 1 - i];
+	p->nfree = p->o.inflight;
+	p->oldest = p->next_batch;
 	if (p->o.ack_log) {
 		p->ack_log = fopen(p->o.ack_log, "we");
 		if (!p->ack_log) {

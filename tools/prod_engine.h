@@ -41,6 +41,9 @@ enum {
  * 128-byte stream name. */
 #define PROD_MTU_MIN 576u
 #define PROD_MTU_MAX 65535u
+/* Batches outstanding at most (--inflight): enough for a memif producer to cover a group
+ * commit's fdatasync at millions of records a second. */
+#define PROD_INFLIGHT_MAX 65536u
 
 struct prod_opts {
 	const char *stream;

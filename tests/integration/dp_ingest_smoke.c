@@ -202,8 +202,43 @@ static int shards_wait(struct dp_ingest_shard **s, unsigned n, int want, int tim
 	return 1;
 }
 
+/* A shard log's counters, read on its owner's thread (dp_ingest_call_post). */
+struct shard_snap {
+	struct dp_ingest_shard *s;
+	struct dp_shard_stats st;
+	bool have;
+};
+
+static int shard_snap_fn(void *arg)
+{
+	struct shard_snap *x = arg;
+	if (!x->s->sh)
+		return -ENOENT;
+	dp_shard_stats_get(x->s->sh, &x->st);
+	x->have = true;
+	return 0;
+}
+
+/* Snapshot every open shard's log counters while the owners still poll. */
+static void shards_snap(struct dp_ingest_group *g, struct dp_ingest_shard **s, unsigned n,
+			struct shard_snap *out)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_ingest_call call = { .fn = shard_snap_fn, .arg = &out[i] };
+		out[i] = (struct shard_snap){ .s = s[i] };
+		if (atomic_load(&s[i]->state) != DP_INGEST_SHARD_OPEN)
+			continue;
+		while (dp_ingest_call_post(g, s[i]->owner, &call) == -EAGAIN)
+			sleep_ms(1);
+		for (int k = 0; k < 5000 && !dp_ingest_call_done(&call); k++)
+			sleep_ms(1);
+		if (!dp_ingest_call_done(&call))
+			out[i].have = false;  /* the owner stopped polling: nothing to show */
+	}
+}
+
 static void print_json(struct dp_workers *workers, struct dp_nic *nic, struct dp_ingest_shard **s,
-		       unsigned nshards)
+		       unsigned nshards, const struct shard_snap *snap)
 {
 	struct dp_worker_stats wt = { 0 }, ws;
 	struct dp_nic_stats nt = { { 0 } }, ns;
@@ -264,8 +299,20 @@ static void print_json(struct dp_workers *workers, struct dp_nic *nic, struct dp
 	printf("}, \"shards\": [");
 	sep = "";
 	for (unsigned i = 0; i < nshards; i++, sep = ", ")
-		printf("%s{\"index\": %u, \"state\": %d, \"err\": %d}", sep, s[i]->info.shard_index,
+	{
+		printf("%s{\"index\": %u, \"state\": %d, \"err\": %d", sep, s[i]->info.shard_index,
 		       atomic_load(&s[i]->state), s[i]->err);
+		if (snap && snap[i].have)
+			printf(", \"appends\": %llu, \"records\": %llu, \"bytes\": %llu, "
+			       "\"flushes\": %llu, \"fsyncs\": %llu, \"eagain\": %llu",
+			       (unsigned long long)snap[i].st.appends,
+			       (unsigned long long)snap[i].st.records,
+			       (unsigned long long)snap[i].st.bytes_staged,
+			       (unsigned long long)snap[i].st.flushes,
+			       (unsigned long long)snap[i].st.fsyncs,
+			       (unsigned long long)snap[i].st.eagain);
+		printf("}");
+	}
 	printf("]}\n");
 	fflush(stdout);
 }
@@ -293,6 +340,7 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 	struct dp_ingest_group *g;
 	char base[3072];
 	struct timespec t0, now;
+	struct shard_snap *snap = NULL;
 	int r, rc = 1;
 	unsigned opened = 0;
 
@@ -307,6 +355,8 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		return 1;
 	}
 
+	if (o->pending > DP_PORT_TX_BACKLOG)
+		cfg->tx_backlog = o->pending;  /* an ack per pending frame may wait for tx room */
 	r = dp_port_start(cfg, &port);
 	if (r < 0) {
 		printf("dp_port_start failed: %s\n", strerror(-r));
@@ -322,7 +372,8 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		unsigned w = cfg->workers ? cfg->workers : 1;
 		unsigned win = o->retry_window ? o->retry_window : DP_DEDUP_WINDOW_DEFAULT;
 		unsigned entries = win * ((o->shards + w - 1) / w);
-		ncfg.ingest.dedup_entries = entries > 4096 ? 4096 : entries;
+		ncfg.ingest.dedup_entries =
+			entries > DP_DEDUP_ENTRIES_MAX ? DP_DEDUP_ENTRIES_MAX : entries;
 		if (o->retry_window) {
 			ncfg.ingest.dedup_window = o->retry_window;
 			ncfg.ingest.dedup_producers = 64;
@@ -409,6 +460,9 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		sleep_ms(20);
 	}
 	rc = 0;
+	snap = calloc(opened ? opened : 1, sizeof(*snap));
+	if (snap)
+		shards_snap(g, shards, opened, snap);
 
 	/* Unpublish, then close through the owners while they still poll. */
 	dp_ingest_table_publish(g, NULL);
@@ -430,7 +484,8 @@ out_shards:
 		sleep_ms(5);
 out_workers:
 	dp_workers_stop(workers);
-	print_json(workers, nic, shards, opened);
+	print_json(workers, nic, shards, opened, snap);
+	free(snap);
 	/* The group frees what is still retired; shards not closed are leaked on purpose (their
 	 * owner has stopped). */
 	for (unsigned i = 0; i < o->shards; i++)

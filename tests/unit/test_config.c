@@ -170,6 +170,30 @@ static void test_dataplane_options(void)
 	expect_refused(19, many, "at most 8 NICs");
 }
 
+/* The engine's depth: pending frames and the retry window, 0 (unset) by default. */
+static void test_window_options(void)
+{
+	struct ctl_config cfg;
+	char err[256];
+	CHECK_EQ(parse(&cfg, err, 1, ARGV(NULL)), 0);
+	CHECK(cfg.pending_frames == 0 && cfg.retry_window == 0);
+	CHECK_EQ(parse(&cfg, err, ARGC("--pending-frames", "16384", "--retry-window", "8192"),
+		       ARGV("--pending-frames", "16384", "--retry-window", "8192")), 0);
+	CHECK_EQ(cfg.pending_frames, 16384u);
+	CHECK_EQ(cfg.retry_window, 8192u);
+	CHECK_EQ(parse(&cfg, err, ARGC("--pending-frames", "65536", "--retry-window", "1"),
+		       ARGV("--pending-frames", "65536", "--retry-window", "1")), 0);
+	CHECK(cfg.pending_frames == 65536 && cfg.retry_window == 1);
+	expect_refused(ARGC("--pending-frames", "0"), ARGV("--pending-frames", "0"),
+		       "--pending-frames 0: expected 1..65536");
+	expect_refused(ARGC("--pending-frames", "65537"), ARGV("--pending-frames", "65537"),
+		       "1..65536");
+	expect_refused(ARGC("--pending-frames", "4k"), ARGV("--pending-frames", "4k"), "1..65536");
+	expect_refused(ARGC("--retry-window", "-1"), ARGV("--retry-window", "-1"),
+		       "--retry-window -1: expected 1..65536");
+	expect_refused(ARGC("--retry-window", ""), ARGV("--retry-window", ""), "1..65536");
+}
+
 static void test_parse_size(void)
 {
 	unsigned long long v;
@@ -197,6 +221,7 @@ int main(void)
 	DP_TEST_RUN(test_api_options);
 	DP_TEST_RUN(test_bad_values);
 	DP_TEST_RUN(test_dataplane_options);
+	DP_TEST_RUN(test_window_options);
 	DP_TEST_RUN(test_parse_size);
 	return dp_test_done();
 }

@@ -52,7 +52,7 @@ static void test_bad_arguments(void)
 	CHECK_EQ(dp_dedup_new(3, 8, 8, &d), -EINVAL);
 	CHECK_EQ(dp_dedup_new(16, 0, 8, &d), -EINVAL);
 	CHECK_EQ(dp_dedup_new(16, 8, 0, &d), -EINVAL);
-	CHECK_EQ(dp_dedup_new(16, 8, 4097, &d), -EINVAL);
+	CHECK_EQ(dp_dedup_new(16, 8, DP_DEDUP_ENTRIES_MAX + 1, &d), -EINVAL);
 	REQUIRE(dp_dedup_new(5, 8, 8, &d) == 0); /* rounded up to 8 */
 	CHECK_EQ(dp_dedup_note(d, 1, 1, 1, 0, 0), -EINVAL);
 	CHECK_EQ(dp_dedup_note(d, 1, 1, 1, 0, 65536), -EINVAL);
@@ -98,7 +98,8 @@ static void test_window_turns_old_batches_stale(void)
 	dp_dedup_free(d);
 }
 
-/* More groups than entries inside the window: the lowest batch goes and becomes STALE. */
+/* More groups than the table holds inside the window: the batch whose group goes becomes STALE,
+ * and every batch below it. */
 static void test_group_overflow_raises_floor(void)
 {
 	struct dp_dedup *d = NULL;
@@ -116,11 +117,19 @@ static void test_group_overflow_raises_floor(void)
 	for (uint64_t b = 2; b <= 5; b++)
 		CHECK_EQ(dp_dedup_lookup(d, 9, b, 2, &seq, &n), DP_DEDUP_HIT);
 	CHECK_EQ(dp_dedup_lookup(d, 9, 6, 2, &seq, &n), DP_DEDUP_NEW);
-	/* A note for the lowest batch when full cannot be kept: it turns stale, nothing else goes. */
-	CHECK_EQ(dp_dedup_note(d, 9, 2, 7, 1, 1), 0);
-	CHECK_EQ(dp_dedup_lookup(d, 9, 2, 7, &seq, &n), DP_DEDUP_STALE);
-	for (uint64_t b = 3; b <= 5; b++)
-		CHECK_EQ(dp_dedup_lookup(d, 9, b, 2, &seq, &n), DP_DEDUP_HIT);
+	/* More groups of one batch than its slot holds spill into a ring of `entries` groups;
+	 * when that ring is full its oldest group goes and the floor rises above that batch. */
+	for (uint32_t sh = 10; sh < 14; sh++)
+		CHECK_EQ(dp_dedup_note(d, 9, 3, sh, 100 + sh, 1), 1);
+	for (uint32_t sh = 10; sh < 14; sh++)
+		CHECK_EQ(dp_dedup_lookup(d, 9, 3, sh, &seq, &n), DP_DEDUP_HIT);
+	CHECK_EQ(dp_dedup_note(d, 9, 4, 10, 200, 1), 1);  /* evicts (3, 10): batch 3 goes */
+	CHECK_EQ(dp_dedup_lookup(d, 9, 3, 11, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 3, 2, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 2, 2, &seq, &n), DP_DEDUP_STALE);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 4, 10, &seq, &n), DP_DEDUP_HIT);
+	CHECK_EQ_U64(seq, 200);
+	CHECK_EQ(dp_dedup_lookup(d, 9, 5, 2, &seq, &n), DP_DEDUP_HIT);
 	dp_dedup_stats_get(d, &st);
 	CHECK_EQ_U64(st.entries_evicted, 2);
 	dp_dedup_free(d);
@@ -262,6 +271,39 @@ static void test_noted_group_is_never_new_again(void)
 	dp_dedup_free(d);
 }
 
+/* A window of thousands of batches over 4 shards: every group of the window is found, the
+ * oldest ones fall out as the ring turns over, and nothing forgotten is ever NEW. */
+static void test_wide_window(void)
+{
+	struct dp_dedup *d = NULL;
+	struct dp_dedup_stats st;
+	uint64_t seq;
+	uint32_t n;
+
+	REQUIRE(dp_dedup_new(4, 8192, 4 * 8192, &d) == 0);
+	for (uint64_t b = 1; b <= 3 * 8192; b++)
+		for (uint32_t sh = 0; sh < 4; sh++)
+			REQUIRE(dp_dedup_note(d, 77, b, sh, b * 16 + sh, 3) == 1);
+	unsigned hits = 0, stale = 0;
+	for (uint64_t b = 1; b <= 3 * 8192; b++)
+		for (uint32_t sh = 0; sh < 4; sh++) {
+			int r = dp_dedup_lookup(d, 77, b, sh, &seq, &n);
+			if (b > 2 * 8192) {
+				CHECK_EQ(r, DP_DEDUP_HIT);
+				if (r == DP_DEDUP_HIT && seq == b * 16 + sh && n == 3)
+					hits++;
+			} else {
+				CHECK_EQ(r, DP_DEDUP_STALE);
+				stale++;
+			}
+		}
+	CHECK_EQ(hits, 4 * 8192);
+	CHECK_EQ(stale, 2 * 4 * 8192);
+	dp_dedup_stats_get(d, &st);
+	CHECK_EQ_U64(st.entries_evicted, 0);  /* the oldest had left the window first */
+	dp_dedup_free(d);
+}
+
 int main(void)
 {
 	DP_TEST_RUN(test_hit_after_note);
@@ -271,5 +313,6 @@ int main(void)
 	DP_TEST_RUN(test_producer_eviction_is_lru);
 	DP_TEST_RUN(test_rebuild_from_notes_in_any_order);
 	DP_TEST_RUN(test_noted_group_is_never_new_again);
+	DP_TEST_RUN(test_wide_window);
 	return dp_test_done();
 }
