@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -828,23 +829,30 @@ static void test_flushes_overlap(void)
  * (unwritten) or a hole, -1 the file system cannot say (no FIEMAP). */
 static int range_written(int fd, uint64_t off, uint64_t len)
 {
-	struct {
-		struct fiemap fm;
-		struct fiemap_extent ext[32];
-	} q = { .fm = { .fm_start = off, .fm_length = len, .fm_flags = FIEMAP_FLAG_SYNC,
-			.fm_extent_count = 32 } };
-	if (ioctl(fd, FS_IOC_FIEMAP, &q.fm) < 0 || q.fm.fm_mapped_extents == 0)
+	enum { EXTENTS = 32 };
+	struct fiemap *fm = calloc(1, sizeof(*fm) + EXTENTS * sizeof(struct fiemap_extent));
+	if (!fm)
 		return -1;
+	*fm = (struct fiemap){ .fm_start = off, .fm_length = len, .fm_flags = FIEMAP_FLAG_SYNC,
+			       .fm_extent_count = EXTENTS };
+	int res = -1;
+	if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0 || fm->fm_mapped_extents == 0)
+		goto out;
 	uint64_t at = off;
-	for (unsigned i = 0; i < q.fm.fm_mapped_extents; i++) {
-		const struct fiemap_extent *e = &q.ext[i];
+	res = 0;
+	for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+		const struct fiemap_extent *e = &fm->fm_extents[i];
 		if (e->fe_logical > at || (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN))
-			return 0;
+			break;
 		at = e->fe_logical + e->fe_length;
-		if (at >= off + len)
-			return 1;
+		if (at >= off + len) {
+			res = 1;
+			break;
+		}
 	}
-	return 0;
+out:
+	free(fm);
+	return res;
 }
 
 /* Durable mode writes zeros ahead of the tail after small flushes so that the next flushes
