@@ -206,7 +206,9 @@ static void test_path_set_reuse(void)
 	/* A shared child is copied even when its parent is reused. */
 	json_t *child = json_pack("{s:i}", "c", 1);
 	json_object_set(d, "a", child);
-	CHECK_EQ(wf_path_set_reuse(deep, d, 1, json_integer(2), &out), 0);
+	json_t *two = json_integer(2);
+	CHECK_EQ(wf_path_set_reuse(deep, d, 1, two, &out), 0);
+	json_decref(two);
 	CHECK(out == d);
 	CHECK(json_object_get(out, "a") != child);
 	CHECK(th_json_is(child, "{\"c\":1}"));
