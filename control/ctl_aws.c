@@ -16,6 +16,7 @@
 
 #include "ctl_cbor.h"
 #include "ctl_log.h"
+#include "ctl_uuid.h"
 
 #define AWS_MAX_SERVICES 16
 #define JSON_TYPE "application/x-amz-json-1.1"
@@ -130,18 +131,6 @@ void ctl_aws_invoke_detached(struct ctl_aws *a, const struct ctl_aws_request *r,
 }
 
 /* ---- answers ------------------------------------------------------------------------------------ */
-
-static void request_id(char out[37])
-{
-	uint8_t b[16];
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		memset(b, 0, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
-}
 
 static void send_json(ctl_aws_reply_fn fn, void *arg, const char *rid, const char *ctype,
 		      unsigned status, json_t *body)
@@ -417,7 +406,7 @@ struct ctl_aws_call *ctl_aws_invoke(struct ctl_aws *a, const struct ctl_aws_requ
 {
 	struct ctl_aws_call *c = calloc(1, sizeof(*c));
 	char rid[37];
-	request_id(rid);
+	ctl_uuid4(rid);
 	if (!c) {
 		err_plain(fn, arg, rid, 500, "InternalFailure", "out of memory");
 		return NULL;

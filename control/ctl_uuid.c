@@ -2,9 +2,9 @@
 /* ctl_uuid: version-4 ids (contract in ctl_uuid.h). */
 #include "ctl_uuid.h"
 
+#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +39,7 @@ void ctl_uuid4(char out[CTL_UUID_LEN + 1])
 	static _Atomic uint64_t counter;
 	uint8_t b[16];
 
-	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
+	if (RAND_bytes(b, sizeof(b)) != 1) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t n = atomic_fetch_add(&counter, 1);
