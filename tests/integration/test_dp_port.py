@@ -7,36 +7,19 @@ answers ARP and ping for 198.18.0.1 and echoes UDP datagrams sent to port 4789 t
 ingest callback. All traffic stays inside the namespace. Needs root (TAP devices, namespaces).
 """
 import os
-import queue
-import shutil
-import signal
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 
+import nic_util
+from nic_util import APPLIANCE, INGEST_PORT, KERNEL_SIDE, Child, sh
+
 SMOKE = os.environ.get("DP_PORT_SMOKE", "build/tests/dp_port_smoke")
-APPLIANCE = "198.18.0.1"
-KERNEL_SIDE = "198.18.0.2/24"
-INGEST_PORT = 4789
 
-
-def _why_skip():
-    if os.geteuid() != 0:
-        return "needs root: creates network namespaces and TAP devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "no /dev/net/tun"
-    for tool in ("ip", "ping"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    if not os.access(SMOKE, os.X_OK):
-        return f"{SMOKE} not built"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
+_why = nic_util.why_skip((SMOKE,), tools=("ip", "ping"))
+pytestmark = pytest.mark.skipif(_why is not None, reason=str(_why))
 
 
 def free_hugepages():
@@ -47,79 +30,29 @@ def free_hugepages():
     return 0
 
 
-def sh(*args, timeout=10, check=True):
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
-
-
 @pytest.fixture
 def netns():
-    name = "dpt" + uuid.uuid4().hex[:8]
-    r = sh("ip", "netns", "add", name, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {r.stderr.strip()}")
-    try:
+    with nic_util.netns("dpt") as name:
         yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
 
 
-class Smoke:
-    """dp_port_smoke as a child process, its output read by a thread so no read can hang."""
+class Smoke(Child):
+    """dp_port_smoke; stop() returns (exit code, {stat: value}, whole output)."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen([SMOKE, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.q.put(line)
-        self.q.put(None)
+        super().__init__([SMOKE, *args])
 
     def wait_line(self, needle, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if needle in line:
-                return
-        raise AssertionError(f"'{needle}' not seen; output was:\n{''.join(self.lines)}")
+        super().wait_line(needle, timeout)
 
     def stop(self, timeout=20.0):
-        """SIGTERM, wait, and return (exit code, {stat: value}, whole output)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        while True:
-            try:
-                line = self.q.get(timeout=5)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
+        rc = super().stop(timeout)
         stats = {}
         for line in self.lines:
             parts = line.split()
             if len(parts) == 3 and parts[0] == "stat":
                 stats[parts[1]] = int(parts[2])
-        return self.proc.returncode, stats, "".join(self.lines)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        return rc, stats, "".join(self.lines)
 
 
 UDP_CLIENT = r"""

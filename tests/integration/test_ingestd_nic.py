@@ -16,59 +16,30 @@ import hashlib
 import json
 import os
 import random
-import shutil
-import struct
-import subprocess
 import threading
 import time
-import uuid
-from collections import defaultdict
 
 import pytest
 
+import nic_util
 from kinesis_util import INGESTD, Daemon
+from nic_util import (APPLIANCE, BAD_SENDER, KEYS, PRODUCER, frame, producer_report, read_ack_log,
+                      sh)
 
-PRODUCER = os.environ.get("INGEST_PRODUCER", "build/tools/ingest-producer")
 INGESTCTL = os.environ.get("INGESTCTL", "build/tools/ingestctl")
-APPLIANCE = "198.18.0.1"
-INGEST_PORT = 4789
 STREAM = "nicstream"
 SHARDS = 4
-KEYS = 1000
 NPROD = 4
 TOTAL = 1_000_000 if os.environ.get("CI") == "true" else 200_000
 
-
-def _why_skip():
-    if os.geteuid() != 0:
-        return "needs root: creates network namespaces and TAP devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "no /dev/net/tun"
-    if not shutil.which("ip"):
-        return "ip is not installed"
-    for exe in (INGESTD, PRODUCER, INGESTCTL):
-        if not os.access(exe, os.X_OK):
-            return f"{exe} not built"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
-
-
-def sh(*args, timeout=10, check=True):
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
+_why = nic_util.why_skip((INGESTD, PRODUCER, INGESTCTL))
+pytestmark = pytest.mark.skipif(_why is not None, reason=str(_why))
 
 
 @pytest.fixture
 def netns():
-    name = "ind" + uuid.uuid4().hex[:8]
-    r = sh("ip", "netns", "add", name, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {r.stderr.strip()}")
-    try:
+    with nic_util.netns("ind") as name:
         yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
 
 
 def start_daemon(data, ns):
@@ -77,44 +48,11 @@ def start_daemon(data, ns):
 
 
 def make_input(path, producer, n, seed):
-    """n records `key<TAB>data`, data tagged with the producer and record number; returns keys."""
-    rng = random.Random(seed)
-    keys = []
-    with open(path, "w") as f:
-        for i in range(n):
-            k = f"key-{rng.randrange(KEYS)}"
-            keys.append(k)
-            f.write(f"{k}\tp{producer}-n{i}-{'x' * (16 + i % 24)}\n")
-    return keys
+    return nic_util.make_input(path, producer, n, seed, pad=(16, 24))
 
 
 def start_producer(ns, producer, inp, ack_log, extra=()):
-    return subprocess.Popen(
-        ["ip", "netns", "exec", ns, PRODUCER, "--to", f"{APPLIANCE}:{INGEST_PORT}",
-         "--stream", STREAM, "--producer-id", str(producer), "--ack-log", str(ack_log),
-         "--inflight", "16", "--window", "32", "--json", *extra],
-        stdin=open(inp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def producer_report(proc, timeout):
-    out, err = proc.communicate(timeout=timeout)
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    assert lines, f"no report: {out}\n{err}"
-    return json.loads(lines[-1]), err
-
-
-def read_ack_log(path):
-    """Ack-log lines in input order: (shard, counter) for ok records, else the status."""
-    entries = []
-    with open(path) as f:
-        for line in f:
-            p = line.split()
-            if len(p) == 5:
-                entries.append((int(p[1]), int(p[2]), (int(p[3]), int(p[4]))))
-            else:
-                entries.append((int(p[1]), int(p[2]), p[3]))
-    entries.sort()
-    return [e[2] for e in entries]
+    return nic_util.start_producer(ns, STREAM, producer, inp, ack_log, extra)
 
 
 def counter(seq):
@@ -349,25 +287,6 @@ def test_kill9_under_load_loses_no_acked_record_and_writes_none_twice(netns, tmp
     for p in range(NPROD):
         for i in range(per):
             assert f"p{201 + p}-n{i}" in where
-
-
-def frame(producer, batch, stream, recs):
-    """A RECORDS frame (docs/protocol.md) of (key, data) records; a key may be b''."""
-    body = b"".join(struct.pack("<HBBI", len(k), 0, 0, len(dt)) + k + dt for k, dt in recs)
-    return (b"INGS" + struct.pack("<BBBBQQHH", 1, 1, 0, len(stream), producer, batch, len(recs),
-                                  0) + stream + body)
-
-
-BAD_SENDER = r"""
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.connect((sys.argv[1], 4789))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
-a = s.recv(2048)
-print("ack", len(a), a[:4].decode(), a[5], a[7], struct.unpack("<Q", a[8:16])[0])
-"""
 
 
 def test_malformed_frames_are_dropped_and_counted_by_the_daemon(netns, tmp_path):

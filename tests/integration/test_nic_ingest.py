@@ -13,162 +13,50 @@ namespace. Needs root (TAP devices, namespaces).
 """
 import json
 import os
-import queue
-import random
-import shutil
 import signal
-import subprocess
-import threading
 import time
-import uuid
 from collections import defaultdict
 
 import pytest
 
+import nic_util
+from nic_util import (APPLIANCE, BAD_SENDER, INGEST_PORT, KERNEL_SIDE, PRODUCER, Child, frame,
+                      make_input, producer_report, read_ack_log, sh)
+
 SMOKE = os.environ.get("DP_INGEST_SMOKE", "build/tests/dp_ingest_smoke")
-PRODUCER = os.environ.get("INGEST_PRODUCER", "build/tools/ingest-producer")
-APPLIANCE = "198.18.0.1"
-KERNEL_SIDE = "198.18.0.2/24"
-INGEST_PORT = 4789
 STREAM = "nicstream"
 SHARDS = 4
-KEYS = 1000
 
-
-def _why_skip():
-    if os.geteuid() != 0:
-        return "needs root: creates network namespaces and TAP devices"
-    if not os.path.exists("/dev/net/tun"):
-        return "no /dev/net/tun"
-    if not shutil.which("ip"):
-        return "ip is not installed"
-    for exe in (SMOKE, PRODUCER):
-        if not os.access(exe, os.X_OK):
-            return f"{exe} not built"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
-
-
-def sh(*args, timeout=10, check=True):
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
+_why = nic_util.why_skip((SMOKE, PRODUCER))
+pytestmark = pytest.mark.skipif(_why is not None, reason=str(_why))
 
 
 @pytest.fixture
 def netns():
-    name = "dpn" + uuid.uuid4().hex[:8]
-    r = sh("ip", "netns", "add", name, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {r.stderr.strip()}")
-    try:
+    with nic_util.netns("dpn") as name:
         yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
 
 
-class Smoke:
-    """dp_ingest_smoke as a child process, its output read by a thread so no read can hang."""
+class Smoke(Child):
+    """dp_ingest_smoke; stop() returns (exit code, its closing JSON counters, whole output)."""
 
     def __init__(self, netns, data, workers=2, extra=()):
-        self.proc = subprocess.Popen(
+        super().__init__(
             [SMOKE, "--netns", netns, "--kernel-ip", KERNEL_SIDE, "--udp-port", str(INGEST_PORT),
              "--workers", str(workers), "--stream", STREAM, "--shards", str(SHARDS),
-             "--dir", str(data), "--seconds", "240", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.q.put(line)
-        self.q.put(None)
-
-    def wait_line(self, needle, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if needle in line:
-                return
-        raise AssertionError(f"'{needle}' not seen; output was:\n{''.join(self.lines)}")
+             "--dir", str(data), "--seconds", "240", *extra])
 
     def stop(self, timeout=60.0):
-        """SIGTERM, wait, and return (exit code, counters as a dict, whole output)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        while True:
-            try:
-                line = self.q.get(timeout=5)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
+        rc = super().stop(timeout)
         stats = None
         for line in self.lines:
             if line.startswith("{"):
                 stats = json.loads(line)
-        return self.proc.returncode, stats, "".join(self.lines)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def make_input(path, producer, n, seed):
-    """n records `key<TAB>data`; data starts with a tag naming the producer and record number.
-    Returns the keys in input order."""
-    rng = random.Random(seed)
-    keys = []
-    with open(path, "w") as f:
-        for i in range(n):
-            k = f"key-{rng.randrange(KEYS)}"
-            keys.append(k)
-            tag = f"p{producer}-n{i}-"
-            f.write(f"{k}\t{tag}{'x' * (24 + i % 40)}\n")
-    return keys
+        return rc, stats, "".join(self.lines)
 
 
 def start_producer(netns, producer, inp, ack_log, extra=()):
-    return subprocess.Popen(
-        ["ip", "netns", "exec", netns, PRODUCER, "--to", f"{APPLIANCE}:{INGEST_PORT}",
-         "--stream", STREAM, "--producer-id", str(producer), "--ack-log", str(ack_log),
-         "--inflight", "16", "--window", "32", "--json", *extra],
-        stdin=open(inp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def producer_report(proc, timeout):
-    out, err = proc.communicate(timeout=timeout)
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    assert lines, f"no report: {out}\n{err}"
-    return json.loads(lines[-1]), err
-
-
-def read_ack_log(path):
-    """Ack-log lines sorted into input order: (batch, index) -> (shard, seq) or a status."""
-    entries = []
-    with open(path) as f:
-        for line in f:
-            p = line.split()
-            if len(p) == 5:
-                entries.append((int(p[1]), int(p[2]), (int(p[3]), int(p[4]))))
-            else:
-                entries.append((int(p[1]), int(p[2]), p[3]))
-    entries.sort()
-    return [e[2] for e in entries]
+    return nic_util.start_producer(netns, STREAM, producer, inp, ack_log, extra)
 
 
 def dump(data):
@@ -203,29 +91,6 @@ def check_producer(producer, keys, acked, recs, ordered=True):
             assert prev[0] == a[0] and prev[1] < a[1], f"key {keys[i]}: {prev} then {a}"
         last[keys[i]] = a
     return n_ok
-
-
-def frame(producer, batch, stream, recs):
-    """A RECORDS frame (docs/protocol.md) of (key, data) records; a key may be b''."""
-    import struct
-    body = b"".join(struct.pack("<HBBI", len(k), 0, 0, len(d)) + k + d for k, d in recs)
-    return (b"INGS" + struct.pack("<BBBBQQHH", 1, 1, 0, len(stream), producer, batch, len(recs),
-                                  0) + stream + body)
-
-
-BAD_SENDER = r"""
-import socket, struct, sys
-frames = [bytes.fromhex(h) for h in sys.argv[2:]]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.connect((sys.argv[1], 4789))
-for f in frames:
-    s.send(f)
-# Only the key-length-0 frame has an envelope: it alone is answered, with a 28-byte
-# frame-level ack saying malformed (status 1 in DP_ACK_STATUS_LIST) built in its own mbuf.
-a = s.recv(2048)
-print("ack", len(a), a[:4].decode(), a[5], a[7], struct.unpack("<Q", a[8:16])[0])
-"""
 
 
 def bad_frames():
