@@ -113,6 +113,12 @@ struct cmd {
 	const char *help;
 };
 
+/* Commands named by two words: the group, and the subcommands its usage error lists. */
+struct cmd_group {
+	const char *name;
+	const char *subcommands;
+};
+
 /* ---- output helpers -------------------------------------------------------------------------- */
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -402,6 +408,45 @@ static int kin(struct cli *c, const char *op, json_t *in, json_t **out)
 	int rc = http(c, "/", op, in, out);
 	json_decref(in);
 	return rc;
+}
+
+/* An operation of one service (kin, glue, sfn, ...): in is consumed. */
+typedef int service_call(struct cli *c, const char *op, json_t *in, json_t **out);
+
+/*
+ * Every page of a listing: the items of list_name merged into *items (a new array). in
+ * (consumed) holds the request's other members; token_key (NextToken, nextToken) carries the
+ * token an answer ends with into the next request, until an answer has none.
+ */
+static int all_pages(struct cli *c, service_call *call, const char *op, json_t *in,
+		     const char *token_key, const char *list_name, json_t **items)
+{
+	json_t *all = json_array();
+	char *tok = NULL;
+	int rc = RC_OK;
+	for (;;) {
+		json_t *req = json_deep_copy(in), *out;
+		if (req && tok)
+			json_object_set_new(req, token_key, json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = call(c, op, req, &out)))
+			break;
+		json_array_extend(all, json_object_get(out, list_name));
+		const char *nt = json_string_value(json_object_get(out, token_key));
+		if (nt)
+			tok = strdup(nt);
+		json_decref(out);
+		if (!tok)
+			break;
+	}
+	json_decref(in);
+	if (rc) {
+		json_decref(all);
+		return rc;
+	}
+	*items = all;
+	return RC_OK;
 }
 
 /* ---- shared pieces --------------------------------------------------------------------------- */
@@ -1857,41 +1902,6 @@ static int glue(struct cli *c, const char *op, json_t *in, json_t **out)
 	return kin(c, target, in, out);
 }
 
-/*
- * Every page of a Glue listing: the items of list_name merged into *items (a new array).
- * in (consumed) holds the request's other members; NextToken is added per page.
- */
-static int glue_all(struct cli *c, const char *op, json_t *in, const char *list_name,
-		    json_t **items)
-{
-	json_t *all = json_array();
-	char *tok = NULL;
-	int rc = RC_OK;
-	for (;;) {
-		json_t *req = json_deep_copy(in), *out;
-		if (req && tok)
-			json_object_set_new(req, "NextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = glue(c, op, req, &out)))
-			break;
-		json_array_extend(all, json_object_get(out, list_name));
-		const char *nt = json_string_value(json_object_get(out, "NextToken"));
-		if (nt)
-			tok = strdup(nt);
-		json_decref(out);
-		if (!tok)
-			break;
-	}
-	json_decref(in);
-	if (rc) {
-		json_decref(all);
-		return rc;
-	}
-	*items = all;
-	return RC_OK;
-}
-
 /* Print {list_name: items} for --json. */
 static void print_list_json(const char *list_name, json_t *items)
 {
@@ -1900,33 +1910,71 @@ static void print_list_json(const char *list_name, json_t *items)
 	json_decref(all);
 }
 
+/* Adds the row of one item of a listing to t; arg: what the command passes along. */
+typedef void listing_row(struct table *t, const json_t *item, void *arg);
+
+/* A listing command: what it asks for and how it prints the answer. */
+struct listing {
+	const char *op;         /* the operation, paged with all_pages */
+	const char *list_name;  /* the answer's array; the one member of the --json object */
+	const char *empty;      /* the line (before the command's tail) when there are no items */
+	unsigned ncol;
+	const char *const *head;
+	const bool *right;      /* as in struct table */
+	listing_row *row;
+};
+
+/*
+ * Every page of l->op (in consumed; token_key as in all_pages), then {list_name: items} with
+ * --json; else the line empty + empty_tail when there are no items, or a table, a row per item.
+ */
+static int run_listing(struct cli *c, service_call *call, const char *token_key,
+		       const struct listing *l, json_t *in, const char *empty_tail, void *arg)
+{
+	json_t *items, *item;
+	size_t i;
+	int rc = all_pages(c, call, l->op, in, token_key, l->list_name, &items);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json(l->list_name, items);
+	} else if (!json_array_size(items)) {
+		printf("%s%s\n", l->empty, empty_tail);
+	} else {
+		struct table t = { l->ncol, l->head, l->right, NULL, 0, 0 };
+		json_array_foreach(items, i, item)
+			l->row(&t, item, arg);
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(items);
+	return RC_OK;
+}
+
+/* A Glue listing (NextToken); see run_listing. */
+static int glue_listing(struct cli *c, const struct listing *l, json_t *in,
+			const char *empty_tail, void *arg)
+{
+	return run_listing(c, glue, "NextToken", l, in, empty_tail, arg);
+}
+
+static void database_row(struct table *t, const json_t *d, void *arg)
+{
+	(void)arg;
+	char a[2][64], created[64];
+	fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
+	table_add(t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64), created,
+		  json_string_value(json_object_get(d, "Description")));
+}
+
 static int cmd_cat_databases(struct cli *c, const struct cmd *cmd, const struct opts *o,
 			     int argc, char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *dbs, *d;
-	size_t i;
-	int rc = glue_all(c, "GetDatabases", json_object(), "DatabaseList", &dbs);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("DatabaseList", dbs);
-	} else if (!json_array_size(dbs)) {
-		puts("no databases");
-	} else {
-		static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
-		struct table t = { 4, head, NULL, NULL, 0, 0 };
-		json_array_foreach(dbs, i, d) {
-			char a[2][64], created[64];
-			fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
-			table_add(&t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64),
-				  created, json_string_value(json_object_get(d, "Description")));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(dbs);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
+	static const struct listing l = { "GetDatabases", "DatabaseList", "no databases", 4, head,
+					  NULL, database_row };
+	return glue_listing(c, &l, json_object(), "", NULL);
 }
 
 /* A JSON string's text, or "" for anything else. */
@@ -1956,42 +2004,29 @@ static char *column_names(const json_t *cols)
 	return s;
 }
 
+static void table_row(struct table *t, const json_t *tb, void *arg)
+{
+	(void)arg;
+	char a[4][64], ncol[24], updated[64];
+	json_t *sd = json_object_get(tb, "StorageDescriptor");
+	char *keys = column_names(json_object_get(tb, "PartitionKeys"));
+	snprintf(ncol, sizeof(ncol), "%zu", json_array_size(json_object_get(sd, "Columns")));
+	fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+	table_add(t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64), ncol, keys,
+		  jstr(tb, "VersionId", a[2], 64), updated, jstr(sd, "Location", a[3], 64));
+	free(keys);
+}
+
 static int cmd_cat_tables(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 			  char **argv)
 {
 	(void)cmd, (void)o, (void)argc;
-	json_t *tables, *tb;
-	size_t i;
-	int rc = glue_all(c, "GetTables", json_pack("{s:s}", "DatabaseName", argv[0]), "TableList",
-			  &tables);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("TableList", tables);
-	} else if (!json_array_size(tables)) {
-		printf("no tables in %s\n", argv[0]);
-	} else {
-		static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS",
-						    "VERSION", "UPDATED", "LOCATION" };
-		static const bool right[] = { false, false, true, false, true, false, false };
-		struct table t = { 7, head, right, NULL, 0, 0 };
-		json_array_foreach(tables, i, tb) {
-			char a[4][64], ncol[24], updated[64];
-			json_t *sd = json_object_get(tb, "StorageDescriptor");
-			char *keys = column_names(json_object_get(tb, "PartitionKeys"));
-			snprintf(ncol, sizeof(ncol), "%zu",
-				 json_array_size(json_object_get(sd, "Columns")));
-			fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
-			table_add(&t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64),
-				  ncol, keys, jstr(tb, "VersionId", a[2], 64), updated,
-				  jstr(sd, "Location", a[3], 64));
-			free(keys);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(tables);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS", "VERSION",
+					    "UPDATED", "LOCATION" };
+	static const bool right[] = { false, false, true, false, true, false, false };
+	static const struct listing l = { "GetTables", "TableList", "no tables in ", 7, head, right,
+					  table_row };
+	return glue_listing(c, &l, json_pack("{s:s}", "DatabaseName", argv[0]), argv[0], NULL);
 }
 
 static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -2045,12 +2080,34 @@ static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts
 	return RC_OK;
 }
 
+/* arg: the table's PartitionKeys, which label the values (key=value) for people. */
+static void partition_row(struct table *t, const json_t *p, void *arg)
+{
+	const json_t *keys = arg;
+	char a[64], created[64], vals[2048] = "";
+	size_t j, n = 0;
+	json_t *v;
+	json_array_foreach(json_object_get(p, "Values"), j, v) {
+		const char *kn = json_string_value(json_object_get(json_array_get(keys, j), "Name"));
+		int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "", kn ? kn : "?",
+				 jtext(v));
+		if (w < 0 || (size_t)w >= sizeof(vals) - n)
+			break;
+		n += (size_t)w;
+	}
+	fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
+	table_add(t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location", a, 64),
+		  created);
+}
+
 static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct opts *o,
 			      int argc, char **argv)
 {
 	(void)cmd, (void)argc;
-	json_t *tout, *parts, *p;
-	size_t i;
+	static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
+	static const struct listing l = { "GetPartitions", "Partitions", "no partitions", 3, head,
+					  NULL, partition_row };
+	json_t *tout;
 	/* The table's keys label the values (key=value) for people. */
 	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
 					       argv[1]), &tout);
@@ -2059,41 +2116,10 @@ static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct
 	json_t *in = json_pack("{s:s,s:s}", "DatabaseName", argv[0], "TableName", argv[1]);
 	if (in && o->expression)
 		json_object_set_new(in, "Expression", json_string(o->expression));
-	if ((rc = glue_all(c, "GetPartitions", in, "Partitions", &parts))) {
-		json_decref(tout);
-		return rc;
-	}
 	json_t *keys = json_object_get(json_object_get(tout, "Table"), "PartitionKeys");
-	if (c->json) {
-		print_list_json("Partitions", parts);
-	} else if (!json_array_size(parts)) {
-		printf("no partitions%s\n", o->expression ? " match" : "");
-	} else {
-		static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
-		struct table t = { 3, head, NULL, NULL, 0, 0 };
-		json_array_foreach(parts, i, p) {
-			char a[64], created[64], vals[2048] = "";
-			size_t j, n = 0;
-			json_t *v;
-			json_array_foreach(json_object_get(p, "Values"), j, v) {
-				const char *kn = json_string_value(json_object_get(
-					json_array_get(keys, j), "Name"));
-				int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "",
-						 kn ? kn : "?", jtext(v));
-				if (w < 0 || (size_t)w >= sizeof(vals) - n)
-					break;
-				n += (size_t)w;
-			}
-			fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
-			table_add(&t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location",
-						 a, 64), created);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(parts);
+	rc = glue_listing(c, &l, in, o->expression ? " match" : "", keys);
 	json_decref(tout);
-	return RC_OK;
+	return rc;
 }
 
 /* ---- workflows (Step Functions) ---------------------------------------------------------------- */
@@ -2106,6 +2132,12 @@ static int sfn(struct cli *c, const char *op, json_t *in, json_t **out)
 	char target[64];
 	snprintf(target, sizeof(target), "AWSStepFunctions.%s", op);
 	return kin(c, target, in, out);
+}
+
+/* A Step Functions listing (nextToken); see run_listing. */
+static int sfn_listing(struct cli *c, const struct listing *l, json_t *in)
+{
+	return run_listing(c, sfn, "nextToken", l, in, "", NULL);
 }
 
 /* NAME or a full state machine ARN. */
@@ -2175,47 +2207,23 @@ static int cmd_wf_create(struct cli *c, const struct cmd *cmd, const struct opts
 	return RC_OK;
 }
 
+static void machine_row(struct table *t, const json_t *m, void *arg)
+{
+	(void)arg;
+	char a[3][64], created[64];
+	fmt_time(json_object_get(m, "creationDate"), created, sizeof(created));
+	table_add(t, jstr(m, "name", a[0], 64), jstr(m, "type", a[1], 64), created,
+		  jstr(m, "stateMachineArn", a[2], 64));
+}
+
 static int cmd_wf_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		       char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *all = json_array(), *out, *m;
-	char *tok = NULL;
-	int rc;
-	size_t i;
-	do {
-		json_t *in = json_object();
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "ListStateMachines", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "stateMachines"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
-	if (c->json) {
-		print_list_json("stateMachines", all);
-	} else if (!json_array_size(all)) {
-		puts("no workflows");
-	} else {
-		static const char *const head[] = { "NAME", "TYPE", "CREATED", "ARN" };
-		struct table t = { 4, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, m) {
-			char a[3][64], created[64];
-			fmt_time(json_object_get(m, "creationDate"), created, sizeof(created));
-			table_add(&t, jstr(m, "name", a[0], 64), jstr(m, "type", a[1], 64), created,
-				  jstr(m, "stateMachineArn", a[2], 64));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "TYPE", "CREATED", "ARN" };
+	static const struct listing l = { "ListStateMachines", "stateMachines", "no workflows", 4,
+					  head, NULL, machine_row };
+	return sfn_listing(c, &l, json_object());
 }
 
 static int cmd_wf_describe(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -2270,50 +2278,26 @@ static int cmd_wf_start(struct cli *c, const struct cmd *cmd, const struct opts 
 	return RC_OK;
 }
 
+static void execution_row(struct table *t, const json_t *e, void *arg)
+{
+	(void)arg;
+	char a[3][64], st[64], sp[64];
+	fmt_time(json_object_get(e, "startDate"), st, sizeof(st));
+	fmt_time(json_object_get(e, "stopDate"), sp, sizeof(sp));
+	table_add(t, jstr(e, "name", a[0], 64), jstr(e, "status", a[1], 64), st, sp,
+		  jstr(e, "executionArn", a[2], 64));
+}
+
 static int cmd_wf_executions(struct cli *c, const struct cmd *cmd, const struct opts *o,
 			     int argc, char **argv)
 {
 	(void)cmd, (void)o, (void)argc;
 	char arn[512];
 	machine_arn(argv[0], arn, sizeof(arn));
-	json_t *all = json_array(), *out, *e;
-	char *tok = NULL;
-	int rc;
-	size_t i;
-	do {
-		json_t *in = json_pack("{s:s}", "stateMachineArn", arn);
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "ListExecutions", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "executions"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
-	if (c->json) {
-		print_list_json("executions", all);
-	} else if (!json_array_size(all)) {
-		puts("no executions");
-	} else {
-		static const char *const head[] = { "NAME", "STATUS", "STARTED", "STOPPED", "ARN" };
-		struct table t = { 5, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, e) {
-			char a[3][64], st[64], sp[64];
-			fmt_time(json_object_get(e, "startDate"), st, sizeof(st));
-			fmt_time(json_object_get(e, "stopDate"), sp, sizeof(sp));
-			table_add(&t, jstr(e, "name", a[0], 64), jstr(e, "status", a[1], 64), st, sp,
-				  jstr(e, "executionArn", a[2], 64));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "STATUS", "STARTED", "STOPPED", "ARN" };
+	static const struct listing l = { "ListExecutions", "executions", "no executions", 5, head,
+					  NULL, execution_row };
+	return sfn_listing(c, &l, json_pack("{s:s}", "stateMachineArn", arn));
 }
 
 /* "PassStateEntered" -> "Pass"; NULL unless the type is a state's entry or exit. */
@@ -2420,24 +2404,12 @@ static int cmd_wf_history(struct cli *c, const struct cmd *cmd, const struct opt
 			  char **argv)
 {
 	(void)cmd, (void)o, (void)argc;
-	json_t *all = json_array(), *out;
-	char *tok = NULL;
-	int rc;
-	do {
-		json_t *in = json_pack("{s:s, s:i}", "executionArn", argv[0], "maxResults", 1000);
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "GetExecutionHistory", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "events"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
+	json_t *all;
+	int rc = all_pages(c, sfn, "GetExecutionHistory",
+			   json_pack("{s:s, s:i}", "executionArn", argv[0], "maxResults", 1000),
+			   "nextToken", "events", &all);
+	if (rc)
+		return rc;
 	if (c->json)
 		print_list_json("events", all);
 	else
@@ -2656,37 +2628,26 @@ static int cmd_crawler_status(struct cli *c, const struct cmd *cmd, const struct
 	return RC_OK;
 }
 
+static void crawler_row(struct table *t, const json_t *cr, void *arg)
+{
+	(void)arg;
+	char a[5][64], targets[1024];
+	targets_text(cr, targets, sizeof(targets));
+	table_add(t, jstr(cr, "Name", a[0], 64), jstr(cr, "State", a[1], 64),
+		  jstr(cr, "DatabaseName", a[2], 64),
+		  jstr(json_object_get(cr, "LastCrawl"), "Status", a[3], 64),
+		  jstr(json_object_get(cr, "Schedule"), "ScheduleExpression", a[4], 64), targets);
+}
+
 static int cmd_crawler_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 			    char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *all, *cr;
-	size_t i;
-	int rc = glue_all(c, "GetCrawlers", json_object(), "Crawlers", &all);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("Crawlers", all);
-	} else if (!json_array_size(all)) {
-		puts("no crawlers");
-	} else {
-		static const char *const head[] = { "NAME", "STATE", "DATABASE", "LAST CRAWL",
-						     "SCHEDULE", "TARGETS" };
-		struct table t = { 6, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, cr) {
-			char a[5][64], targets[1024];
-			targets_text(cr, targets, sizeof(targets));
-			table_add(&t, jstr(cr, "Name", a[0], 64), jstr(cr, "State", a[1], 64),
-				  jstr(cr, "DatabaseName", a[2], 64),
-				  jstr(json_object_get(cr, "LastCrawl"), "Status", a[3], 64),
-				  jstr(json_object_get(cr, "Schedule"), "ScheduleExpression", a[4],
-				       64), targets);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "STATE", "DATABASE", "LAST CRAWL", "SCHEDULE",
+					    "TARGETS" };
+	static const struct listing l = { "GetCrawlers", "Crawlers", "no crawlers", 6, head, NULL,
+					  crawler_row };
+	return glue_listing(c, &l, json_object(), "", NULL);
 }
 
 static const struct cmd g_cmds[] = {
@@ -2973,6 +2934,23 @@ static const struct cmd *cmd_find(const char *group, const char *name)
 	return NULL;
 }
 
+static const struct cmd_group g_groups[] = {
+	{ "stream", "create, list, describe, delete, put, get, tail, split, merge or scale" },
+	{ "catalog", "databases, tables, table or partitions" },
+	{ "delivery", "create, list, describe, put or delete" },
+	{ "function", "list, invoke or logs" },
+	{ "workflow", "create, list, describe, start, executions, history or stop" },
+	{ "crawler", "create, start, status or list" },
+};
+
+static const struct cmd_group *group_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(g_groups) / sizeof(g_groups[0]); i++)
+		if (strcmp(g_groups[i].name, name) == 0)
+			return &g_groups[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -3025,53 +3003,14 @@ int main(int argc, char **argv)
 		return usage_err(NULL, "no command given");
 	const struct cmd *cmd;
 	int at = optind;
-	if (strcmp(argv[at], "stream") == 0) {
+	const struct cmd_group *grp = group_find(argv[at]);
+	if (grp) {
 		if (at + 1 >= argc)
-			return usage_err(NULL, "stream needs a subcommand: create, list, describe, "
-					 "delete, put, get, tail, split, merge or scale");
-		cmd = cmd_find("stream", argv[at + 1]);
+			return usage_err(NULL, "%s needs a subcommand: %s", grp->name, grp->subcommands);
 		at++;
+		cmd = cmd_find(grp->name, argv[at]);
 		if (!cmd)
-			return usage_err(NULL, "unknown command 'stream %s'", argv[at]);
-	} else if (strcmp(argv[at], "catalog") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "catalog needs a subcommand: databases, tables, table "
-					 "or partitions");
-		cmd = cmd_find("catalog", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'catalog %s'", argv[at]);
-	} else if (strcmp(argv[at], "delivery") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "delivery needs a subcommand: create, list, describe, "
-					 "put or delete");
-		cmd = cmd_find("delivery", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'delivery %s'", argv[at]);
-	} else if (strcmp(argv[at], "function") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "function needs a subcommand: list, invoke or logs");
-		cmd = cmd_find("function", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'function %s'", argv[at]);
-	} else if (strcmp(argv[at], "workflow") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "workflow needs a subcommand: create, list, describe, "
-					 "start, executions, history or stop");
-		cmd = cmd_find("workflow", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'workflow %s'", argv[at]);
-	} else if (strcmp(argv[at], "crawler") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "crawler needs a subcommand: create, start, status or "
-					 "list");
-		cmd = cmd_find("crawler", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'crawler %s'", argv[at]);
+			return usage_err(NULL, "unknown command '%s %s'", grp->name, argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)
