@@ -121,15 +121,21 @@ struct cmd_group {
 
 /* ---- output helpers -------------------------------------------------------------------------- */
 
+static void verrmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void verrmsg(const char *fmt, va_list ap)
+{
+	fputs("ingestctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("ingestctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verrmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int usage_err(const struct cmd *cmd, const char *fmt, ...)
@@ -137,11 +143,9 @@ static int usage_err(const struct cmd *cmd, const char *fmt, ...)
 static int usage_err(const struct cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fputs("ingestctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verrmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (cmd)
 		fprintf(stderr, "usage: ingestctl [--socket PATH | --data-dir DIR] [--json] %s %s\n",
 			cmd->name, cmd->args);
@@ -307,6 +311,28 @@ static int unreachable(struct cli *c, CURLcode cr)
 }
 
 /*
+ * Resets the handle for one request over the daemon's socket: method, path, a limit of
+ * timeout_s seconds, the answer's body into c->resp and curl's error text into c->errbuf.
+ */
+static void request_begin(struct cli *c, const char *method, const char *path, long timeout_s)
+{
+	char url[4200];
+	/* curl keeps its own copy of the URL. */
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	c->resp.n = 0;
+	c->errbuf[0] = '\0';
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/*
  * One request of any kind: method and path, with body (may be NULL) sent as JSON, and
  * X-Amz-Target when target (the full "Prefix.Operation") is set. Returns the HTTP status with
  * *out the parsed answer (NULL when empty or not JSON), or -1 when the daemon could not be
@@ -315,22 +341,11 @@ static int unreachable(struct cli *c, CURLcode cr)
 static int request(struct cli *c, const char *method, const char *path, const char *target,
 		   const json_t *body, json_t **out)
 {
-	char url[4200], th[160];
+	char th[160];
 	char *text = NULL;
 	struct curl_slist *hdr = NULL;
 	*out = NULL;
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	c->resp.n = 0;
-	c->errbuf[0] = '\0';
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	request_begin(c, method, path, REQUEST_TIMEOUT_S);
 	if (target) {
 		snprintf(th, sizeof(th), "X-Amz-Target: %s", target);
 		hdr = curl_slist_append(hdr, th);
@@ -568,19 +583,29 @@ static char *record_data(const json_t *rec)
 
 /* ---- status, stats --------------------------------------------------------------------------- */
 
+/*
+ * GET one of the daemon's own documents (/status, /stats) into *j. With --json it is printed
+ * as it came and *j is NULL: the command has nothing more to do.
+ */
+static int admin_get(struct cli *c, const char *path, json_t **j)
+{
+	int rc = http(c, path, NULL, NULL, j);
+	if (rc || !c->json)
+		return rc;
+	print_json(*j);
+	json_decref(*j);
+	*j = NULL;
+	return RC_OK;
+}
+
 static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		      char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
 	json_t *j;
-	int rc = http(c, "/status", NULL, NULL, &j);
-	if (rc)
+	int rc = admin_get(c, "/status", &j);
+	if (rc || !j)
 		return rc;
-	if (c->json) {
-		print_json(j);
-		json_decref(j);
-		return RC_OK;
-	}
 	char t[64], up[64];
 	json_int_t ms = json_integer_value(json_object_get(j, "uptime_ms"));
 	long long s = ms / 1000;
@@ -658,14 +683,9 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
 	json_t *j;
-	int rc = http(c, "/stats", NULL, NULL, &j);
-	if (rc)
+	int rc = admin_get(c, "/stats", &j);
+	if (rc || !j)
 		return rc;
-	if (c->json) {
-		print_json(j);
-		json_decref(j);
-		return RC_OK;
-	}
 	static const char *const head[] = { "SHARD", "STATE", "RECORDS", "BYTES", "FLUSHES",
 		"FSYNCS", "NEXT SEQ", "TRIM SEQ", "SEGMENTS" };
 	static const bool right[] = { false, false, true, true, true, true, true, true, true };
@@ -1338,12 +1358,15 @@ out:
 
 /* ---- stream split, merge, scale -------------------------------------------------------------- */
 
-/* The shards whose parent (or adjacent parent) is id, as "a and b" text. */
-static void children_of(json_t *d, const char *id, char *out, size_t n)
+/* The shards of stream whose parent (or adjacent parent) is id, as "a and b" text; "" when
+ * the stream cannot be described. */
+static void children_of(struct cli *c, const char *stream, const char *id, char *out, size_t n)
 {
 	size_t i, w = 0;
-	json_t *s;
+	json_t *d, *s;
 	out[0] = '\0';
+	if (describe_all(c, stream, &d) != RC_OK)
+		return;
 	json_array_foreach(json_object_get(d, "Shards"), i, s) {
 		const char *p = json_string_value(json_object_get(s, "ParentShardId"));
 		const char *a = json_string_value(json_object_get(s, "AdjacentParentShardId"));
@@ -1355,6 +1378,7 @@ static void children_of(json_t *d, const char *id, char *out, size_t n)
 			w += (size_t)k;
 		}
 	}
+	json_decref(d);
 }
 
 static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -1397,7 +1421,6 @@ static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o,
 		}
 		dp_u128_format(lo + (hi - lo) / 2 + 1, key);
 		json_decref(d);
-		d = NULL;
 	}
 	rc = kin(c, "SplitShard", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0], "ShardToSplit",
 					    id, "NewStartingHashKey", key), &out);
@@ -1406,12 +1429,10 @@ static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (c->json) {
 		print_json(out);
 	} else {
-		char ch[128] = "";
-		if (describe_all(c, argv[0], &d) == RC_OK)
-			children_of(d, id, ch, sizeof(ch));
+		char ch[128];
+		children_of(c, argv[0], id, ch, sizeof(ch));
 		printf("split %s of stream %s at hash key %s%s%s\n", id, argv[0], key,
 		       ch[0] ? " into " : "", ch);
-		json_decref(d);
 	}
 	json_decref(out);
 	return RC_OK;
@@ -1428,7 +1449,7 @@ static int cmd_merge(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (!shard_arg(argv[2], b))
 		return usage_err(cmd, "%s: expected a shard id such as shardId-000000000001 or 1",
 				 argv[2]);
-	json_t *out, *d = NULL;
+	json_t *out;
 	int rc = kin(c, "MergeShards", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0],
 						 "ShardToMerge", a, "AdjacentShardToMerge", b), &out);
 	if (rc)
@@ -1436,12 +1457,10 @@ static int cmd_merge(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (c->json) {
 		print_json(out);
 	} else {
-		char ch[128] = "";
-		if (describe_all(c, argv[0], &d) == RC_OK)
-			children_of(d, a, ch, sizeof(ch));
+		char ch[128];
+		children_of(c, argv[0], a, ch, sizeof(ch));
 		printf("merged %s and %s of stream %s%s%s\n", a, b, argv[0], ch[0] ? " into " : "",
 		       ch);
-		json_decref(d);
 	}
 	json_decref(out);
 	return RC_OK;
@@ -1718,24 +1737,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 static int rest(struct cli *c, const char *method, const char *path, const char *body,
 		size_t len, long *status, bool *fn_error)
 {
-	char url[512];
 	struct curl_slist *hdr = NULL;
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	c->resp.n = 0;
-	c->errbuf[0] = '\0';
 	*fn_error = false;
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	/* An invocation may run up to Lambda's 900 s limit. */
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 960L);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	request_begin(c, method, path, 960L);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, fn_error);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
 		hdr = curl_slist_append(hdr, "Expect:");
