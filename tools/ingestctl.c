@@ -163,6 +163,27 @@ static void print_json(const json_t *j)
 	free(s);
 }
 
+/*
+ * How a command that answers with one line ends: the answer itself with --json, else the line
+ * (fmt, without its newline). Consumes out; returns RC_OK.
+ */
+static int answered(const struct cli *c, json_t *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int answered(const struct cli *c, json_t *out, const char *fmt, ...)
+{
+	if (c->json) {
+		print_json(out);
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	json_decref(out);
+	return RC_OK;
+}
+
 static void print_json_line(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -728,14 +749,10 @@ static int cmd_create(struct cli *c, const struct cmd *cmd, const struct opts *o
 	int rc = kin(c, "CreateStream", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else if (o->on_demand)
-		printf("created on-demand stream %s\n", argv[0]);
-	else
-		printf("created stream %s with %ld shard(s)\n", argv[0], o->shards > 0 ? o->shards : 1);
-	json_decref(out);
-	return RC_OK;
+	if (o->on_demand)
+		return answered(c, out, "created on-demand stream %s", argv[0]);
+	return answered(c, out, "created stream %s with %ld shard(s)", argv[0],
+			o->shards > 0 ? o->shards : 1);
 }
 
 static int cmd_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -873,12 +890,7 @@ static int cmd_delete(struct cli *c, const struct cmd *cmd, const struct opts *o
 	int rc = kin(c, "DeleteStream", json_pack("{s:s}", "StreamName", argv[0]), &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("deleted stream %s\n", argv[0]);
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "deleted stream %s", argv[0]);
 }
 
 /* ---- stream put ------------------------------------------------------------------------------ */
@@ -1480,14 +1492,9 @@ static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (rc)
 		return rc;
 	char t1[32], t2[32];
-	if (c->json)
-		print_json(out);
-	else
-		printf("scaled stream %s from %s to %s open shard(s)\n", argv[0],
-		       jstr(out, "CurrentShardCount", t1, sizeof(t1)),
-		       jstr(out, "TargetShardCount", t2, sizeof(t2)));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "scaled stream %s from %s to %s open shard(s)", argv[0],
+			jstr(out, "CurrentShardCount", t1, sizeof(t1)),
+			jstr(out, "TargetShardCount", t2, sizeof(t2)));
 }
 
 /* ---- delivery streams (Firehose_20150804.*) ------------------------------------------------- */
@@ -1541,13 +1548,8 @@ static int cmd_fh_create(struct cli *c, const struct cmd *cmd, const struct opts
 	int rc = fh(c, "CreateDeliveryStream", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("created delivery stream %s (%s)\n", argv[0],
-		       json_string_value(json_object_get(out, "DeliveryStreamARN")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "created delivery stream %s (%s)", argv[0],
+			json_string_value(json_object_get(out, "DeliveryStreamARN")));
 }
 
 static int cmd_fh_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -1710,12 +1712,7 @@ static int cmd_fh_delete(struct cli *c, const struct cmd *cmd, const struct opts
 		    &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("deleted delivery stream %s\n", argv[0]);
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "deleted delivery stream %s", argv[0]);
 }
 
 /* ---- functions (Lambda's REST paths on the admin socket) ------------------------------------- */
@@ -2206,12 +2203,7 @@ static int cmd_wf_create(struct cli *c, const struct cmd *cmd, const struct opts
 	free(def);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("%s\n", json_string_value(json_object_get(out, "stateMachineArn")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "%s", json_string_value(json_object_get(out, "stateMachineArn")));
 }
 
 static void machine_row(struct table *t, const json_t *m, void *arg)
@@ -2277,12 +2269,7 @@ static int cmd_wf_start(struct cli *c, const struct cmd *cmd, const struct opts 
 	int rc = sfn(c, "StartExecution", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("%s\n", json_string_value(json_object_get(out, "executionArn")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "%s", json_string_value(json_object_get(out, "executionArn")));
 }
 
 static void execution_row(struct table *t, const json_t *e, void *arg)
@@ -2433,12 +2420,7 @@ static int cmd_wf_stop(struct cli *c, const struct cmd *cmd, const struct opts *
 	int rc = sfn(c, "StopExecution", json_pack("{s:s}", "executionArn", argv[0]), &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		puts("stopped");
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "stopped");
 }
 
 /* ---- crawlers -------------------------------------------------------------------------------- */
