@@ -34,6 +34,25 @@ struct ctl_glue_classifier {
 static const char *const g_kinds[] = { "GrokClassifier", "XMLClassifier", "JsonClassifier",
 				       "CsvClassifier" };
 
+int ctl_glue_classifier_cache_dir(struct ctl_meta *meta, char **dir)
+{
+	/* The cache lives next to meta.db, in the data directory. */
+	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
+	*dir = NULL;
+	if (!file || !*file)
+		return 0;
+	char *copy = strdup(file);
+	if (!copy)
+		return -ENOMEM;
+	const char *parent = dirname(copy);
+	size_t n = strlen(parent) + sizeof("/classifier-cache");
+	*dir = malloc(n);
+	if (*dir)
+		snprintf(*dir, n, "%s/classifier-cache", parent);
+	free(copy);
+	return *dir ? 0 : -ENOMEM;
+}
+
 int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **ret)
 {
 	struct ctl_glue_classifier *k = calloc(1, sizeof(*k));
@@ -45,22 +64,9 @@ int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **
 	if ((r = ctl_meta_schema(meta, "classifier", CAT_CLASSIFIER_SCHEMA_VERSION,
 				 cat_classifier_schema_steps)) < 0)
 		goto fail_free;
-	/* The Hyperscan cache lives next to meta.db, in the data directory (created on first
-	 * use, by ctl_glue_classifier_set). */
-	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
-	if (file && *file) {
-		char *copy = strdup(file);
-		if (!copy)
-			goto fail_free;
-		const char *dir = dirname(copy);
-		size_t n = strlen(dir) + sizeof("/classifier-cache");
-		k->cache_dir = malloc(n);
-		if (k->cache_dir)
-			snprintf(k->cache_dir, n, "%s/classifier-cache", dir);
-		free(copy);
-		if (!k->cache_dir)
-			goto fail_free;
-	}
+	/* Created on first use, by ctl_glue_classifier_set. */
+	if ((r = ctl_glue_classifier_cache_dir(meta, &k->cache_dir)) < 0)
+		goto fail_free;
 	*ret = k;
 	return 0;
 fail_free:
