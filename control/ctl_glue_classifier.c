@@ -245,6 +245,25 @@ static void internal(struct ctl_glue_classifier *k, struct ctl_aws_call *c, int 
 		    ctl_aws_op_name(c), cat_err_name(r));
 }
 
+/* Answer r when a classifier operation failed (r < 0): EntityNotFoundException or an internal
+ * error. Returns r. */
+static int classifier_failed(struct ctl_glue_classifier *k, struct ctl_aws_call *c, int r,
+			     const char *name)
+{
+	if (r == -CAT_ERR_NOT_FOUND)
+		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
+	else if (r < 0)
+		internal(k, c, r, name);
+	return r;
+}
+
+/* Looking up a name that no classifier can have finds nothing. */
+static int classifier_get(struct ctl_glue_classifier *k, const char *name, json_t **doc)
+{
+	int r = cat_classifier_get(ctl_meta_db(k->meta), name, doc);
+	return r == -CAT_ERR_INVALID ? -CAT_ERR_NOT_FOUND : r;
+}
+
 static const char *def_name(const json_t *def, const char *kind)
 {
 	return json_string_value(json_object_get(json_object_get(def, kind), "Name"));
@@ -285,12 +304,7 @@ static void op_get(void *svc, struct ctl_aws_call *c)
 	json_t *doc;
 	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
 		return;
-	int r = cat_classifier_get(ctl_meta_db(k->meta), name, &doc);
-	if (r == -CAT_ERR_NOT_FOUND || r == -CAT_ERR_INVALID)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, classifier_get(k, name, &doc), name) >= 0)
 		ctl_aws_ok(c, json_pack("{s:o}", "Classifier", doc));
 }
 
@@ -331,15 +345,9 @@ static void op_update(void *svc, struct ctl_aws_call *c)
 	if (!def)
 		return;
 	const char *name = def_name(def, kind);
-	int r = cat_classifier_get(db, name, &old);
-	if (r == -CAT_ERR_NOT_FOUND || r == -CAT_ERR_INVALID) {
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
+	int r = classifier_get(k, name, &old);
+	if (classifier_failed(k, c, r, name) < 0)
 		goto out;
-	}
-	if (r < 0) {
-		internal(k, c, r, name);
-		goto out;
-	}
 	json_t *old_body = json_object_get(old, kind);
 	if (!old_body) {
 		ctl_aws_err(c, 400, "InvalidInputException", "Classifier %s is a %s, not a %s.", name,
@@ -354,11 +362,7 @@ static void op_update(void *svc, struct ctl_aws_call *c)
 		goto out;
 	}
 	r = cat_classifier_update(db, def, ctl_aws_now_ms(c) / 1000, NULL);
-	if (r == -CAT_ERR_NOT_FOUND)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, r, name) >= 0)
 		ctl_aws_ok(c, NULL);
 out:
 	json_decref(merged);
@@ -372,12 +376,7 @@ static void op_delete(void *svc, struct ctl_aws_call *c)
 	const char *name;
 	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
 		return;
-	int r = cat_classifier_delete(ctl_meta_db(k->meta), name);
-	if (r == -CAT_ERR_NOT_FOUND)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, cat_classifier_delete(ctl_meta_db(k->meta), name), name) >= 0)
 		ctl_aws_ok(c, NULL);
 }
 
