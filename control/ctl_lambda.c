@@ -828,6 +828,37 @@ static void touch(struct l_fn *f)
 	ctl_uuid4(f->revision_id);
 }
 
+/* A copy of f to change (sharing its vars); NULL after answering when out of memory. */
+static struct l_fn *fn_draft(struct ctl_aws_call *c, const struct l_fn *f)
+{
+	struct l_fn *n = malloc(sizeof(*n));
+	if (!n) {
+		l_err(c, 500, "ServiceException", "out of memory");
+		return NULL;
+	}
+	*n = *f;
+	json_incref(n->vars);
+	return n;
+}
+
+/*
+ * Make the draft n (fn_draft) the function f: touched, stored, copied over f (whose vars it
+ * drops) and freed. When it cannot be stored the request is answered, n stays the caller's and
+ * the return is negative.
+ */
+static int fn_commit(struct ctl_lambda *l, struct ctl_aws_call *c, struct l_fn *f, struct l_fn *n)
+{
+	touch(n);
+	if (fn_store(l, n) < 0) {
+		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
+		return -EIO;
+	}
+	json_decref(f->vars);
+	*f = *n;
+	free(n);
+	return 0;
+}
+
 static void op_create(struct ctl_lambda *l, struct ctl_aws_call *c)
 {
 	json_t *in = body_json(c);
@@ -952,38 +983,40 @@ static void op_list(struct ctl_lambda *l, struct ctl_aws_call *c)
 	l_reply_json(c, 200, out);
 }
 
+/*
+ * The start of an update of function name: the function (*f), the request's JSON body (*in, for
+ * the caller to release) and a draft of *f to change. NULL after answering when one is missing.
+ */
+static struct l_fn *fn_update_begin(struct ctl_lambda *l, struct ctl_aws_call *c,
+				    const char *name, struct l_fn **f, json_t **in)
+{
+	if (!(*f = fn_arg(l, c, name)) || !(*in = body_json(c)))
+		return NULL;
+	struct l_fn *n = fn_draft(c, *f);
+	if (!n)
+		json_decref(*in);
+	return n;
+}
+
 static void op_update_code(struct ctl_lambda *l, struct ctl_aws_call *c, const char *name)
 {
-	struct l_fn *f = fn_arg(l, c, name);
-	if (!f)
+	struct l_fn *f;
+	json_t *in;
+	struct l_fn *n = fn_update_begin(l, c, name, &f, &in);
+	if (!n)
 		return;
-	json_t *in = body_json(c);
-	if (!in)
-		return;
-	struct l_fn *n = malloc(sizeof(*n));
-	if (!n) {
-		l_err(c, 500, "ServiceException", "out of memory");
-		goto out;
-	}
-	*n = *f;
-	json_incref(n->vars);
 	char old_dir[PATH_MAX];
 	snprintf(old_dir, sizeof(old_dir), "%s", f->code_dir);
 	if (apply_code(l, c, n, in, true) < 0) {
 		fn_free(n);
 		goto out;
 	}
-	touch(n);
-	if (fn_store(l, n) < 0) {
+	if (fn_commit(l, c, f, n) < 0) {
 		if (strcmp(n->code_dir, old_dir) != 0)
 			rm_tree(n->code_dir);
 		fn_free(n);
-		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
 		goto out;
 	}
-	json_decref(f->vars);
-	*f = *n;
-	free(n);
 	/* Running programs keep their (unlinked) directory until they end. */
 	if (old_dir[0] && strcmp(old_dir, f->code_dir) != 0)
 		rm_tree(old_dir);
@@ -994,19 +1027,11 @@ out:
 
 static void op_update_config(struct ctl_lambda *l, struct ctl_aws_call *c, const char *name)
 {
-	struct l_fn *f = fn_arg(l, c, name);
-	if (!f)
+	struct l_fn *f;
+	json_t *in;
+	struct l_fn *n = fn_update_begin(l, c, name, &f, &in);
+	if (!n)
 		return;
-	json_t *in = body_json(c);
-	if (!in)
-		return;
-	struct l_fn *n = malloc(sizeof(*n));
-	if (!n) {
-		l_err(c, 500, "ServiceException", "out of memory");
-		goto out;
-	}
-	*n = *f;
-	n->vars = json_incref(f->vars);
 	bool code_changes = json_object_get(in, "Runtime") || json_object_get(in, "Handler");
 	json_t *nocode = json_object();
 	if (read_config(c, in, n) < 0 ||
@@ -1016,15 +1041,10 @@ static void op_update_config(struct ctl_lambda *l, struct ctl_aws_call *c, const
 		goto out;
 	}
 	json_decref(nocode);
-	touch(n);
-	if (fn_store(l, n) < 0) {
+	if (fn_commit(l, c, f, n) < 0) {
 		fn_free(n);
-		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
 		goto out;
 	}
-	json_decref(f->vars);
-	*f = *n;
-	free(n);
 	l_reply_json(c, 200, fn_config(l, f));
 out:
 	json_decref(in);
