@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,26 @@ static inline int bench_dir_init(struct bench_dir *d)
 	else if (errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/*
+ * The start of a suite's main: Google Benchmark's flags, then the data directory. false (after
+ * saying why) when the program cannot go on and exits with 1.
+ */
+static inline bool bench_start(int *argc, char **argv, const char *prog, struct bench_dir *d)
+{
+	int rc;
+
+	benchmark::Initialize(argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(*argc, argv))
+		return false;
+	rc = bench_dir_init(d);
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot create %s: %s (set INGEST_BENCH_DIR)\n", prog,
+			d->path.c_str(), strerror(-rc));
+		return false;
+	}
+	return true;
 }
 
 /* Remove the directory with what is left in it, when this process created it. */

@@ -535,17 +535,8 @@ BENCHMARK(BM_LogAppendNone)->Arg(100);
 
 int main(int argc, char **argv)
 {
-	int rc;
-
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+	if (!bench_start(&argc, argv, "bench_log", &g_base))
 		return 1;
-	rc = bench_dir_init(&g_base);
-	if (rc < 0) {
-		fprintf(stderr, "bench_log: cannot create %s: %s (set INGEST_BENCH_DIR)\n",
-			g_base.path.c_str(), strerror(-rc));
-		return 1;
-	}
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	bench_dir_fini(&g_base);

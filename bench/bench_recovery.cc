@@ -306,17 +306,9 @@ BENCHMARK(BM_Baseline_ReadFiles)->Iterations(5)->UseManualTime()->Unit(benchmark
 int main(int argc, char **argv)
 {
 	std::error_code ec;
-	int rc;
 
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+	if (!bench_start(&argc, argv, "bench_recovery", &g_base))
 		return 1;
-	rc = bench_dir_init(&g_base);
-	if (rc < 0) {
-		fprintf(stderr, "bench_recovery: cannot create %s: %s (set INGEST_BENCH_DIR)\n",
-			g_base.path.c_str(), strerror(-rc));
-		return 1;
-	}
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	if (g_rlog.built)
