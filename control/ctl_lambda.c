@@ -722,29 +722,33 @@ static const char *const reserved_vars[] = {
 
 /* Read Timeout, MemorySize, Environment, Description, Role, Handler, Runtime from in into f.
  * Returns 0 or -1 after answering. */
+/*
+ * The integer member key of in, when present and not null, into *out: min..max, else answered
+ * as Lambda's ValidationException on field. 0 or -1.
+ */
+static int range_member(struct ctl_aws_call *c, const json_t *in, const char *key,
+			const char *field, unsigned min, unsigned max, unsigned *out)
+{
+	json_t *v = json_object_get(in, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		l_err(c, 400, "ValidationException", "1 validation error detected: Value at '%s' "
+		      "failed to satisfy constraint: Member must have value less than or equal to %u "
+		      "and greater than or equal to %u", field, max, min);
+		return -1;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
 static int read_config(struct ctl_aws_call *c, json_t *in, struct l_fn *f)
 {
 	json_t *v;
-	if ((v = json_object_get(in, "Timeout")) && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > WF_FN_TIMEOUT_MAX_S) {
-			l_err(c, 400, "ValidationException", "1 validation error detected: Value at "
-			      "'timeout' failed to satisfy constraint: Member must have value less "
-			      "than or equal to 900 and greater than or equal to 1");
-			return -1;
-		}
-		f->timeout_s = (unsigned)json_integer_value(v);
-	}
-	if ((v = json_object_get(in, "MemorySize")) && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < WF_FN_MEMORY_MIN_MB ||
-		    json_integer_value(v) > WF_FN_MEMORY_MAX_MB) {
-			l_err(c, 400, "ValidationException", "1 validation error detected: Value at "
-			      "'memorySize' failed to satisfy constraint: Member must have value "
-			      "less than or equal to 10240 and greater than or equal to 128");
-			return -1;
-		}
-		f->memory_mb = (unsigned)json_integer_value(v);
-	}
+	if (range_member(c, in, "Timeout", "timeout", 1, WF_FN_TIMEOUT_MAX_S, &f->timeout_s) < 0 ||
+	    range_member(c, in, "MemorySize", "memorySize", WF_FN_MEMORY_MIN_MB, WF_FN_MEMORY_MAX_MB,
+			 &f->memory_mb) < 0)
+		return -1;
 	static const struct { const char *key; size_t off, n; } strs[] = {
 		{ "Runtime", offsetof(struct l_fn, runtime), sizeof(((struct l_fn *)0)->runtime) },
 		{ "Role", offsetof(struct l_fn, role), sizeof(((struct l_fn *)0)->role) },
