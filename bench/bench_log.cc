@@ -44,6 +44,7 @@
 #include <vector>
 
 extern "C" {
+#include "bench_dir.h"
 #include "dp_log.h"
 }
 
@@ -56,34 +57,13 @@ extern "C" {
 
 /* ---- data directory -------------------------------------------------------------------------- */
 
-static std::string g_base_dir;
-static bool g_base_created;
+static struct bench_dir g_base;
 static unsigned g_run_count;
-
-static int bench_dir_init(void)
-{
-	const char *env = getenv("INGEST_BENCH_DIR");
-
-	g_base_dir = env && *env ? env : "/var/tmp/ingest-bench-" + std::to_string(getpid());
-	if (mkdir(g_base_dir.c_str(), 0700) == 0)
-		g_base_created = true;
-	else if (errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static void bench_dir_fini(void)
-{
-	std::error_code ec;
-
-	if (g_base_created)
-		std::filesystem::remove_all(g_base_dir, ec);
-}
 
 /* A fresh directory (or file name) for one run under the base directory. */
 static std::string bench_run_path(const char *what)
 {
-	return g_base_dir + "/" + what + "-" + std::to_string(++g_run_count);
+	return g_base.path + "/" + what + "-" + std::to_string(++g_run_count);
 }
 
 static void bench_run_remove(const std::string &path)
@@ -99,36 +79,12 @@ static void bench_run_remove(const std::string &path)
  */
 static void bench_quiesce(void)
 {
-	int fd = open(g_base_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(g_base.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		syncfs(fd);
 		close(fd);
 	}
-}
-
-/*
- * Page-aligned memory, filled, for what a baseline hands to the kernel; free() it. Alignment is
- * part of a fair baseline: the log's staging buffers are page-aligned, and the kernel's copy is
- * much slower from some misalignments (on an AMD EPYC VM, read() into glibc's 1 MiB malloc block,
- * 16 bytes past a page, ran at 1.5 GB/s; into a page-aligned block at 8.5 GB/s).
- */
-static uint8_t *page_alloc(size_t len)
-{
-	size_t cap = (len + 4095) & ~(size_t)4095;
-	uint8_t *p = (uint8_t *)aligned_alloc(4096, cap ? cap : 4096);
-
-	if (p)
-		memset(p, 0x5a, cap);
-	return p;
-}
-
-/* Stop the benchmark with "<op>: <errno text>" (the run is reported as an error). */
-static void bench_fail(benchmark::State &state, const char *op, int err)
-{
-	std::string msg = std::string(op) + ": " + strerror(err < 0 ? -err : err);
-
-	state.SkipWithError(msg.c_str());
 }
 
 /* ---- the workload: one burst of records, identical on both sides ----------------------------- */
@@ -378,7 +334,7 @@ enum { RAW_WRITE = 1, RAW_FSYNC = 2 };
 struct raw_writer {
 	struct io_uring ring;
 	int fd;
-	uint8_t *src;               /* what every write sends (page_alloc); content does not matter */
+	uint8_t *src;               /* what every write sends; content does not matter */
 	const uint8_t *flight_buf;  /* the flush in flight: buffer, offset, length */
 	uint64_t flight_off;
 	size_t flight_len;
@@ -461,7 +417,7 @@ static int raw_open(struct raw_writer *w, const std::string &path, uint64_t file
 
 	w->inflight = 0;
 	w->fsyncs = 0;
-	w->src = page_alloc(max_flush);
+	w->src = bench_page_alloc(max_flush, 0x5a);
 	if (!w->src)
 		return -ENOMEM;
 	w->fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -579,19 +535,10 @@ BENCHMARK(BM_LogAppendNone)->Arg(100);
 
 int main(int argc, char **argv)
 {
-	int rc;
-
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+	if (!bench_start(&argc, argv, "bench_log", &g_base))
 		return 1;
-	rc = bench_dir_init();
-	if (rc < 0) {
-		fprintf(stderr, "bench_log: cannot create %s: %s (set INGEST_BENCH_DIR)\n",
-			g_base_dir.c_str(), strerror(-rc));
-		return 1;
-	}
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
-	bench_dir_fini();
+	bench_dir_fini(&g_base);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 extern "C" {
+#include "bench_dir.h"
 #include "dp_log.h"
 }
 
@@ -45,42 +46,7 @@ extern "C" {
 
 /* ---- data directory -------------------------------------------------------------------------- */
 
-static std::string g_base_dir;
-static bool g_base_created;
-
-static int bench_dir_init(void)
-{
-	const char *env = getenv("INGEST_BENCH_DIR");
-
-	g_base_dir = env && *env ? env : "/var/tmp/ingest-bench-" + std::to_string(getpid());
-	if (mkdir(g_base_dir.c_str(), 0700) == 0)
-		g_base_created = true;
-	else if (errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/*
- * Page-aligned memory for the baseline's read() buffer; free() it. Alignment is part of a fair
- * baseline: the kernel's copy is much slower into some misaligned buffers (on an AMD EPYC VM,
- * into glibc's 1 MiB malloc block, 16 bytes past a page: 1.5 GB/s; page-aligned: 8.5 GB/s).
- */
-static uint8_t *page_alloc(size_t len)
-{
-	size_t cap = (len + 4095) & ~(size_t)4095;
-	uint8_t *p = (uint8_t *)aligned_alloc(4096, cap ? cap : 4096);
-
-	if (p)
-		memset(p, 0, cap);
-	return p;
-}
-
-static void bench_fail(benchmark::State &state, const char *op, int err)
-{
-	std::string msg = std::string(op) + ": " + strerror(err < 0 ? -err : err);
-
-	state.SkipWithError(msg.c_str());
-}
+static struct bench_dir g_base;
 
 /* ---- the log under test, built once per process ---------------------------------------------- */
 
@@ -211,7 +177,7 @@ static int rlog_get(const struct recovery_log **ret)
 		return rl->err;
 	}
 	rl->built = true;
-	rl->dir = g_base_dir + "/recovery-log";
+	rl->dir = g_base.path + "/recovery-log";
 	std::filesystem::remove_all(rl->dir, ec);
 	dp_log_config_default(&rl->cfg);
 	rl->cfg.durability = DP_DUR_NONE;
@@ -241,7 +207,7 @@ static int rlog_get(const struct recovery_log **ret)
 			rl->files.push_back(e.path().string());
 	/* Names are the zero-padded base sequence number: name order is log order. */
 	std::sort(rl->files.begin(), rl->files.end());
-	buf = page_alloc(READ_CHUNK);
+	buf = bench_page_alloc(READ_CHUNK, 0);
 	n = buf ? read_files(rl->files, UINT64_MAX, buf) : -ENOMEM;
 	free(buf);
 	if (n < 0)
@@ -308,7 +274,7 @@ static void BM_Baseline_ReadFiles(benchmark::State &state)
 		bench_fail(state, "building the log", rc);
 		return;
 	}
-	buf = page_alloc(READ_CHUNK);
+	buf = bench_page_alloc(READ_CHUNK, 0);
 	if (!buf) {
 		bench_fail(state, "buffer", -ENOMEM);
 		return;
@@ -340,22 +306,13 @@ BENCHMARK(BM_Baseline_ReadFiles)->Iterations(5)->UseManualTime()->Unit(benchmark
 int main(int argc, char **argv)
 {
 	std::error_code ec;
-	int rc;
 
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+	if (!bench_start(&argc, argv, "bench_recovery", &g_base))
 		return 1;
-	rc = bench_dir_init();
-	if (rc < 0) {
-		fprintf(stderr, "bench_recovery: cannot create %s: %s (set INGEST_BENCH_DIR)\n",
-			g_base_dir.c_str(), strerror(-rc));
-		return 1;
-	}
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	if (g_rlog.built)
 		std::filesystem::remove_all(g_rlog.dir, ec);
-	if (g_base_created)
-		std::filesystem::remove_all(g_base_dir, ec);
+	bench_dir_fini(&g_base);
 	return 0;
 }

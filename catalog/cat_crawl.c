@@ -735,16 +735,28 @@ static void sample_file(struct crawl *c, struct cfile *f, int fd, const char *re
 	cat_classification_clear(&cl);
 }
 
+/*
+ * Room for item n in arr, an array of *cap items of size bytes (first of them at the first
+ * allocation, twice as many at each next): arr itself, or its new place, or NULL (arr unchanged)
+ * when out of memory.
+ */
+static void *room_for(void *arr, unsigned n, unsigned *cap, size_t size, unsigned first)
+{
+	if (n < *cap)
+		return arr;
+	unsigned want = *cap ? *cap * 2 : first;
+	void *p = realloc(arr, (size_t)want * size);
+	if (p)
+		*cap = want;
+	return p;
+}
+
 static int add_file(struct crawl *c, const char *name, uint64_t size, unsigned dir)
 {
-	if (c->n_files == c->cap_files) {
-		unsigned cap = c->cap_files ? c->cap_files * 2 : 256;
-		struct cfile *n = realloc(c->files, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		c->files = n;
-		c->cap_files = cap;
-	}
+	struct cfile *files = room_for(c->files, c->n_files, &c->cap_files, sizeof(*files), 256);
+	if (!files)
+		return -ENOMEM;
+	c->files = files;
 	struct cfile *f = &c->files[c->n_files];
 	memset(f, 0, sizeof(*f));
 	if (!(f->name = strdup(name)))
@@ -760,14 +772,10 @@ static int add_file(struct crawl *c, const char *name, uint64_t size, unsigned d
 
 static int add_dir(struct crawl *c, const char *rel, unsigned depth)
 {
-	if (c->n_dirs == c->cap_dirs) {
-		unsigned cap = c->cap_dirs ? c->cap_dirs * 2 : 64;
-		struct cdir *n = realloc(c->dirs, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		c->dirs = n;
-		c->cap_dirs = cap;
-	}
+	struct cdir *dirs = room_for(c->dirs, c->n_dirs, &c->cap_dirs, sizeof(*dirs), 64);
+	if (!dirs)
+		return -ENOMEM;
+	c->dirs = dirs;
 	struct cdir *d = &c->dirs[c->n_dirs];
 	memset(d, 0, sizeof(*d));
 	if (!(d->rel = strdup(rel)))

@@ -138,6 +138,75 @@ static json_t *row_doc(sqlite3_stmt *st, int col)
 	return t ? json_loads(t, 0, NULL) : NULL;
 }
 
+/*
+ * Step st (NULL when prep failed) to its first row: 0 with the row ready, the caller reading it
+ * and finalizing st; or -NOT_FOUND (no row) or -IO with st finalized.
+ */
+static int first_row(sqlite3_stmt *st)
+{
+	if (!st)
+		return -CAT_ERR_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+}
+
+/* The doc (column col) of st's first row into *out: 0, -NOT_FOUND or -IO. Finalizes st. */
+static int first_doc(sqlite3_stmt *st, int col, json_t **out)
+{
+	int r = first_row(st);
+	if (r < 0)
+		return r;
+	*out = row_doc(st, col);
+	sqlite3_finalize(st);
+	return *out ? 0 : -CAT_ERR_IO;
+}
+
+/*
+ * Decides on the current row of st for collect: 1 it counts, with its item in *item when item is
+ * not NULL (NULL: the listing is full and only asks whether a further item exists); 0 it does
+ * not count; -IO.
+ */
+typedef int row_item_fn(sqlite3_stmt *st, void *arg, json_t **item);
+
+/*
+ * The items of st's rows (NULL st: prep failed), at most max, into a new array *out; *more: a
+ * further row counts. Returns the number of items or -IO; finalizes st.
+ */
+static int collect(sqlite3_stmt *st, unsigned max, row_item_fn *item_of, void *arg,
+		   json_t **out, bool *more)
+{
+	json_t *arr = json_array(), *item;
+	int n = 0, rc = SQLITE_ERROR;
+	*more = false;
+	while (st && arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool full = (unsigned)n == max;
+		int k = item_of(st, arg, full ? NULL : &item);
+		if (k < 0)
+			goto fail;
+		if (k == 0)
+			continue;
+		if (full) {
+			*more = true;
+			break;
+		}
+		if (json_array_append_new(arr, item) < 0)
+			goto fail;
+		n++;
+	}
+	if (!arr || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+		goto fail;
+	sqlite3_finalize(st);
+	*out = arr;
+	return n;
+fail:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return -CAT_ERR_IO;
+}
+
 static char *doc_text(const json_t *doc)
 {
 	return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
@@ -147,11 +216,11 @@ static char *doc_text(const json_t *doc)
 static int db_exists(struct cat_store *s, const char *name)
 {
 	sqlite3_stmt *st = prep(s, "SELECT 1 FROM cat_database WHERE name = ?", 1, &name);
-	if (!st)
-		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
+	int r = first_row(st);
+	if (r < 0)
+		return r == -CAT_ERR_NOT_FOUND ? 0 : r;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -CAT_ERR_IO;
+	return 1;
 }
 
 /* The folded Name member of an input object, or -INVALID. */
@@ -206,51 +275,32 @@ int cat_db_get(struct cat_store *s, const char *name, json_t **out)
 	if (r < 0)
 		return r;
 	const char *k = key;
-	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_database WHERE name = ?", 1, &k);
-	if (!st)
+	return first_doc(prep(s, "SELECT doc FROM cat_database WHERE name = ?", 1, &k), 0, out);
+}
+
+struct name_match {
+	cat_match_fn match;  /* NULL: every name */
+	void *arg;
+};
+
+/* A row of (name, doc) for collect: its doc when match takes its name. */
+static int named_doc(sqlite3_stmt *st, void *arg, json_t **item)
+{
+	const struct name_match *m = arg;
+	const char *name = (const char *)sqlite3_column_text(st, 0);
+	if (m->match && !m->match(m->arg, name ? name : ""))
+		return 0;
+	if (item && !(*item = row_doc(st, 1)))
 		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = row_doc(st, 0);
-		r = *out ? 0 : -CAT_ERR_IO;
-	} else {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
-	}
-	sqlite3_finalize(st);
-	return r;
+	return 1;
 }
 
 /* Shared by both listings: rows of (name, doc) from st, at most max, into a new array. */
 static int list_rows(sqlite3_stmt *st, unsigned max, cat_match_fn match, void *arg, json_t **out,
 		     bool *more)
 {
-	json_t *arr = json_array();
-	int n = 0, rc;
-	*more = false;
-	if (!arr)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if (match && !match(arg, name ? name : ""))
-			continue;
-		if ((unsigned)n == max) {
-			*more = true;
-			break;
-		}
-		json_t *doc = row_doc(st, 1);
-		if (!doc || json_array_append_new(arr, doc) < 0)
-			goto fail;
-		n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	*out = arr;
-	return n;
-fail:
-	sqlite3_finalize(st);
-	json_decref(arr);
-	return -CAT_ERR_IO;
+	struct name_match m = { match, arg };
+	return collect(st, max, named_doc, &m, out, more);
 }
 
 int cat_db_list(struct cat_store *s, const char *after, unsigned max, json_t **out, bool *more)
@@ -258,8 +308,6 @@ int cat_db_list(struct cat_store *s, const char *after, unsigned max, json_t **o
 	const char *a = after ? after : "";
 	sqlite3_stmt *st = prep(s, "SELECT name, doc FROM cat_database WHERE name > ? ORDER BY name",
 				1, &a);
-	if (!st)
-		return -CAT_ERR_IO;
 	return list_rows(st, max, NULL, NULL, out, more);
 }
 
@@ -274,17 +322,10 @@ int cat_db_update(struct cat_store *s, const char *name, const json_t *input)
 		return r;
 	const char *k = key;
 	sqlite3_stmt *st = prep(s, "SELECT created_s FROM cat_database WHERE name = ?", 1, &k);
-	if (!st) {
-		r = -CAT_ERR_IO;
+	if ((r = first_row(st)) < 0)
 		goto done;
-	}
-	int rc = sqlite3_step(st);
-	int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int64_t created = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
-		goto done;
-	}
 	if ((r = db_doc(input, to, created, &text)) < 0)
 		goto done;
 	const char *args[] = { to, text, key };
@@ -393,16 +434,14 @@ static int table_row(struct cat_store *s, const char *dkey, const char *key, int
 	const char *args[] = { dkey, key };
 	sqlite3_stmt *st = prep(s, "SELECT created_s, version FROM cat_table WHERE db = ? AND "
 				"name = ?", 2, args);
-	if (!st)
-		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (created)
-			*created = sqlite3_column_int64(st, 0);
-		*version = sqlite3_column_int64(st, 1);
-	}
+	int r = first_row(st);
+	if (r < 0)
+		return r;
+	if (created)
+		*created = sqlite3_column_int64(st, 0);
+	*version = sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	return 0;
 }
 
 /* Replace an existing table (inside a transaction), archiving the old definition first. */
@@ -456,18 +495,8 @@ int cat_table_get(struct cat_store *s, const char *db, const char *name, json_t 
 	if ((r = db_arg(s, db, dkey)) < 0 || (r = cat_name_fold(name, key)) < 0)
 		return r;
 	const char *args[] = { dkey, key };
-	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_table WHERE db = ? AND name = ?", 2, args);
-	if (!st)
-		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = row_doc(st, 0);
-		r = *out ? 0 : -CAT_ERR_IO;
-	} else {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
-	}
-	sqlite3_finalize(st);
-	return r;
+	return first_doc(prep(s, "SELECT doc FROM cat_table WHERE db = ? AND name = ?", 2, args), 0,
+			 out);
 }
 
 int cat_table_list(struct cat_store *s, const char *db, const char *after, unsigned max,
@@ -480,8 +509,6 @@ int cat_table_list(struct cat_store *s, const char *db, const char *after, unsig
 	const char *args[] = { dkey, after ? after : "" };
 	sqlite3_stmt *st = prep(s, "SELECT name, doc FROM cat_table WHERE db = ? AND name > ? "
 				"ORDER BY name", 2, args);
-	if (!st)
-		return -CAT_ERR_IO;
 	return list_rows(st, max, match, arg, out, more);
 }
 
@@ -564,6 +591,19 @@ static int table_arg(struct cat_store *s, const char *db, const char *name,
 	"name = ?2 UNION ALL SELECT version, doc FROM cat_table_version WHERE db = ?1 AND "       \
 	"tbl = ?2) "
 
+/* A row of (version, doc) for collect: {"Table": doc, "VersionId": "version"}. */
+static int version_item(sqlite3_stmt *st, void *arg, json_t **item)
+{
+	(void)arg;
+	if (!item)
+		return 1;
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRId64, (int64_t)sqlite3_column_int64(st, 0));
+	json_t *doc = row_doc(st, 1);
+	*item = doc ? json_pack("{s:o,s:s}", "Table", doc, "VersionId", v) : NULL;
+	return *item ? 1 : -CAT_ERR_IO;
+}
+
 int cat_table_version_list(struct cat_store *s, const char *db, const char *name, int64_t before,
 			   unsigned max, json_t **out, bool *more)
 {
@@ -577,31 +617,7 @@ int cat_table_version_list(struct cat_store *s, const char *db, const char *name
 	if (!st)
 		return -CAT_ERR_IO;
 	sqlite3_bind_int64(st, 3, before < 0 ? INT64_MAX : before);
-	json_t *arr = json_array();
-	int n = 0, rc;
-	*more = false;
-	while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((unsigned)n == max) {
-			*more = true;
-			break;
-		}
-		char v[24];
-		snprintf(v, sizeof(v), "%" PRId64, (int64_t)sqlite3_column_int64(st, 0));
-		json_t *doc = row_doc(st, 1);
-		if (!doc || json_array_append_new(arr, json_pack("{s:o,s:s}", "Table", doc,
-								 "VersionId", v)) < 0)
-			goto fail;
-		n++;
-	}
-	if (!arr || (rc != SQLITE_ROW && rc != SQLITE_DONE))
-		goto fail;
-	sqlite3_finalize(st);
-	*out = arr;
-	return n;
-fail:
-	sqlite3_finalize(st);
-	json_decref(arr);
-	return -CAT_ERR_IO;
+	return collect(st, max, version_item, NULL, out, more);
 }
 
 int cat_table_version_get(struct cat_store *s, const char *db, const char *name, int64_t version,
@@ -614,18 +630,9 @@ int cat_table_version_get(struct cat_store *s, const char *db, const char *name,
 		return r;
 	const char *args[] = { dkey, key };
 	sqlite3_stmt *st = prep(s, VERSIONS_SQL "WHERE version = ?3", 2, args);
-	if (!st)
-		return -CAT_ERR_IO;
-	sqlite3_bind_int64(st, 3, version < 0 ? cur : version);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = row_doc(st, 1);
-		r = *out ? 0 : -CAT_ERR_IO;
-	} else {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
-	}
-	sqlite3_finalize(st);
-	return r;
+	if (st)
+		sqlite3_bind_int64(st, 3, version < 0 ? cur : version);
+	return first_doc(st, 1, out);
 }
 
 int cat_table_version_delete(struct cat_store *s, const char *db, const char *name,
@@ -666,13 +673,11 @@ static int part_table(struct cat_store *s, const char *db, const char *table,
 	const char *args[] = { dkey, tkey };
 	sqlite3_stmt *st = prep(s, "SELECT coalesce(json_array_length(doc, '$.PartitionKeys'), 0) "
 				"FROM cat_table WHERE db = ? AND name = ?", 2, args);
-	if (!st)
-		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*nkeys = (size_t)sqlite3_column_int64(st, 0);
+	if ((r = first_row(st)) < 0)
+		return r;
+	*nkeys = (size_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	return 0;
 }
 
 /*
@@ -729,14 +734,11 @@ static int part_write(struct cat_store *s, const char *dkey, const char *tkey, s
 	if (replace) {
 		st = prep(s, "SELECT created_s FROM cat_partition WHERE db = ? AND tbl = ? AND "
 			  "vkey = ?", 3, args);
-		int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-		if (rc == SQLITE_ROW) {
+		if ((r = first_row(st)) == 0) {
 			created = sqlite3_column_int64(st, 0);
 			exists = true;
-		}
-		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			r = -CAT_ERR_IO;
+			sqlite3_finalize(st);
+		} else if (r != -CAT_ERR_NOT_FOUND) {
 			goto done;
 		}
 	}
@@ -761,8 +763,9 @@ done:
 	return r;
 }
 
-int cat_partition_create(struct cat_store *s, const char *db, const char *table,
-			 const json_t *input, int64_t now_s)
+/* part_write in a transaction of its own, db and table checked first. */
+static int part_write_one(struct cat_store *s, const char *db, const char *table,
+			  const json_t *input, bool replace, int64_t now_s)
 {
 	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
 	size_t nkeys;
@@ -770,8 +773,15 @@ int cat_partition_create(struct cat_store *s, const char *db, const char *table,
 	if ((r = begin(s)) < 0)
 		return r;
 	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) == 0)
-		r = part_write(s, dkey, tkey, nkeys, input, false, now_s);
-	return finish(s, r < 0 ? r : 0);
+		r = part_write(s, dkey, tkey, nkeys, input, replace, now_s);
+	return finish(s, r);
+}
+
+int cat_partition_create(struct cat_store *s, const char *db, const char *table,
+			 const json_t *input, int64_t now_s)
+{
+	int r = part_write_one(s, db, table, input, false, now_s);
+	return r < 0 ? r : 0;
 }
 
 int cat_partition_create_batch(struct cat_store *s, const char *db, const char *table,
@@ -803,14 +813,7 @@ done:
 int cat_partition_put(struct cat_store *s, const char *db, const char *table, const json_t *input,
 		      int64_t now_s)
 {
-	char dkey[CAT_NAME_MAX + 1], tkey[CAT_NAME_MAX + 1];
-	size_t nkeys;
-	int r;
-	if ((r = begin(s)) < 0)
-		return r;
-	if ((r = part_table(s, db, table, dkey, tkey, &nkeys)) == 0)
-		r = part_write(s, dkey, tkey, nkeys, input, true, now_s);
-	return finish(s, r);
+	return part_write_one(s, db, table, input, true, now_s);
 }
 
 int cat_partition_get(struct cat_store *s, const char *db, const char *table,
@@ -827,17 +830,32 @@ int cat_partition_get(struct cat_store *s, const char *db, const char *table,
 	sqlite3_stmt *st = prep(s, "SELECT doc FROM cat_partition WHERE db = ? AND tbl = ? AND "
 				"vkey = ?", 3, args);
 	free(vkey);
-	if (!st)
+	return first_doc(st, 0, out);
+}
+
+struct part_rows {
+	const struct cat_expr *filter;  /* NULL: every partition */
+	int64_t last;                    /* the id of the last row listed */
+};
+
+/* A row of (id, doc) for collect: the partition when the filter takes its Values. */
+static int part_item(sqlite3_stmt *st, void *arg, json_t **item)
+{
+	struct part_rows *pr = arg;
+	json_t *doc = row_doc(st, 1);
+	if (!doc)
 		return -CAT_ERR_IO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = row_doc(st, 0);
-		r = *out ? 0 : -CAT_ERR_IO;
-	} else {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	if (pr->filter && !cat_expr_match_json(pr->filter, json_object_get(doc, "Values"))) {
+		json_decref(doc);
+		return 0;
 	}
-	sqlite3_finalize(st);
-	return r;
+	if (!item) {
+		json_decref(doc);
+		return 1;
+	}
+	pr->last = sqlite3_column_int64(st, 0);
+	*item = doc;
+	return 1;
 }
 
 int cat_partition_list(struct cat_store *s, const char *db, const char *table,
@@ -859,37 +877,11 @@ int cat_partition_list(struct cat_store *s, const char *db, const char *table,
 	sqlite3_bind_int64(st, 3, q->after);
 	sqlite3_bind_int64(st, 4, nseg);
 	sqlite3_bind_int64(st, 5, nseg > 1 ? q->segment : 0);
-	json_t *arr = json_array();
-	int n = 0, rc = SQLITE_DONE;
-	int64_t last = 0;
-	*next = 0;
-	while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *doc = row_doc(st, 1);
-		if (!doc)
-			goto fail;
-		if (q->filter && !cat_expr_match_json(q->filter, json_object_get(doc, "Values"))) {
-			json_decref(doc);
-			continue;
-		}
-		if ((unsigned)n == q->max) {
-			json_decref(doc);
-			*next = last;
-			break;
-		}
-		if (json_array_append_new(arr, doc) < 0)
-			goto fail;
-		last = sqlite3_column_int64(st, 0);
-		n++;
-	}
-	if (!arr || (rc != SQLITE_ROW && rc != SQLITE_DONE))
-		goto fail;
-	sqlite3_finalize(st);
-	*out = arr;
+	struct part_rows pr = { q->filter, 0 };
+	bool more;
+	int n = collect(st, q->max, part_item, &pr, out, &more);
+	*next = n >= 0 && more ? pr.last : 0;
 	return n;
-fail:
-	sqlite3_finalize(st);
-	json_decref(arr);
-	return -CAT_ERR_IO;
 }
 
 int cat_partition_update(struct cat_store *s, const char *db, const char *table,
@@ -910,13 +902,10 @@ int cat_partition_update(struct cat_store *s, const char *db, const char *table,
 	const char *args[] = { dkey, tkey, vkey };
 	sqlite3_stmt *st = prep(s, "SELECT created_s FROM cat_partition WHERE db = ? AND tbl = ? "
 				"AND vkey = ?", 3, args);
-	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-	int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -CAT_ERR_NOT_FOUND : -CAT_ERR_IO;
+	if ((r = first_row(st)) < 0)
 		goto done;
-	}
+	int64_t created = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	if ((r = part_doc(input, dkey, tkey, created, &text)) < 0)
 		goto done;
 	const char *uargs[] = { nkey, text, dkey, tkey, vkey };

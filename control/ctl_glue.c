@@ -257,6 +257,18 @@ static void table_not_found(struct ctl_glue *g, struct ctl_aws_call *c, const ch
 	json_decref(d);
 }
 
+/* Answer r when a table operation failed (r < 0): which of db and table is missing, or as
+ * answer_err. Returns r. */
+static int table_failed(struct ctl_glue *g, struct ctl_aws_call *c, int r, const char *db,
+			const char *name)
+{
+	if (r == -CAT_ERR_NOT_FOUND)
+		table_not_found(g, c, db, name);
+	else if (r < 0)
+		answer_err(g, c, r, name);
+	return r;
+}
+
 static void add_catalog(struct ctl_aws_call *c, json_t *obj)
 {
 	json_object_set_new(obj, "CatalogId", json_string(ctl_aws_account(c)));
@@ -416,14 +428,8 @@ static void op_get_table(void *svc, struct ctl_aws_call *c)
 	if (db_name_arg(c, &db) < 0 || ctl_aws_str(c, NULL, "Name", 1, CAT_NAME_MAX, true, &name) < 0)
 		return;
 	int r = cat_table_get(g->store, db, name, &t);
-	if (r == -CAT_ERR_NOT_FOUND) {
-		table_not_found(g, c, db, name);
+	if (table_failed(g, c, r, db, name) < 0)
 		return;
-	}
-	if (r < 0) {
-		answer_err(g, c, r, name);
-		return;
-	}
 	add_catalog(c, t);
 	ctl_aws_ok(c, json_pack("{s:o}", "Table", t));
 }
@@ -541,11 +547,7 @@ static void op_update_table(void *svc, struct ctl_aws_call *c)
 	}
 	const char *name = json_string_value(json_object_get(in, "Name"));
 	int r = cat_table_update(g->store, db, in, version, !skip, ctl_aws_now_ms(c) / 1000);
-	if (r == -CAT_ERR_NOT_FOUND)
-		table_not_found(g, c, db, name);
-	else if (r < 0)
-		answer_err(g, c, r, name);
-	else
+	if (table_failed(g, c, r, db, name) >= 0)
 		ctl_aws_ok(c, NULL);
 }
 
@@ -556,11 +558,7 @@ static void op_delete_table(void *svc, struct ctl_aws_call *c)
 	if (db_name_arg(c, &db) < 0 || ctl_aws_str(c, NULL, "Name", 1, CAT_NAME_MAX, true, &name) < 0)
 		return;
 	int r = cat_table_delete(g->store, db, name);
-	if (r == -CAT_ERR_NOT_FOUND)
-		table_not_found(g, c, db, name);
-	else if (r < 0)
-		answer_err(g, c, r, name);
-	else
+	if (table_failed(g, c, r, db, name) >= 0)
 		ctl_aws_ok(c, NULL);
 }
 
@@ -600,14 +598,8 @@ static void op_get_table_versions(void *svc, struct ctl_aws_call *c)
 		return;
 	}
 	int r = cat_table_version_list(g->store, db, name, before, max, &items, &more);
-	if (r == -CAT_ERR_NOT_FOUND) {
-		table_not_found(g, c, db, name);
+	if (table_failed(g, c, r, db, name) < 0)
 		return;
-	}
-	if (r < 0) {
-		answer_err(g, c, r, name);
-		return;
-	}
 	json_array_foreach(items, i, it)
 		add_catalog(c, json_object_get(it, "Table"));
 	json_t *out = json_pack("{s:o}", "TableVersions", items);
@@ -726,14 +718,8 @@ static void op_batch_delete_table_version(void *svc, struct ctl_aws_call *c)
 	/* A missing database or table fails the whole call, as the single delete does. */
 	int r = cat_table_get(g->store, db, name, &cur);
 	json_decref(cur);
-	if (r == -CAT_ERR_NOT_FOUND) {
-		table_not_found(g, c, db, name);
+	if (table_failed(g, c, r, db, name) < 0)
 		return;
-	}
-	if (r < 0) {
-		answer_err(g, c, r, name);
-		return;
-	}
 	json_t *errors = json_array();
 	json_array_foreach(ids, i, id) {
 		const char *vid = json_string_value(id), *code = "InvalidInputException";
@@ -974,10 +960,7 @@ static void op_get_partitions(void *svc, struct ctl_aws_call *c)
 		return;
 	}
 	if ((r = cat_table_get(g->store, db, table, &t)) < 0) {
-		if (r == -CAT_ERR_NOT_FOUND)
-			table_not_found(g, c, db, table);
-		else
-			answer_err(g, c, r, table);
+		table_failed(g, c, r, db, table);
 		return;
 	}
 	/* A blank Expression filters nothing (Spark's Hive client sends ''). */
@@ -1031,31 +1014,43 @@ static json_t *value_list_entry(struct ctl_aws_call *c, json_t *entry, const cha
 	return values_arg(c, entry, "Values", true, &vals) < 0 ? NULL : vals;
 }
 
+/*
+ * The arguments of a batch over partitions named by their values: DatabaseName, TableName and
+ * field, a list of 0 to max PartitionValueList entries; the table must exist. Anything wrong is
+ * answered here, and the return is negative.
+ */
+static int batch_values_args(struct ctl_glue *g, struct ctl_aws_call *c, const char *field,
+			     size_t max, const char **db, const char **table, json_t **list)
+{
+	json_t *e, *t = NULL;
+	size_t i;
+	if (part_args(c, db, table) < 0 || ctl_aws_array(c, NULL, field, 0, max, true, list) < 0)
+		return -EINVAL;
+	json_array_foreach(*list, i, e)
+		if (!value_list_entry(c, e, field))
+			return -EINVAL;
+	int r = cat_table_get(g->store, *db, *table, &t);
+	json_decref(t);
+	if (r < 0)
+		answer_part(g, c, r, *db, *table, NULL);
+	return r;
+}
+
 static void op_batch_get_partition(void *svc, struct ctl_aws_call *c)
 {
 	struct ctl_glue *g = svc;
 	const char *db, *table;
-	json_t *list, *e, *t = NULL;
+	json_t *list, *e;
 	size_t i;
-	if (part_args(c, &db, &table) < 0 ||
-	    ctl_aws_array(c, NULL, "PartitionsToGet", 0, G_BATCH_GET, true, &list) < 0)
+	if (batch_values_args(g, c, "PartitionsToGet", G_BATCH_GET, &db, &table, &list) < 0)
 		return;
-	json_array_foreach(list, i, e)
-		if (!value_list_entry(c, e, "PartitionsToGet"))
-			return;
-	int r = cat_table_get(g->store, db, table, &t);
-	json_decref(t);
-	if (r < 0) {
-		answer_part(g, c, r, db, table, NULL);
-		return;
-	}
 	/* Missing partitions are left out, as Glue does; keys that cannot name a partition of
 	 * this table (a wrong number of values) come back unprocessed. */
 	json_t *found = json_array(), *unprocessed = json_array();
 	json_array_foreach(list, i, e) {
 		json_t *p;
 		json_t *vals = json_object_get(e, "Values");
-		r = cat_partition_get(g->store, db, table, vals, &p);
+		int r = cat_partition_get(g->store, db, table, vals, &p);
 		if (r == 0) {
 			answer_partition_item(c, p, false);
 			json_array_append_new(found, p);
@@ -1100,25 +1095,15 @@ static void op_batch_delete_partition(void *svc, struct ctl_aws_call *c)
 {
 	struct ctl_glue *g = svc;
 	const char *db, *table;
-	json_t *list, *e, *t = NULL;
+	json_t *list, *e;
 	size_t i;
-	if (part_args(c, &db, &table) < 0 ||
-	    ctl_aws_array(c, NULL, "PartitionsToDelete", 0, G_BATCH_DELETE, true, &list) < 0)
+	if (batch_values_args(g, c, "PartitionsToDelete", G_BATCH_DELETE, &db, &table, &list) < 0)
 		return;
-	json_array_foreach(list, i, e)
-		if (!value_list_entry(c, e, "PartitionsToDelete"))
-			return;
-	int r = cat_table_get(g->store, db, table, &t);
-	json_decref(t);
-	if (r < 0) {
-		answer_part(g, c, r, db, table, NULL);
-		return;
-	}
 	json_t *errors = json_array();
 	json_array_foreach(list, i, e) {
 		char msg[512];
 		json_t *vals = json_object_get(e, "Values");
-		r = cat_partition_delete(g->store, db, table, vals);
+		int r = cat_partition_delete(g->store, db, table, vals);
 		if (r == 0)
 			continue;
 		const char *code = part_failure(g, r, db, table, vals, msg, sizeof(msg));

@@ -34,6 +34,25 @@ struct ctl_glue_classifier {
 static const char *const g_kinds[] = { "GrokClassifier", "XMLClassifier", "JsonClassifier",
 				       "CsvClassifier" };
 
+int ctl_glue_classifier_cache_dir(struct ctl_meta *meta, char **dir)
+{
+	/* The cache lives next to meta.db, in the data directory. */
+	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
+	*dir = NULL;
+	if (!file || !*file)
+		return 0;
+	char *copy = strdup(file);
+	if (!copy)
+		return -ENOMEM;
+	const char *parent = dirname(copy);
+	size_t n = strlen(parent) + sizeof("/classifier-cache");
+	*dir = malloc(n);
+	if (*dir)
+		snprintf(*dir, n, "%s/classifier-cache", parent);
+	free(copy);
+	return *dir ? 0 : -ENOMEM;
+}
+
 int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **ret)
 {
 	struct ctl_glue_classifier *k = calloc(1, sizeof(*k));
@@ -45,22 +64,9 @@ int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **
 	if ((r = ctl_meta_schema(meta, "classifier", CAT_CLASSIFIER_SCHEMA_VERSION,
 				 cat_classifier_schema_steps)) < 0)
 		goto fail_free;
-	/* The Hyperscan cache lives next to meta.db, in the data directory (created on first
-	 * use, by ctl_glue_classifier_set). */
-	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
-	if (file && *file) {
-		char *copy = strdup(file);
-		if (!copy)
-			goto fail_free;
-		const char *dir = dirname(copy);
-		size_t n = strlen(dir) + sizeof("/classifier-cache");
-		k->cache_dir = malloc(n);
-		if (k->cache_dir)
-			snprintf(k->cache_dir, n, "%s/classifier-cache", dir);
-		free(copy);
-		if (!k->cache_dir)
-			goto fail_free;
-	}
+	/* Created on first use, by ctl_glue_classifier_set. */
+	if ((r = ctl_glue_classifier_cache_dir(meta, &k->cache_dir)) < 0)
+		goto fail_free;
 	*ret = k;
 	return 0;
 fail_free:
@@ -239,6 +245,25 @@ static void internal(struct ctl_glue_classifier *k, struct ctl_aws_call *c, int 
 		    ctl_aws_op_name(c), cat_err_name(r));
 }
 
+/* Answer r when a classifier operation failed (r < 0): EntityNotFoundException or an internal
+ * error. Returns r. */
+static int classifier_failed(struct ctl_glue_classifier *k, struct ctl_aws_call *c, int r,
+			     const char *name)
+{
+	if (r == -CAT_ERR_NOT_FOUND)
+		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
+	else if (r < 0)
+		internal(k, c, r, name);
+	return r;
+}
+
+/* Looking up a name that no classifier can have finds nothing. */
+static int classifier_get(struct ctl_glue_classifier *k, const char *name, json_t **doc)
+{
+	int r = cat_classifier_get(ctl_meta_db(k->meta), name, doc);
+	return r == -CAT_ERR_INVALID ? -CAT_ERR_NOT_FOUND : r;
+}
+
 static const char *def_name(const json_t *def, const char *kind)
 {
 	return json_string_value(json_object_get(json_object_get(def, kind), "Name"));
@@ -279,12 +304,7 @@ static void op_get(void *svc, struct ctl_aws_call *c)
 	json_t *doc;
 	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
 		return;
-	int r = cat_classifier_get(ctl_meta_db(k->meta), name, &doc);
-	if (r == -CAT_ERR_NOT_FOUND || r == -CAT_ERR_INVALID)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, classifier_get(k, name, &doc), name) >= 0)
 		ctl_aws_ok(c, json_pack("{s:o}", "Classifier", doc));
 }
 
@@ -325,15 +345,9 @@ static void op_update(void *svc, struct ctl_aws_call *c)
 	if (!def)
 		return;
 	const char *name = def_name(def, kind);
-	int r = cat_classifier_get(db, name, &old);
-	if (r == -CAT_ERR_NOT_FOUND || r == -CAT_ERR_INVALID) {
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
+	int r = classifier_get(k, name, &old);
+	if (classifier_failed(k, c, r, name) < 0)
 		goto out;
-	}
-	if (r < 0) {
-		internal(k, c, r, name);
-		goto out;
-	}
 	json_t *old_body = json_object_get(old, kind);
 	if (!old_body) {
 		ctl_aws_err(c, 400, "InvalidInputException", "Classifier %s is a %s, not a %s.", name,
@@ -348,11 +362,7 @@ static void op_update(void *svc, struct ctl_aws_call *c)
 		goto out;
 	}
 	r = cat_classifier_update(db, def, ctl_aws_now_ms(c) / 1000, NULL);
-	if (r == -CAT_ERR_NOT_FOUND)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, r, name) >= 0)
 		ctl_aws_ok(c, NULL);
 out:
 	json_decref(merged);
@@ -366,12 +376,7 @@ static void op_delete(void *svc, struct ctl_aws_call *c)
 	const char *name;
 	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
 		return;
-	int r = cat_classifier_delete(ctl_meta_db(k->meta), name);
-	if (r == -CAT_ERR_NOT_FOUND)
-		ctl_aws_err(c, 400, "EntityNotFoundException", "Classifier %s not found.", name);
-	else if (r < 0)
-		internal(k, c, r, name);
-	else
+	if (classifier_failed(k, c, cat_classifier_delete(ctl_meta_db(k->meta), name), name) >= 0)
 		ctl_aws_ok(c, NULL);
 }
 

@@ -33,6 +33,13 @@ int ctl_glue_classifier_new(struct ctl_meta *meta, struct ctl_glue_classifier **
 /* NULL is accepted. */
 void ctl_glue_classifier_free(struct ctl_glue_classifier *k);
 
+/*
+ * The Hyperscan cache directory of the data directory that holds meta's database
+ * (<dir of meta.db>/classifier-cache; not created here) in *dir, malloc'd; NULL when the
+ * database is in memory. 0 or -ENOMEM.
+ */
+int ctl_glue_classifier_cache_dir(struct ctl_meta *meta, char **dir);
+
 /* The operations (a static table of n entries); their svc is the AWSGlue service's. */
 const struct ctl_aws_op *ctl_glue_classifier_ops(unsigned *n);
 

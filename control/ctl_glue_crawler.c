@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "cat_classify.h"
 #include "cat_crawl.h"
 #include "ctl_glue.h"
+#include "ctl_glue_classifier.h"
 #include "ctl_log.h"
 #include "ctl_sched.h"
 #include "ctl_uuid.h"
@@ -292,20 +292,8 @@ int ctl_glue_crawler_new(struct ctl_meta *meta, struct cat_store *store,
 	k->store = store;
 	if ((r = ctl_meta_schema(meta, "crawler", 1, k_schema)) < 0)
 		goto fail_free;
-	const char *file = sqlite3_db_filename(ctl_meta_db(meta), "main");
-	if (file && *file) {
-		char *copy = strdup(file);
-		r = -ENOMEM;
-		if (!copy)
-			goto fail_free;
-		size_t n = strlen(copy) + sizeof("/classifier-cache");
-		k->cache_dir = malloc(n);
-		if (k->cache_dir)
-			snprintf(k->cache_dir, n, "%s/classifier-cache", dirname(copy));
-		free(copy);
-		if (!k->cache_dir)
-			goto fail_free;
-	}
+	if ((r = ctl_glue_classifier_cache_dir(meta, &k->cache_dir)) < 0)
+		goto fail_free;
 	if ((r = settle_interrupted(k)) < 0)
 		goto fail_free;
 	*ret = k;
@@ -747,6 +735,31 @@ static void not_found(struct ctl_aws_call *c, const char *name)
 	ctl_aws_err(c, 400, "EntityNotFoundException", "Crawler with name %s not found.", name);
 }
 
+/*
+ * The crawler the request's Name member names: its document (and history, unless hist is NULL)
+ * as new references. On a bad Name, an unknown crawler or a store error the request is answered
+ * here and the return is negative.
+ */
+static int named_crawler(struct ctl_glue_crawler *k, struct ctl_aws_call *c, const char **name,
+			 json_t **doc, json_t **hist)
+{
+	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, name) < 0)
+		return -EINVAL;
+	int r = k_load(k, *name, doc, hist);
+	if (r == -ENOENT)
+		not_found(c, *name);
+	else if (r < 0)
+		internal(c, r, *name);
+	return r;
+}
+
+/* A crawler is running while its stored State is not READY or a crawl of it is under way. */
+static bool crawler_running(struct ctl_glue_crawler *k, const json_t *doc, const char *name)
+{
+	const char *st = json_string_value(json_object_get(doc, "State"));
+	return (st && strcmp(st, "READY") != 0) || job_find(k, name);
+}
+
 static int enum_arg(struct ctl_aws_call *c, json_t *obj, const char *field, const char *member,
 		    const char *const *vals, unsigned n)
 {
@@ -1007,14 +1020,7 @@ static void op_get(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
 	json_t *doc;
-	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
-		return;
-	int r = k_load(k, name, &doc, NULL);
-	if (r == -ENOENT)
-		not_found(c, name);
-	else if (r < 0)
-		internal(c, r, name);
-	else
+	if (named_crawler(k, c, &name, &doc, NULL) == 0)
 		ctl_aws_ok(c, json_pack("{s:o}", "Crawler", crawler_out(k, doc, ctl_aws_now_ms(c))));
 }
 
@@ -1128,19 +1134,10 @@ static void op_update(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
 	json_t *doc = NULL, *hist = NULL;
-	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
+	int r = named_crawler(k, c, &name, &doc, &hist);
+	if (r < 0)
 		return;
-	int r = k_load(k, name, &doc, &hist);
-	if (r == -ENOENT) {
-		not_found(c, name);
-		return;
-	}
-	if (r < 0) {
-		internal(c, r, name);
-		return;
-	}
-	const char *st = json_string_value(json_object_get(doc, "State"));
-	if ((st && strcmp(st, "READY") != 0) || job_find(k, name)) {
+	if (crawler_running(k, doc, name)) {
 		ctl_aws_err(c, 400, "CrawlerRunningException", "Crawler with name %s has already "
 			    "started.", name);
 		goto out;
@@ -1166,19 +1163,10 @@ static void op_delete(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
 	json_t *doc;
-	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
+	int r = named_crawler(k, c, &name, &doc, NULL);
+	if (r < 0)
 		return;
-	int r = k_load(k, name, &doc, NULL);
-	if (r == -ENOENT) {
-		not_found(c, name);
-		return;
-	}
-	if (r < 0) {
-		internal(c, r, name);
-		return;
-	}
-	const char *st = json_string_value(json_object_get(doc, "State"));
-	bool running = (st && strcmp(st, "READY") != 0) || job_find(k, name);
+	bool running = crawler_running(k, doc, name);
 	json_decref(doc);
 	if (running) {
 		ctl_aws_err(c, 400, "CrawlerRunningException", "Crawler with name %s is running; "
@@ -1206,17 +1194,9 @@ static void op_start(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
 	json_t *doc, *hist;
-	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
+	int r = named_crawler(k, c, &name, &doc, &hist);
+	if (r < 0)
 		return;
-	int r = k_load(k, name, &doc, &hist);
-	if (r == -ENOENT) {
-		not_found(c, name);
-		return;
-	}
-	if (r < 0) {
-		internal(c, r, name);
-		return;
-	}
 	r = crawler_start(k, doc, hist, ctl_aws_now_ms(c));
 	if (r == -EBUSY)
 		ctl_aws_err(c, 400, "CrawlerRunningException", "Crawler with name %s has already "
@@ -1237,17 +1217,9 @@ static void op_stop(void *svc, struct ctl_aws_call *c)
 	struct ctl_glue_crawler *k = state(svc);
 	const char *name;
 	json_t *doc;
-	if (ctl_aws_str(c, NULL, "Name", 1, K_NAME_MAX, true, &name) < 0)
+	int r = named_crawler(k, c, &name, &doc, NULL);
+	if (r < 0)
 		return;
-	int r = k_load(k, name, &doc, NULL);
-	if (r == -ENOENT) {
-		not_found(c, name);
-		return;
-	}
-	if (r < 0) {
-		internal(c, r, name);
-		return;
-	}
 	const char *st = json_string_value(json_object_get(doc, "State"));
 	struct k_job *j = job_find(k, name);
 	if (st && strcmp(st, "STOPPING") == 0) {

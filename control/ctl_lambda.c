@@ -722,29 +722,33 @@ static const char *const reserved_vars[] = {
 
 /* Read Timeout, MemorySize, Environment, Description, Role, Handler, Runtime from in into f.
  * Returns 0 or -1 after answering. */
+/*
+ * The integer member key of in, when present and not null, into *out: min..max, else answered
+ * as Lambda's ValidationException on field. 0 or -1.
+ */
+static int range_member(struct ctl_aws_call *c, const json_t *in, const char *key,
+			const char *field, unsigned min, unsigned max, unsigned *out)
+{
+	json_t *v = json_object_get(in, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		l_err(c, 400, "ValidationException", "1 validation error detected: Value at '%s' "
+		      "failed to satisfy constraint: Member must have value less than or equal to %u "
+		      "and greater than or equal to %u", field, max, min);
+		return -1;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
 static int read_config(struct ctl_aws_call *c, json_t *in, struct l_fn *f)
 {
 	json_t *v;
-	if ((v = json_object_get(in, "Timeout")) && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > WF_FN_TIMEOUT_MAX_S) {
-			l_err(c, 400, "ValidationException", "1 validation error detected: Value at "
-			      "'timeout' failed to satisfy constraint: Member must have value less "
-			      "than or equal to 900 and greater than or equal to 1");
-			return -1;
-		}
-		f->timeout_s = (unsigned)json_integer_value(v);
-	}
-	if ((v = json_object_get(in, "MemorySize")) && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < WF_FN_MEMORY_MIN_MB ||
-		    json_integer_value(v) > WF_FN_MEMORY_MAX_MB) {
-			l_err(c, 400, "ValidationException", "1 validation error detected: Value at "
-			      "'memorySize' failed to satisfy constraint: Member must have value "
-			      "less than or equal to 10240 and greater than or equal to 128");
-			return -1;
-		}
-		f->memory_mb = (unsigned)json_integer_value(v);
-	}
+	if (range_member(c, in, "Timeout", "timeout", 1, WF_FN_TIMEOUT_MAX_S, &f->timeout_s) < 0 ||
+	    range_member(c, in, "MemorySize", "memorySize", WF_FN_MEMORY_MIN_MB, WF_FN_MEMORY_MAX_MB,
+			 &f->memory_mb) < 0)
+		return -1;
 	static const struct { const char *key; size_t off, n; } strs[] = {
 		{ "Runtime", offsetof(struct l_fn, runtime), sizeof(((struct l_fn *)0)->runtime) },
 		{ "Role", offsetof(struct l_fn, role), sizeof(((struct l_fn *)0)->role) },
@@ -826,6 +830,37 @@ static void touch(struct l_fn *f)
 	f->modified_ms = l_now_ms();
 	f->revision++;
 	ctl_uuid4(f->revision_id);
+}
+
+/* A copy of f to change (sharing its vars); NULL after answering when out of memory. */
+static struct l_fn *fn_draft(struct ctl_aws_call *c, const struct l_fn *f)
+{
+	struct l_fn *n = malloc(sizeof(*n));
+	if (!n) {
+		l_err(c, 500, "ServiceException", "out of memory");
+		return NULL;
+	}
+	*n = *f;
+	json_incref(n->vars);
+	return n;
+}
+
+/*
+ * Make the draft n (fn_draft) the function f: touched, stored, copied over f (whose vars it
+ * drops) and freed. When it cannot be stored the request is answered, n stays the caller's and
+ * the return is negative.
+ */
+static int fn_commit(struct ctl_lambda *l, struct ctl_aws_call *c, struct l_fn *f, struct l_fn *n)
+{
+	touch(n);
+	if (fn_store(l, n) < 0) {
+		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
+		return -EIO;
+	}
+	json_decref(f->vars);
+	*f = *n;
+	free(n);
+	return 0;
 }
 
 static void op_create(struct ctl_lambda *l, struct ctl_aws_call *c)
@@ -952,38 +987,40 @@ static void op_list(struct ctl_lambda *l, struct ctl_aws_call *c)
 	l_reply_json(c, 200, out);
 }
 
+/*
+ * The start of an update of function name: the function (*f), the request's JSON body (*in, for
+ * the caller to release) and a draft of *f to change. NULL after answering when one is missing.
+ */
+static struct l_fn *fn_update_begin(struct ctl_lambda *l, struct ctl_aws_call *c,
+				    const char *name, struct l_fn **f, json_t **in)
+{
+	if (!(*f = fn_arg(l, c, name)) || !(*in = body_json(c)))
+		return NULL;
+	struct l_fn *n = fn_draft(c, *f);
+	if (!n)
+		json_decref(*in);
+	return n;
+}
+
 static void op_update_code(struct ctl_lambda *l, struct ctl_aws_call *c, const char *name)
 {
-	struct l_fn *f = fn_arg(l, c, name);
-	if (!f)
+	struct l_fn *f;
+	json_t *in;
+	struct l_fn *n = fn_update_begin(l, c, name, &f, &in);
+	if (!n)
 		return;
-	json_t *in = body_json(c);
-	if (!in)
-		return;
-	struct l_fn *n = malloc(sizeof(*n));
-	if (!n) {
-		l_err(c, 500, "ServiceException", "out of memory");
-		goto out;
-	}
-	*n = *f;
-	json_incref(n->vars);
 	char old_dir[PATH_MAX];
 	snprintf(old_dir, sizeof(old_dir), "%s", f->code_dir);
 	if (apply_code(l, c, n, in, true) < 0) {
 		fn_free(n);
 		goto out;
 	}
-	touch(n);
-	if (fn_store(l, n) < 0) {
+	if (fn_commit(l, c, f, n) < 0) {
 		if (strcmp(n->code_dir, old_dir) != 0)
 			rm_tree(n->code_dir);
 		fn_free(n);
-		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
 		goto out;
 	}
-	json_decref(f->vars);
-	*f = *n;
-	free(n);
 	/* Running programs keep their (unlinked) directory until they end. */
 	if (old_dir[0] && strcmp(old_dir, f->code_dir) != 0)
 		rm_tree(old_dir);
@@ -994,19 +1031,11 @@ out:
 
 static void op_update_config(struct ctl_lambda *l, struct ctl_aws_call *c, const char *name)
 {
-	struct l_fn *f = fn_arg(l, c, name);
-	if (!f)
+	struct l_fn *f;
+	json_t *in;
+	struct l_fn *n = fn_update_begin(l, c, name, &f, &in);
+	if (!n)
 		return;
-	json_t *in = body_json(c);
-	if (!in)
-		return;
-	struct l_fn *n = malloc(sizeof(*n));
-	if (!n) {
-		l_err(c, 500, "ServiceException", "out of memory");
-		goto out;
-	}
-	*n = *f;
-	n->vars = json_incref(f->vars);
 	bool code_changes = json_object_get(in, "Runtime") || json_object_get(in, "Handler");
 	json_t *nocode = json_object();
 	if (read_config(c, in, n) < 0 ||
@@ -1016,15 +1045,10 @@ static void op_update_config(struct ctl_lambda *l, struct ctl_aws_call *c, const
 		goto out;
 	}
 	json_decref(nocode);
-	touch(n);
-	if (fn_store(l, n) < 0) {
+	if (fn_commit(l, c, f, n) < 0) {
 		fn_free(n);
-		l_err(c, 500, "ServiceException", "cannot store the function (see the daemon's log)");
 		goto out;
 	}
-	json_decref(f->vars);
-	*f = *n;
-	free(n);
 	l_reply_json(c, 200, fn_config(l, f));
 out:
 	json_decref(in);

@@ -113,17 +113,29 @@ struct cmd {
 	const char *help;
 };
 
+/* Commands named by two words: the group, and the subcommands its usage error lists. */
+struct cmd_group {
+	const char *name;
+	const char *subcommands;
+};
+
 /* ---- output helpers -------------------------------------------------------------------------- */
+
+static void verrmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void verrmsg(const char *fmt, va_list ap)
+{
+	fputs("ingestctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("ingestctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verrmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int usage_err(const struct cmd *cmd, const char *fmt, ...)
@@ -131,11 +143,9 @@ static int usage_err(const struct cmd *cmd, const char *fmt, ...)
 static int usage_err(const struct cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fputs("ingestctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verrmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (cmd)
 		fprintf(stderr, "usage: ingestctl [--socket PATH | --data-dir DIR] [--json] %s %s\n",
 			cmd->name, cmd->args);
@@ -151,6 +161,27 @@ static void print_json(const json_t *j)
 	if (s)
 		puts(s);
 	free(s);
+}
+
+/*
+ * How a command that answers with one line ends: the answer itself with --json, else the line
+ * (fmt, without its newline). Consumes out; returns RC_OK.
+ */
+static int answered(const struct cli *c, json_t *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int answered(const struct cli *c, json_t *out, const char *fmt, ...)
+{
+	if (c->json) {
+		print_json(out);
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	json_decref(out);
+	return RC_OK;
 }
 
 static void print_json_line(const json_t *j)
@@ -301,6 +332,28 @@ static int unreachable(struct cli *c, CURLcode cr)
 }
 
 /*
+ * Resets the handle for one request over the daemon's socket: method, path, a limit of
+ * timeout_s seconds, the answer's body into c->resp and curl's error text into c->errbuf.
+ */
+static void request_begin(struct cli *c, const char *method, const char *path, long timeout_s)
+{
+	char url[4200];
+	/* curl keeps its own copy of the URL. */
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	c->resp.n = 0;
+	c->errbuf[0] = '\0';
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/*
  * One request of any kind: method and path, with body (may be NULL) sent as JSON, and
  * X-Amz-Target when target (the full "Prefix.Operation") is set. Returns the HTTP status with
  * *out the parsed answer (NULL when empty or not JSON), or -1 when the daemon could not be
@@ -309,22 +362,11 @@ static int unreachable(struct cli *c, CURLcode cr)
 static int request(struct cli *c, const char *method, const char *path, const char *target,
 		   const json_t *body, json_t **out)
 {
-	char url[4200], th[160];
+	char th[160];
 	char *text = NULL;
 	struct curl_slist *hdr = NULL;
 	*out = NULL;
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	c->resp.n = 0;
-	c->errbuf[0] = '\0';
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	request_begin(c, method, path, REQUEST_TIMEOUT_S);
 	if (target) {
 		snprintf(th, sizeof(th), "X-Amz-Target: %s", target);
 		hdr = curl_slist_append(hdr, th);
@@ -402,6 +444,45 @@ static int kin(struct cli *c, const char *op, json_t *in, json_t **out)
 	int rc = http(c, "/", op, in, out);
 	json_decref(in);
 	return rc;
+}
+
+/* An operation of one service (kin, glue, sfn, ...): in is consumed. */
+typedef int service_call(struct cli *c, const char *op, json_t *in, json_t **out);
+
+/*
+ * Every page of a listing: the items of list_name merged into *items (a new array). in
+ * (consumed) holds the request's other members; token_key (NextToken, nextToken) carries the
+ * token an answer ends with into the next request, until an answer has none.
+ */
+static int all_pages(struct cli *c, service_call *call, const char *op, json_t *in,
+		     const char *token_key, const char *list_name, json_t **items)
+{
+	json_t *all = json_array();
+	char *tok = NULL;
+	int rc = RC_OK;
+	for (;;) {
+		json_t *req = json_deep_copy(in), *out;
+		if (req && tok)
+			json_object_set_new(req, token_key, json_string(tok));
+		free(tok);
+		tok = NULL;
+		if ((rc = call(c, op, req, &out)))
+			break;
+		json_array_extend(all, json_object_get(out, list_name));
+		const char *nt = json_string_value(json_object_get(out, token_key));
+		if (nt)
+			tok = strdup(nt);
+		json_decref(out);
+		if (!tok)
+			break;
+	}
+	json_decref(in);
+	if (rc) {
+		json_decref(all);
+		return rc;
+	}
+	*items = all;
+	return RC_OK;
 }
 
 /* ---- shared pieces --------------------------------------------------------------------------- */
@@ -523,19 +604,29 @@ static char *record_data(const json_t *rec)
 
 /* ---- status, stats --------------------------------------------------------------------------- */
 
+/*
+ * GET one of the daemon's own documents (/status, /stats) into *j. With --json it is printed
+ * as it came and *j is NULL: the command has nothing more to do.
+ */
+static int admin_get(struct cli *c, const char *path, json_t **j)
+{
+	int rc = http(c, path, NULL, NULL, j);
+	if (rc || !c->json)
+		return rc;
+	print_json(*j);
+	json_decref(*j);
+	*j = NULL;
+	return RC_OK;
+}
+
 static int cmd_status(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		      char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
 	json_t *j;
-	int rc = http(c, "/status", NULL, NULL, &j);
-	if (rc)
+	int rc = admin_get(c, "/status", &j);
+	if (rc || !j)
 		return rc;
-	if (c->json) {
-		print_json(j);
-		json_decref(j);
-		return RC_OK;
-	}
 	char t[64], up[64];
 	json_int_t ms = json_integer_value(json_object_get(j, "uptime_ms"));
 	long long s = ms / 1000;
@@ -613,14 +704,9 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
 	json_t *j;
-	int rc = http(c, "/stats", NULL, NULL, &j);
-	if (rc)
+	int rc = admin_get(c, "/stats", &j);
+	if (rc || !j)
 		return rc;
-	if (c->json) {
-		print_json(j);
-		json_decref(j);
-		return RC_OK;
-	}
 	static const char *const head[] = { "SHARD", "STATE", "RECORDS", "BYTES", "FLUSHES",
 		"FSYNCS", "NEXT SEQ", "TRIM SEQ", "SEGMENTS" };
 	static const bool right[] = { false, false, true, true, true, true, true, true, true };
@@ -663,14 +749,10 @@ static int cmd_create(struct cli *c, const struct cmd *cmd, const struct opts *o
 	int rc = kin(c, "CreateStream", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else if (o->on_demand)
-		printf("created on-demand stream %s\n", argv[0]);
-	else
-		printf("created stream %s with %ld shard(s)\n", argv[0], o->shards > 0 ? o->shards : 1);
-	json_decref(out);
-	return RC_OK;
+	if (o->on_demand)
+		return answered(c, out, "created on-demand stream %s", argv[0]);
+	return answered(c, out, "created stream %s with %ld shard(s)", argv[0],
+			o->shards > 0 ? o->shards : 1);
 }
 
 static int cmd_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -808,12 +890,7 @@ static int cmd_delete(struct cli *c, const struct cmd *cmd, const struct opts *o
 	int rc = kin(c, "DeleteStream", json_pack("{s:s}", "StreamName", argv[0]), &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("deleted stream %s\n", argv[0]);
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "deleted stream %s", argv[0]);
 }
 
 /* ---- stream put ------------------------------------------------------------------------------ */
@@ -1293,12 +1370,15 @@ out:
 
 /* ---- stream split, merge, scale -------------------------------------------------------------- */
 
-/* The shards whose parent (or adjacent parent) is id, as "a and b" text. */
-static void children_of(json_t *d, const char *id, char *out, size_t n)
+/* The shards of stream whose parent (or adjacent parent) is id, as "a and b" text; "" when
+ * the stream cannot be described. */
+static void children_of(struct cli *c, const char *stream, const char *id, char *out, size_t n)
 {
 	size_t i, w = 0;
-	json_t *s;
+	json_t *d, *s;
 	out[0] = '\0';
+	if (describe_all(c, stream, &d) != RC_OK)
+		return;
 	json_array_foreach(json_object_get(d, "Shards"), i, s) {
 		const char *p = json_string_value(json_object_get(s, "ParentShardId"));
 		const char *a = json_string_value(json_object_get(s, "AdjacentParentShardId"));
@@ -1310,6 +1390,7 @@ static void children_of(json_t *d, const char *id, char *out, size_t n)
 			w += (size_t)k;
 		}
 	}
+	json_decref(d);
 }
 
 static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -1352,7 +1433,6 @@ static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o,
 		}
 		dp_u128_format(lo + (hi - lo) / 2 + 1, key);
 		json_decref(d);
-		d = NULL;
 	}
 	rc = kin(c, "SplitShard", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0], "ShardToSplit",
 					    id, "NewStartingHashKey", key), &out);
@@ -1361,12 +1441,10 @@ static int cmd_split(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (c->json) {
 		print_json(out);
 	} else {
-		char ch[128] = "";
-		if (describe_all(c, argv[0], &d) == RC_OK)
-			children_of(d, id, ch, sizeof(ch));
+		char ch[128];
+		children_of(c, argv[0], id, ch, sizeof(ch));
 		printf("split %s of stream %s at hash key %s%s%s\n", id, argv[0], key,
 		       ch[0] ? " into " : "", ch);
-		json_decref(d);
 	}
 	json_decref(out);
 	return RC_OK;
@@ -1383,7 +1461,7 @@ static int cmd_merge(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (!shard_arg(argv[2], b))
 		return usage_err(cmd, "%s: expected a shard id such as shardId-000000000001 or 1",
 				 argv[2]);
-	json_t *out, *d = NULL;
+	json_t *out;
 	int rc = kin(c, "MergeShards", json_pack("{s:s, s:s, s:s}", "StreamName", argv[0],
 						 "ShardToMerge", a, "AdjacentShardToMerge", b), &out);
 	if (rc)
@@ -1391,12 +1469,10 @@ static int cmd_merge(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (c->json) {
 		print_json(out);
 	} else {
-		char ch[128] = "";
-		if (describe_all(c, argv[0], &d) == RC_OK)
-			children_of(d, a, ch, sizeof(ch));
+		char ch[128];
+		children_of(c, argv[0], a, ch, sizeof(ch));
 		printf("merged %s and %s of stream %s%s%s\n", a, b, argv[0], ch[0] ? " into " : "",
 		       ch);
-		json_decref(d);
 	}
 	json_decref(out);
 	return RC_OK;
@@ -1416,14 +1492,9 @@ static int cmd_scale(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (rc)
 		return rc;
 	char t1[32], t2[32];
-	if (c->json)
-		print_json(out);
-	else
-		printf("scaled stream %s from %s to %s open shard(s)\n", argv[0],
-		       jstr(out, "CurrentShardCount", t1, sizeof(t1)),
-		       jstr(out, "TargetShardCount", t2, sizeof(t2)));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "scaled stream %s from %s to %s open shard(s)", argv[0],
+			jstr(out, "CurrentShardCount", t1, sizeof(t1)),
+			jstr(out, "TargetShardCount", t2, sizeof(t2)));
 }
 
 /* ---- delivery streams (Firehose_20150804.*) ------------------------------------------------- */
@@ -1477,13 +1548,8 @@ static int cmd_fh_create(struct cli *c, const struct cmd *cmd, const struct opts
 	int rc = fh(c, "CreateDeliveryStream", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("created delivery stream %s (%s)\n", argv[0],
-		       json_string_value(json_object_get(out, "DeliveryStreamARN")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "created delivery stream %s (%s)", argv[0],
+			json_string_value(json_object_get(out, "DeliveryStreamARN")));
 }
 
 static int cmd_fh_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -1646,12 +1712,7 @@ static int cmd_fh_delete(struct cli *c, const struct cmd *cmd, const struct opts
 		    &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("deleted delivery stream %s\n", argv[0]);
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "deleted delivery stream %s", argv[0]);
 }
 
 /* ---- functions (Lambda's REST paths on the admin socket) ------------------------------------- */
@@ -1673,24 +1734,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 static int rest(struct cli *c, const char *method, const char *path, const char *body,
 		size_t len, long *status, bool *fn_error)
 {
-	char url[512];
 	struct curl_slist *hdr = NULL;
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	c->resp.n = 0;
-	c->errbuf[0] = '\0';
 	*fn_error = false;
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	/* An invocation may run up to Lambda's 900 s limit. */
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 960L);
-	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	request_begin(c, method, path, 960L);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, fn_error);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
 		hdr = curl_slist_append(hdr, "Expect:");
@@ -1857,41 +1906,6 @@ static int glue(struct cli *c, const char *op, json_t *in, json_t **out)
 	return kin(c, target, in, out);
 }
 
-/*
- * Every page of a Glue listing: the items of list_name merged into *items (a new array).
- * in (consumed) holds the request's other members; NextToken is added per page.
- */
-static int glue_all(struct cli *c, const char *op, json_t *in, const char *list_name,
-		    json_t **items)
-{
-	json_t *all = json_array();
-	char *tok = NULL;
-	int rc = RC_OK;
-	for (;;) {
-		json_t *req = json_deep_copy(in), *out;
-		if (req && tok)
-			json_object_set_new(req, "NextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = glue(c, op, req, &out)))
-			break;
-		json_array_extend(all, json_object_get(out, list_name));
-		const char *nt = json_string_value(json_object_get(out, "NextToken"));
-		if (nt)
-			tok = strdup(nt);
-		json_decref(out);
-		if (!tok)
-			break;
-	}
-	json_decref(in);
-	if (rc) {
-		json_decref(all);
-		return rc;
-	}
-	*items = all;
-	return RC_OK;
-}
-
 /* Print {list_name: items} for --json. */
 static void print_list_json(const char *list_name, json_t *items)
 {
@@ -1900,33 +1914,71 @@ static void print_list_json(const char *list_name, json_t *items)
 	json_decref(all);
 }
 
+/* Adds the row of one item of a listing to t; arg: what the command passes along. */
+typedef void listing_row(struct table *t, const json_t *item, void *arg);
+
+/* A listing command: what it asks for and how it prints the answer. */
+struct listing {
+	const char *op;         /* the operation, paged with all_pages */
+	const char *list_name;  /* the answer's array; the one member of the --json object */
+	const char *empty;      /* the line (before the command's tail) when there are no items */
+	unsigned ncol;
+	const char *const *head;
+	const bool *right;      /* as in struct table */
+	listing_row *row;
+};
+
+/*
+ * Every page of l->op (in consumed; token_key as in all_pages), then {list_name: items} with
+ * --json; else the line empty + empty_tail when there are no items, or a table, a row per item.
+ */
+static int run_listing(struct cli *c, service_call *call, const char *token_key,
+		       const struct listing *l, json_t *in, const char *empty_tail, void *arg)
+{
+	json_t *items, *item;
+	size_t i;
+	int rc = all_pages(c, call, l->op, in, token_key, l->list_name, &items);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_list_json(l->list_name, items);
+	} else if (!json_array_size(items)) {
+		printf("%s%s\n", l->empty, empty_tail);
+	} else {
+		struct table t = { l->ncol, l->head, l->right, NULL, 0, 0 };
+		json_array_foreach(items, i, item)
+			l->row(&t, item, arg);
+		table_print(&t);
+		table_free(&t);
+	}
+	json_decref(items);
+	return RC_OK;
+}
+
+/* A Glue listing (NextToken); see run_listing. */
+static int glue_listing(struct cli *c, const struct listing *l, json_t *in,
+			const char *empty_tail, void *arg)
+{
+	return run_listing(c, glue, "NextToken", l, in, empty_tail, arg);
+}
+
+static void database_row(struct table *t, const json_t *d, void *arg)
+{
+	(void)arg;
+	char a[2][64], created[64];
+	fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
+	table_add(t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64), created,
+		  json_string_value(json_object_get(d, "Description")));
+}
+
 static int cmd_cat_databases(struct cli *c, const struct cmd *cmd, const struct opts *o,
 			     int argc, char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *dbs, *d;
-	size_t i;
-	int rc = glue_all(c, "GetDatabases", json_object(), "DatabaseList", &dbs);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("DatabaseList", dbs);
-	} else if (!json_array_size(dbs)) {
-		puts("no databases");
-	} else {
-		static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
-		struct table t = { 4, head, NULL, NULL, 0, 0 };
-		json_array_foreach(dbs, i, d) {
-			char a[2][64], created[64];
-			fmt_time(json_object_get(d, "CreateTime"), created, sizeof(created));
-			table_add(&t, jstr(d, "Name", a[0], 64), jstr(d, "LocationUri", a[1], 64),
-				  created, json_string_value(json_object_get(d, "Description")));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(dbs);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "LOCATION", "CREATED", "DESCRIPTION" };
+	static const struct listing l = { "GetDatabases", "DatabaseList", "no databases", 4, head,
+					  NULL, database_row };
+	return glue_listing(c, &l, json_object(), "", NULL);
 }
 
 /* A JSON string's text, or "" for anything else. */
@@ -1956,42 +2008,29 @@ static char *column_names(const json_t *cols)
 	return s;
 }
 
+static void table_row(struct table *t, const json_t *tb, void *arg)
+{
+	(void)arg;
+	char a[4][64], ncol[24], updated[64];
+	json_t *sd = json_object_get(tb, "StorageDescriptor");
+	char *keys = column_names(json_object_get(tb, "PartitionKeys"));
+	snprintf(ncol, sizeof(ncol), "%zu", json_array_size(json_object_get(sd, "Columns")));
+	fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
+	table_add(t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64), ncol, keys,
+		  jstr(tb, "VersionId", a[2], 64), updated, jstr(sd, "Location", a[3], 64));
+	free(keys);
+}
+
 static int cmd_cat_tables(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 			  char **argv)
 {
 	(void)cmd, (void)o, (void)argc;
-	json_t *tables, *tb;
-	size_t i;
-	int rc = glue_all(c, "GetTables", json_pack("{s:s}", "DatabaseName", argv[0]), "TableList",
-			  &tables);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("TableList", tables);
-	} else if (!json_array_size(tables)) {
-		printf("no tables in %s\n", argv[0]);
-	} else {
-		static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS",
-						    "VERSION", "UPDATED", "LOCATION" };
-		static const bool right[] = { false, false, true, false, true, false, false };
-		struct table t = { 7, head, right, NULL, 0, 0 };
-		json_array_foreach(tables, i, tb) {
-			char a[4][64], ncol[24], updated[64];
-			json_t *sd = json_object_get(tb, "StorageDescriptor");
-			char *keys = column_names(json_object_get(tb, "PartitionKeys"));
-			snprintf(ncol, sizeof(ncol), "%zu",
-				 json_array_size(json_object_get(sd, "Columns")));
-			fmt_time(json_object_get(tb, "UpdateTime"), updated, sizeof(updated));
-			table_add(&t, jstr(tb, "Name", a[0], 64), jstr(tb, "TableType", a[1], 64),
-				  ncol, keys, jstr(tb, "VersionId", a[2], 64), updated,
-				  jstr(sd, "Location", a[3], 64));
-			free(keys);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(tables);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "TYPE", "COLUMNS", "PARTITION KEYS", "VERSION",
+					    "UPDATED", "LOCATION" };
+	static const bool right[] = { false, false, true, false, true, false, false };
+	static const struct listing l = { "GetTables", "TableList", "no tables in ", 7, head, right,
+					  table_row };
+	return glue_listing(c, &l, json_pack("{s:s}", "DatabaseName", argv[0]), argv[0], NULL);
 }
 
 static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -2045,12 +2084,34 @@ static int cmd_cat_table(struct cli *c, const struct cmd *cmd, const struct opts
 	return RC_OK;
 }
 
+/* arg: the table's PartitionKeys, which label the values (key=value) for people. */
+static void partition_row(struct table *t, const json_t *p, void *arg)
+{
+	const json_t *keys = arg;
+	char a[64], created[64], vals[2048] = "";
+	size_t j, n = 0;
+	json_t *v;
+	json_array_foreach(json_object_get(p, "Values"), j, v) {
+		const char *kn = json_string_value(json_object_get(json_array_get(keys, j), "Name"));
+		int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "", kn ? kn : "?",
+				 jtext(v));
+		if (w < 0 || (size_t)w >= sizeof(vals) - n)
+			break;
+		n += (size_t)w;
+	}
+	fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
+	table_add(t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location", a, 64),
+		  created);
+}
+
 static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct opts *o,
 			      int argc, char **argv)
 {
 	(void)cmd, (void)argc;
-	json_t *tout, *parts, *p;
-	size_t i;
+	static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
+	static const struct listing l = { "GetPartitions", "Partitions", "no partitions", 3, head,
+					  NULL, partition_row };
+	json_t *tout;
 	/* The table's keys label the values (key=value) for people. */
 	int rc = glue(c, "GetTable", json_pack("{s:s,s:s}", "DatabaseName", argv[0], "Name",
 					       argv[1]), &tout);
@@ -2059,41 +2120,10 @@ static int cmd_cat_partitions(struct cli *c, const struct cmd *cmd, const struct
 	json_t *in = json_pack("{s:s,s:s}", "DatabaseName", argv[0], "TableName", argv[1]);
 	if (in && o->expression)
 		json_object_set_new(in, "Expression", json_string(o->expression));
-	if ((rc = glue_all(c, "GetPartitions", in, "Partitions", &parts))) {
-		json_decref(tout);
-		return rc;
-	}
 	json_t *keys = json_object_get(json_object_get(tout, "Table"), "PartitionKeys");
-	if (c->json) {
-		print_list_json("Partitions", parts);
-	} else if (!json_array_size(parts)) {
-		printf("no partitions%s\n", o->expression ? " match" : "");
-	} else {
-		static const char *const head[] = { "VALUES", "LOCATION", "CREATED" };
-		struct table t = { 3, head, NULL, NULL, 0, 0 };
-		json_array_foreach(parts, i, p) {
-			char a[64], created[64], vals[2048] = "";
-			size_t j, n = 0;
-			json_t *v;
-			json_array_foreach(json_object_get(p, "Values"), j, v) {
-				const char *kn = json_string_value(json_object_get(
-					json_array_get(keys, j), "Name"));
-				int w = snprintf(vals + n, sizeof(vals) - n, "%s%s=%s", j ? "/" : "",
-						 kn ? kn : "?", jtext(v));
-				if (w < 0 || (size_t)w >= sizeof(vals) - n)
-					break;
-				n += (size_t)w;
-			}
-			fmt_time(json_object_get(p, "CreationTime"), created, sizeof(created));
-			table_add(&t, vals, jstr(json_object_get(p, "StorageDescriptor"), "Location",
-						 a, 64), created);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(parts);
+	rc = glue_listing(c, &l, in, o->expression ? " match" : "", keys);
 	json_decref(tout);
-	return RC_OK;
+	return rc;
 }
 
 /* ---- workflows (Step Functions) ---------------------------------------------------------------- */
@@ -2106,6 +2136,12 @@ static int sfn(struct cli *c, const char *op, json_t *in, json_t **out)
 	char target[64];
 	snprintf(target, sizeof(target), "AWSStepFunctions.%s", op);
 	return kin(c, target, in, out);
+}
+
+/* A Step Functions listing (nextToken); see run_listing. */
+static int sfn_listing(struct cli *c, const struct listing *l, json_t *in)
+{
+	return run_listing(c, sfn, "nextToken", l, in, "", NULL);
 }
 
 /* NAME or a full state machine ARN. */
@@ -2167,55 +2203,26 @@ static int cmd_wf_create(struct cli *c, const struct cmd *cmd, const struct opts
 	free(def);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("%s\n", json_string_value(json_object_get(out, "stateMachineArn")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "%s", json_string_value(json_object_get(out, "stateMachineArn")));
+}
+
+static void machine_row(struct table *t, const json_t *m, void *arg)
+{
+	(void)arg;
+	char a[3][64], created[64];
+	fmt_time(json_object_get(m, "creationDate"), created, sizeof(created));
+	table_add(t, jstr(m, "name", a[0], 64), jstr(m, "type", a[1], 64), created,
+		  jstr(m, "stateMachineArn", a[2], 64));
 }
 
 static int cmd_wf_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 		       char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *all = json_array(), *out, *m;
-	char *tok = NULL;
-	int rc;
-	size_t i;
-	do {
-		json_t *in = json_object();
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "ListStateMachines", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "stateMachines"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
-	if (c->json) {
-		print_list_json("stateMachines", all);
-	} else if (!json_array_size(all)) {
-		puts("no workflows");
-	} else {
-		static const char *const head[] = { "NAME", "TYPE", "CREATED", "ARN" };
-		struct table t = { 4, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, m) {
-			char a[3][64], created[64];
-			fmt_time(json_object_get(m, "creationDate"), created, sizeof(created));
-			table_add(&t, jstr(m, "name", a[0], 64), jstr(m, "type", a[1], 64), created,
-				  jstr(m, "stateMachineArn", a[2], 64));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "TYPE", "CREATED", "ARN" };
+	static const struct listing l = { "ListStateMachines", "stateMachines", "no workflows", 4,
+					  head, NULL, machine_row };
+	return sfn_listing(c, &l, json_object());
 }
 
 static int cmd_wf_describe(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
@@ -2262,12 +2269,17 @@ static int cmd_wf_start(struct cli *c, const struct cmd *cmd, const struct opts 
 	int rc = sfn(c, "StartExecution", in, &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		printf("%s\n", json_string_value(json_object_get(out, "executionArn")));
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "%s", json_string_value(json_object_get(out, "executionArn")));
+}
+
+static void execution_row(struct table *t, const json_t *e, void *arg)
+{
+	(void)arg;
+	char a[3][64], st[64], sp[64];
+	fmt_time(json_object_get(e, "startDate"), st, sizeof(st));
+	fmt_time(json_object_get(e, "stopDate"), sp, sizeof(sp));
+	table_add(t, jstr(e, "name", a[0], 64), jstr(e, "status", a[1], 64), st, sp,
+		  jstr(e, "executionArn", a[2], 64));
 }
 
 static int cmd_wf_executions(struct cli *c, const struct cmd *cmd, const struct opts *o,
@@ -2276,44 +2288,10 @@ static int cmd_wf_executions(struct cli *c, const struct cmd *cmd, const struct 
 	(void)cmd, (void)o, (void)argc;
 	char arn[512];
 	machine_arn(argv[0], arn, sizeof(arn));
-	json_t *all = json_array(), *out, *e;
-	char *tok = NULL;
-	int rc;
-	size_t i;
-	do {
-		json_t *in = json_pack("{s:s}", "stateMachineArn", arn);
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "ListExecutions", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "executions"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
-	if (c->json) {
-		print_list_json("executions", all);
-	} else if (!json_array_size(all)) {
-		puts("no executions");
-	} else {
-		static const char *const head[] = { "NAME", "STATUS", "STARTED", "STOPPED", "ARN" };
-		struct table t = { 5, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, e) {
-			char a[3][64], st[64], sp[64];
-			fmt_time(json_object_get(e, "startDate"), st, sizeof(st));
-			fmt_time(json_object_get(e, "stopDate"), sp, sizeof(sp));
-			table_add(&t, jstr(e, "name", a[0], 64), jstr(e, "status", a[1], 64), st, sp,
-				  jstr(e, "executionArn", a[2], 64));
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "STATUS", "STARTED", "STOPPED", "ARN" };
+	static const struct listing l = { "ListExecutions", "executions", "no executions", 5, head,
+					  NULL, execution_row };
+	return sfn_listing(c, &l, json_pack("{s:s}", "stateMachineArn", arn));
 }
 
 /* "PassStateEntered" -> "Pass"; NULL unless the type is a state's entry or exit. */
@@ -2420,24 +2398,12 @@ static int cmd_wf_history(struct cli *c, const struct cmd *cmd, const struct opt
 			  char **argv)
 {
 	(void)cmd, (void)o, (void)argc;
-	json_t *all = json_array(), *out;
-	char *tok = NULL;
-	int rc;
-	do {
-		json_t *in = json_pack("{s:s, s:i}", "executionArn", argv[0], "maxResults", 1000);
-		if (tok)
-			json_object_set_new(in, "nextToken", json_string(tok));
-		free(tok);
-		tok = NULL;
-		if ((rc = sfn(c, "GetExecutionHistory", in, &out))) {
-			json_decref(all);
-			return rc;
-		}
-		json_array_extend(all, json_object_get(out, "events"));
-		const char *t = json_string_value(json_object_get(out, "nextToken"));
-		tok = t ? strdup(t) : NULL;
-		json_decref(out);
-	} while (tok);
+	json_t *all;
+	int rc = all_pages(c, sfn, "GetExecutionHistory",
+			   json_pack("{s:s, s:i}", "executionArn", argv[0], "maxResults", 1000),
+			   "nextToken", "events", &all);
+	if (rc)
+		return rc;
 	if (c->json)
 		print_list_json("events", all);
 	else
@@ -2454,12 +2420,7 @@ static int cmd_wf_stop(struct cli *c, const struct cmd *cmd, const struct opts *
 	int rc = sfn(c, "StopExecution", json_pack("{s:s}", "executionArn", argv[0]), &out);
 	if (rc)
 		return rc;
-	if (c->json)
-		print_json(out);
-	else
-		puts("stopped");
-	json_decref(out);
-	return RC_OK;
+	return answered(c, out, "stopped");
 }
 
 /* ---- crawlers -------------------------------------------------------------------------------- */
@@ -2656,37 +2617,26 @@ static int cmd_crawler_status(struct cli *c, const struct cmd *cmd, const struct
 	return RC_OK;
 }
 
+static void crawler_row(struct table *t, const json_t *cr, void *arg)
+{
+	(void)arg;
+	char a[5][64], targets[1024];
+	targets_text(cr, targets, sizeof(targets));
+	table_add(t, jstr(cr, "Name", a[0], 64), jstr(cr, "State", a[1], 64),
+		  jstr(cr, "DatabaseName", a[2], 64),
+		  jstr(json_object_get(cr, "LastCrawl"), "Status", a[3], 64),
+		  jstr(json_object_get(cr, "Schedule"), "ScheduleExpression", a[4], 64), targets);
+}
+
 static int cmd_crawler_list(struct cli *c, const struct cmd *cmd, const struct opts *o, int argc,
 			    char **argv)
 {
 	(void)cmd, (void)o, (void)argc, (void)argv;
-	json_t *all, *cr;
-	size_t i;
-	int rc = glue_all(c, "GetCrawlers", json_object(), "Crawlers", &all);
-	if (rc)
-		return rc;
-	if (c->json) {
-		print_list_json("Crawlers", all);
-	} else if (!json_array_size(all)) {
-		puts("no crawlers");
-	} else {
-		static const char *const head[] = { "NAME", "STATE", "DATABASE", "LAST CRAWL",
-						     "SCHEDULE", "TARGETS" };
-		struct table t = { 6, head, NULL, NULL, 0, 0 };
-		json_array_foreach(all, i, cr) {
-			char a[5][64], targets[1024];
-			targets_text(cr, targets, sizeof(targets));
-			table_add(&t, jstr(cr, "Name", a[0], 64), jstr(cr, "State", a[1], 64),
-				  jstr(cr, "DatabaseName", a[2], 64),
-				  jstr(json_object_get(cr, "LastCrawl"), "Status", a[3], 64),
-				  jstr(json_object_get(cr, "Schedule"), "ScheduleExpression", a[4],
-				       64), targets);
-		}
-		table_print(&t);
-		table_free(&t);
-	}
-	json_decref(all);
-	return RC_OK;
+	static const char *const head[] = { "NAME", "STATE", "DATABASE", "LAST CRAWL", "SCHEDULE",
+					    "TARGETS" };
+	static const struct listing l = { "GetCrawlers", "Crawlers", "no crawlers", 6, head, NULL,
+					  crawler_row };
+	return glue_listing(c, &l, json_object(), "", NULL);
 }
 
 static const struct cmd g_cmds[] = {
@@ -2973,6 +2923,23 @@ static const struct cmd *cmd_find(const char *group, const char *name)
 	return NULL;
 }
 
+static const struct cmd_group g_groups[] = {
+	{ "stream", "create, list, describe, delete, put, get, tail, split, merge or scale" },
+	{ "catalog", "databases, tables, table or partitions" },
+	{ "delivery", "create, list, describe, put or delete" },
+	{ "function", "list, invoke or logs" },
+	{ "workflow", "create, list, describe, start, executions, history or stop" },
+	{ "crawler", "create, start, status or list" },
+};
+
+static const struct cmd_group *group_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(g_groups) / sizeof(g_groups[0]); i++)
+		if (strcmp(g_groups[i].name, name) == 0)
+			return &g_groups[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -3025,53 +2992,14 @@ int main(int argc, char **argv)
 		return usage_err(NULL, "no command given");
 	const struct cmd *cmd;
 	int at = optind;
-	if (strcmp(argv[at], "stream") == 0) {
+	const struct cmd_group *grp = group_find(argv[at]);
+	if (grp) {
 		if (at + 1 >= argc)
-			return usage_err(NULL, "stream needs a subcommand: create, list, describe, "
-					 "delete, put, get, tail, split, merge or scale");
-		cmd = cmd_find("stream", argv[at + 1]);
+			return usage_err(NULL, "%s needs a subcommand: %s", grp->name, grp->subcommands);
 		at++;
+		cmd = cmd_find(grp->name, argv[at]);
 		if (!cmd)
-			return usage_err(NULL, "unknown command 'stream %s'", argv[at]);
-	} else if (strcmp(argv[at], "catalog") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "catalog needs a subcommand: databases, tables, table "
-					 "or partitions");
-		cmd = cmd_find("catalog", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'catalog %s'", argv[at]);
-	} else if (strcmp(argv[at], "delivery") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "delivery needs a subcommand: create, list, describe, "
-					 "put or delete");
-		cmd = cmd_find("delivery", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'delivery %s'", argv[at]);
-	} else if (strcmp(argv[at], "function") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "function needs a subcommand: list, invoke or logs");
-		cmd = cmd_find("function", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'function %s'", argv[at]);
-	} else if (strcmp(argv[at], "workflow") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "workflow needs a subcommand: create, list, describe, "
-					 "start, executions, history or stop");
-		cmd = cmd_find("workflow", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'workflow %s'", argv[at]);
-	} else if (strcmp(argv[at], "crawler") == 0) {
-		if (at + 1 >= argc)
-			return usage_err(NULL, "crawler needs a subcommand: create, start, status or "
-					 "list");
-		cmd = cmd_find("crawler", argv[at + 1]);
-		at++;
-		if (!cmd)
-			return usage_err(NULL, "unknown command 'crawler %s'", argv[at]);
+			return usage_err(NULL, "unknown command '%s %s'", grp->name, argv[at]);
 	} else {
 		cmd = cmd_find(NULL, argv[at]);
 		if (!cmd)

@@ -468,3 +468,22 @@ def test_schedule_runs_put_record(daemon):
     # With a record in the event, that record is put.
     r = lam.invoke(FunctionName="put_record", Payload=b'{"record": {"a": {"b": 1}}}')
     assert json.loads(r["Payload"].read())["Record"] == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize("member, value, message", [
+    ("Timeout", 0, "1 validation error detected: Value at 'timeout' failed to satisfy constraint: "
+                   "Member must have value less than or equal to 900 and greater than or equal "
+                   "to 1"),
+    ("Timeout", "3", "1 validation error detected: Value at 'timeout' failed to satisfy "
+                     "constraint: Member must have value less than or equal to 900 and greater "
+                     "than or equal to 1"),
+    ("MemorySize", 10241, "1 validation error detected: Value at 'memorySize' failed to satisfy "
+                          "constraint: Member must have value less than or equal to 10240 and "
+                          "greater than or equal to 128"),
+])
+def test_out_of_range_config_is_a_validation_error(daemon, member, value, message):
+    body = {"FunctionName": "f", "Role": ROLE, "Runtime": "provided.al2", member: value,
+            "Code": {}}
+    st, data, h = raw(daemon, "POST", "/2015-03-31/functions", json.dumps(body).encode())
+    assert st == 400 and h["x-amzn-errortype"] == "ValidationException"
+    assert json.loads(data)["message"] == message
