@@ -171,6 +171,23 @@ static void wait_idle(struct dp_committer *c, struct dp_shard *sh)
 	}
 }
 
+/* A committer acking into a, and a shard at dir whose I/O goes through ops, with the smallest
+ * staging buffers, segments of segment_bytes and the given durability (its config in *cfg, for
+ * reopening). Returns 0, or -1 when either could not be made. */
+static int open_faulty(const char *dir, const struct dp_io_ops *ops, struct acks *a,
+		       uint64_t segment_bytes, enum dp_durability dur, struct dp_log_config *cfg,
+		       struct dp_committer **c, struct dp_shard **sh)
+{
+	if (dp_committer_new(64, ack_cb, a, c) != 0)
+		return -1;
+	dp_log_config_default(cfg);
+	cfg->buffer_bytes = BUF_MIN;
+	cfg->segment_bytes = segment_bytes;
+	cfg->durability = dur;
+	cfg->io = ops;
+	return dp_shard_open(*c, dir, &info, cfg, NULL, sh) == 0 ? 0 : -1;
+}
+
 static bool rec_matches(const struct dp_record_out *o, const struct rec *e)
 {
 	static uint8_t buf[64 + 40000];
@@ -272,14 +289,9 @@ static void fsync_fails(int at, int err)
 	struct dp_io_ops ops = fault_ops(&f);
 	struct acks a = { 0 };
 	struct dp_committer *c;
-	REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = BUF_MIN;
-	cfg.segment_bytes = 4u << 20;
-	cfg.io = &ops;
 	struct dp_shard *sh;
-	REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+	REQUIRE(open_faulty(dir, &ops, &a, 4u << 20, DP_DUR_DURABLE, &cfg, &c, &sh) == 0);
 	nrecs = 0;
 	uint64_t acked = 1;
 	for (int i = 1; i < at; i++) {
@@ -327,15 +339,9 @@ static void test_write_enospc(void)
 		struct dp_io_ops ops = fault_ops(&f);
 		struct acks a = { 0 };
 		struct dp_committer *c;
-		REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
 		struct dp_log_config cfg;
-		dp_log_config_default(&cfg);
-		cfg.buffer_bytes = BUF_MIN;
-		cfg.segment_bytes = 4u << 20;
-		cfg.durability = modes[m];
-		cfg.io = &ops;
 		struct dp_shard *sh;
-		REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+		REQUIRE(open_faulty(dir, &ops, &a, 4u << 20, modes[m], &cfg, &c, &sh) == 0);
 		nrecs = 0;
 		for (int i = 0; i < 2; i++) {
 			REQUIRE(stage(sh, 4, 1000, i) == 4);
@@ -362,15 +368,10 @@ static void test_short_writes(void)
 		struct dp_io_ops ops = fault_ops(&f);
 		struct acks a = { 0 };
 		struct dp_committer *c;
-		REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
+		/* rolls too */
 		struct dp_log_config cfg;
-		dp_log_config_default(&cfg);
-		cfg.buffer_bytes = BUF_MIN;
-		cfg.segment_bytes = BUF_MIN + 4096; /* rolls too */
-		cfg.durability = modes[m];
-		cfg.io = &ops;
 		struct dp_shard *sh;
-		REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+		REQUIRE(open_faulty(dir, &ops, &a, BUF_MIN + 4096, modes[m], &cfg, &c, &sh) == 0);
 		nrecs = 0;
 		unsigned bad = 0;
 		for (int i = 0; i < 300; i++) {
@@ -426,14 +427,9 @@ static void roll_fails(bool falloc, bool idle)
 	struct dp_io_ops ops = fault_ops(&f);
 	struct acks a = { 0 };
 	struct dp_committer *c;
-	REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
 	struct dp_log_config cfg;
-	dp_log_config_default(&cfg);
-	cfg.buffer_bytes = BUF_MIN;
-	cfg.segment_bytes = BUF_MIN + 4096;
-	cfg.io = &ops;
 	struct dp_shard *sh;
-	REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+	REQUIRE(open_faulty(dir, &ops, &a, BUF_MIN + 4096, DP_DUR_DURABLE, &cfg, &c, &sh) == 0);
 	CHECK_EQ(f.fallocs, 1);
 	if (falloc)
 		f.falloc_at = f.fallocs + 1;
@@ -487,14 +483,9 @@ static void test_zero_ahead_faults(void)
 		struct dp_io_ops ops = fault_ops(&f);
 		struct acks a = { 0 };
 		struct dp_committer *c;
-		REQUIRE(dp_committer_new(64, ack_cb, &a, &c) == 0);
 		struct dp_log_config cfg;
-		dp_log_config_default(&cfg);
-		cfg.buffer_bytes = BUF_MIN;
-		cfg.segment_bytes = 8u << 20;
-		cfg.io = &ops;
 		struct dp_shard *sh;
-		REQUIRE(dp_shard_open(c, dir, &info, &cfg, NULL, &sh) == 0);
+		REQUIRE(open_faulty(dir, &ops, &a, 8u << 20, DP_DUR_DURABLE, &cfg, &c, &sh) == 0);
 		nrecs = 0;
 		uint64_t acked = 0;
 		/* 40 KB per flush: the 1st flush zeros ahead, the 2nd zeros ahead again when the 1st
