@@ -100,16 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const char mk[] = "{\"StreamName\":\"s\",\"ShardCount\":2}";
 		invoke("Kinesis_20131202.CreateStream", mk, sizeof(mk) - 1);
 	}
-	if (size > 65536)
-		return 0;
-	const uint8_t *nl = memchr(data, '\n', size);
-	size_t tl = nl ? (size_t)(nl - data) : size;
-	if (tl > 64)
-		return 0;
 	char target[96];
-	snprintf(target, sizeof(target), "Kinesis_20131202.%.*s", (int)tl, (const char *)data);
-	const char *body = nl ? (const char *)nl + 1 : "";
-	size_t blen = nl ? size - tl - 1 : 0;
+	const char *body;
+	size_t tl, blen;
+	if (!fuzz_split_request("Kinesis_20131202.", data, size, target, &tl, &body, &blen))
+		return 0;
 	invoke(tl == 1 && data[0] == '-' ? NULL : target, body, blen);
 	return 0;
 }

@@ -70,16 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!F.meta)
 		setup();
-	if (size > 65536)
-		return 0;
-	const uint8_t *nl = memchr(data, '\n', size);
-	size_t tl = nl ? (size_t)(nl - data) : size;
-	if (tl > 64)
-		return 0;
 	char target[96];
-	snprintf(target, sizeof(target), "AWSGlue.%.*s", (int)tl, (const char *)data);
-	const char *body = nl ? (const char *)nl + 1 : "";
-	size_t blen = nl ? size - tl - 1 : 0;
+	const char *body;
+	size_t blen;
+	if (!fuzz_split_request("AWSGlue.", data, size, target, NULL, &body, &blen))
+		return 0;
 	invoke(target, body, blen);
 	return 0;
 }
