@@ -82,6 +82,12 @@ static void stat_one(void *arg, const char *name, struct dp_shard *sh)
 	json_t *o = json_array_get(arr, json_array_size(arr) - 1);
 	if (o && is)
 		json_object_set_new(o, "owner", json_integer(is->owner));
+	if (o) {
+		json_object_set_new(o, "flush_us_p50", json_integer(
+			(json_int_t)dp_flush_hist_quantile(st.flush_us_hist, 0.5)));
+		json_object_set_new(o, "flush_us_p99", json_integer(
+			(json_int_t)dp_flush_hist_quantile(st.flush_us_hist, 0.99)));
+	}
 }
 
 static void stats(struct ctl_admin *a, struct ctl_http_req *rq)

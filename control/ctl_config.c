@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_log.h"
+
 static const char usage[] =
 	"usage: ingestd [OPTIONS]\n"
 	"\n"
@@ -68,6 +70,9 @@ static const char usage[] =
 	"  --retry-window W        batch numbers per producer whose outcome a worker remembers\n"
 	"                          (default 32, up to 65536): at least the producers' --window,\n"
 	"                          or a resent batch is answered stale-batch\n"
+	"  --flush-depth N         shard-log flushes (write + fdatasync) each worker keeps in\n"
+	"                          flight over all its shards (default 4, up to 256): more only\n"
+	"                          for devices with deep parallel queues (NVMe)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n";
 
@@ -132,7 +137,8 @@ enum { OPT_DATA_DIR = 256, OPT_DURABILITY, OPT_SEGMENT, OPT_BUFFER, OPT_INDEX, O
        OPT_RETENTION_CHECK, OPT_LOG_LEVEL, OPT_API_LISTEN, OPT_ADMIN_SOCKET, OPT_ACCOUNT,
        OPT_REGION, OPT_SHARD_LIMIT, OPT_MAX_BODY, OPT_ITER_TTL, OPT_CREDENTIALS,
        OPT_S3_ROOT, OPT_NIC, OPT_WORKERS, OPT_IP, OPT_TAP_IP, OPT_INGEST_PORT, OPT_EAL,
-       OPT_NETNS, OPT_PENDING_FRAMES, OPT_RETRY_WINDOW };
+       OPT_NETNS, OPT_PENDING_FRAMES, OPT_RETRY_WINDOW,
+       OPT_FLUSH_DEPTH };
 
 static const struct option long_opts[] = {
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -156,6 +162,7 @@ static const struct option long_opts[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "pending-frames", required_argument, NULL, OPT_PENDING_FRAMES },
 	{ "retry-window", required_argument, NULL, OPT_RETRY_WINDOW },
+	{ "flush-depth", required_argument, NULL, OPT_FLUSH_DEPTH },
 	{ "ip", required_argument, NULL, OPT_IP },
 	{ "tap-ip", required_argument, NULL, OPT_TAP_IP },
 	{ "ingest-port", required_argument, NULL, OPT_INGEST_PORT },
@@ -364,6 +371,15 @@ int ctl_config_parse(int argc, char **argv, struct ctl_config *cfg, char *err, u
 				cfg->pending_frames = (unsigned)v;
 			else
 				cfg->retry_window = (unsigned)v;
+			break;
+		case OPT_FLUSH_DEPTH:
+			if (ctl_parse_size(optarg, &v) < 0 || strspn(optarg, "0123456789") != strlen(optarg) ||
+			    v < 1 || v > DP_COMMITTER_FLUSH_DEPTH_MAX) {
+				snprintf(err, errlen, "--flush-depth %s: expected 1..%u", optarg,
+					 DP_COMMITTER_FLUSH_DEPTH_MAX);
+				return -EINVAL;
+			}
+			cfg->flush_depth = (unsigned)v;
 			break;
 		case OPT_EAL:
 			cfg->eal_args = optarg;

@@ -46,6 +46,7 @@ struct ctl_config {
 	const char *netns;             /* --netns NAME: virtual NICs live in /run/netns/NAME */
 	unsigned pending_frames;       /* --pending-frames N per worker; 0: the engine's 64 */
 	unsigned retry_window;         /* --retry-window W batches per producer; 0: 32 */
+	unsigned flush_depth;          /* --flush-depth N per worker; 0: dp_log's default (4) */
 	bool help, version;
 };
 

@@ -42,6 +42,7 @@ static void ingest_config(const struct ctl_config *cfg, unsigned workers, unsign
 		per = 1;
 	if (per > DP_PER_WORKER_SHARDS_MAX)
 		per = DP_PER_WORKER_SHARDS_MAX;
+	ic->flush_depth = cfg->flush_depth;
 	ic->dedup_window = cfg->retry_window ? cfg->retry_window : DP_DEDUP_WINDOW_DEFAULT;
 	ic->dedup_entries = per * ic->dedup_window;
 	if (ic->dedup_entries > DP_DEDUP_ENTRIES_MAX)

@@ -519,6 +519,8 @@ static int ingest_new(struct dp_ingest_group *g, unsigned idx, struct dp_ingest 
 	int r = dp_committer_new(cfg->committer_entries, on_ack_mark, ing, &ing->c);
 	if (r < 0)
 		goto err;
+	if (cfg->flush_depth && (r = dp_committer_set_flush_depth(ing->c, cfg->flush_depth)) < 0)
+		goto err;
 	r = dp_dedup_new(cfg->dedup_producers ? cfg->dedup_producers : DP_DEDUP_PRODUCERS_DEFAULT,
 			 cfg->dedup_window ? cfg->dedup_window : DP_DEDUP_WINDOW_DEFAULT,
 			 cfg->dedup_entries ? cfg->dedup_entries : DP_DEDUP_ENTRIES_DEFAULT,

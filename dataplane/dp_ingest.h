@@ -148,6 +148,8 @@ struct dp_ingest_config {
 	unsigned hcache_entries;    /* partition-key cache per worker; default 4096 */
 	unsigned dedup_producers, dedup_window, dedup_entries; /* 0: dp_dedup's defaults */
 	unsigned committer_entries; /* io_uring SQEs per worker; default 256 */
+	unsigned flush_depth;       /* flushes in flight per worker over all its shards, 1..256;
+	                               0: DP_COMMITTER_FLUSH_DEPTH (dp_log.h) */
 	dp_ingest_ack_fn ack_fn;    /* may be NULL: acks are built and counted, not sent */
 	void *ack_arg;
 };

@@ -56,6 +56,7 @@ struct dp_committer {
 	void *cb_arg;
 	unsigned inflight;        /* flushes */
 	unsigned marks_inflight;  /* durable-mark writes */
+	unsigned flush_cap;       /* most flushes in flight over all shards (dp_committer_set_flush_depth) */
 	struct dp_shard *dirty_head, *dirty_tail;
 	struct dp_shard *all;
 	int event_fd;             /* -1 until dp_committer_event_fd() */
@@ -76,6 +77,48 @@ struct dp_committer {
  * flush of this much or more pays for its own extent conversion many times over, and zeroing
  * ahead of it would only double the bytes written (PutRecords of 500 records, ~60 KB each). */
 #define ZERO_FLUSH_MAX (64u << 10)
+
+/* ---- flush latency ---------------------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned dp_flush_hist_bucket(uint64_t us)
+{
+	if (us < 4)
+		return (unsigned)us;
+	unsigned e = 63u - (unsigned)__builtin_clzll(us); /* >= 2 */
+	unsigned b = 4u * (e - 1u) + (unsigned)((us >> (e - 2u)) & 3u);
+	return b < DP_FLUSH_HIST ? b : DP_FLUSH_HIST - 1u;
+}
+
+uint64_t dp_flush_hist_low(unsigned b)
+{
+	if (b < 4)
+		return b;
+	return (uint64_t)(4u + b % 4u) << (b / 4u - 1u);
+}
+
+uint64_t dp_flush_hist_quantile(const uint64_t hist[DP_FLUSH_HIST], double q)
+{
+	uint64_t total = 0;
+	for (unsigned b = 0; b < DP_FLUSH_HIST; b++)
+		total += hist[b];
+	if (!total)
+		return 0;
+	double want = q * (double)total;
+	uint64_t seen = 0;
+	for (unsigned b = 0; b < DP_FLUSH_HIST; b++) {
+		seen += hist[b];
+		if ((double)seen >= want && hist[b])
+			return b + 1u < DP_FLUSH_HIST ? dp_flush_hist_low(b + 1u) : dp_flush_hist_low(b);
+	}
+	return dp_flush_hist_low(DP_FLUSH_HIST - 1u);
+}
 
 /* ---- names and config ------------------------------------------------------------------------ */
 
@@ -413,6 +456,7 @@ int dp_committer_new(unsigned entries, dp_ack_cb cb, void *cb_arg, struct dp_com
 	c->cb = cb;
 	c->cb_arg = cb_arg;
 	c->event_fd = -1;
+	c->flush_cap = DP_COMMITTER_FLUSH_DEPTH;
 	*ret = c;
 	return 0;
 }
@@ -442,6 +486,14 @@ void dp_committer_free(struct dp_committer *c)
 		close(c->event_fd);
 	free(c->zeros);
 	free(c);
+}
+
+int dp_committer_set_flush_depth(struct dp_committer *c, unsigned depth)
+{
+	if (depth < 1 || depth > DP_COMMITTER_FLUSH_DEPTH_MAX)
+		return -EINVAL;
+	c->flush_cap = depth;
+	return 0;
 }
 
 unsigned dp_committer_inflight(const struct dp_committer *c)
@@ -587,6 +639,7 @@ static int flush_start(struct dp_shard *sh)
 	fl->st = &sh->stage[sh->fill];
 	fl->written = 0;
 	fl->done = false;
+	fl->t0_ns = mono_ns();
 	int r = flush_submit(fl, true);
 	if (r < 0)
 		return r;
@@ -672,6 +725,7 @@ static void flush_complete(struct dp_flush *fl)
 	}
 	fl->zero_len = 0;
 	fl->done = true;
+	sh->st.flush_us_hist[dp_flush_hist_bucket((mono_ns() - fl->t0_ns) / 1000u)]++;
 }
 
 /*
@@ -723,14 +777,30 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 	for (int pass = 0; pass < 2; pass++) {
 		struct dp_shard *sh = c->dirty_head;
 		c->dirty_head = c->dirty_tail = NULL;
+		struct dp_shard *held = NULL, **held_tail = &held;
 		while (sh) {
 			struct dp_shard *next = sh->dirty_next;
 			sh->dirty = false;
-			if (atomic_load(&sh->state) == DP_SHARD_FAILED && sh->fl_n == 0)
+			if (atomic_load(&sh->state) == DP_SHARD_FAILED && sh->fl_n == 0) {
 				notify_failed(sh);
-			else if (atomic_load(&sh->state) == DP_SHARD_OPEN &&
-				 sh->stage[sh->fill].len && flush_can_start(sh) && flush_start(sh) < 0)
-				dirty_push(sh); /* ring full: next poll */
+			} else if (atomic_load(&sh->state) == DP_SHARD_OPEN && sh->stage[sh->fill].len &&
+				   flush_can_start(sh)) {
+				if (c->inflight >= c->flush_cap) {
+					/* Enough fdatasyncs queue at the device already: more would
+					 * only wait behind them and carry less each (see
+					 * DP_COMMITTER_FLUSH_DEPTH). A completion frees a slot. */
+					sh->dirty_next = NULL;
+					*held_tail = sh;
+					held_tail = &sh->dirty_next;
+				} else if (flush_start(sh) < 0) {
+					dirty_push(sh); /* ring full: next poll */
+				}
+			}
+			sh = next;
+		}
+		for (sh = held; sh; ) {
+			struct dp_shard *next = sh->dirty_next;
+			dirty_push(sh);
 			sh = next;
 		}
 		if (c->inflight + c->marks_inflight == 0)

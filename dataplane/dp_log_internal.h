@@ -200,6 +200,7 @@ struct dp_flush {
 	int zero_res;
 	uint32_t zero_len;  /* bytes of zeros written ahead of the stage by this flush (0: none) */
 	uint64_t zero_off;
+	uint64_t t0_ns;     /* CLOCK_MONOTONIC at the first submission: the latency histogram */
 	uint8_t pending;
 	bool active;
 	bool done;          /* every completion is in; retired in order (dp_log.c) */

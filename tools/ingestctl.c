@@ -708,18 +708,18 @@ static int cmd_stats(struct cli *c, const struct cmd *cmd, const struct opts *o,
 	if (rc || !j)
 		return rc;
 	static const char *const head[] = { "SHARD", "STATE", "RECORDS", "BYTES", "FLUSHES",
-		"FSYNCS", "NEXT SEQ", "TRIM SEQ", "SEGMENTS" };
-	static const bool right[] = { false, false, true, true, true, true, true, true, true };
-	struct table t = { 9, head, right, NULL, 0, 0 };
+		"FSYNCS", "FLUSH P99 US", "NEXT SEQ", "TRIM SEQ", "SEGMENTS" };
+	static const bool right[] = { false, false, true, true, true, true, true, true, true, true };
+	struct table t = { 10, head, right, NULL, 0, 0 };
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(j, "shards"), i, s) {
-		char a[9][32];
+		char a[10][32];
 		table_add(&t, jstr(s, "shard", a[0], 32), jstr(s, "state", a[1], 32),
 			  jstr(s, "records", a[2], 32), jstr(s, "bytes", a[3], 32),
 			  jstr(s, "flushes", a[4], 32), jstr(s, "fsyncs", a[5], 32),
-			  jstr(s, "next_seq", a[6], 32), jstr(s, "trim_seq", a[7], 32),
-			  jstr(s, "segments_live", a[8], 32));
+			  jstr(s, "flush_us_p99", a[6], 32), jstr(s, "next_seq", a[7], 32),
+			  jstr(s, "trim_seq", a[8], 32), jstr(s, "segments_live", a[9], 32));
 	}
 	if (t.rows)
 		table_print(&t);

@@ -93,7 +93,10 @@ def test_status_stats_and_json(daemon):
     assert sum(s["records"] for s in stats["shards"]) == 1
     table = ok(daemon, "stats").splitlines()
     assert table[0].split() == ["SHARD", "STATE", "RECORDS", "BYTES", "FLUSHES", "FSYNCS",
-                                "NEXT", "SEQ", "TRIM", "SEQ", "SEGMENTS"]
+                                "FLUSH", "P99", "US", "NEXT", "SEQ", "TRIM", "SEQ", "SEGMENTS"]
+    # The put's flush is in its shard's latency histogram: a p99 above zero there only.
+    p99 = sorted(s["flush_us_p99"] for s in stats["shards"])
+    assert p99[0] == 0 and p99[1] > 0
     assert len(table) == 3 and all(" open " in l for l in table[1:])
 
 

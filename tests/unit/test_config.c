@@ -192,6 +192,13 @@ static void test_window_options(void)
 	expect_refused(ARGC("--retry-window", "-1"), ARGV("--retry-window", "-1"),
 		       "--retry-window -1: expected 1..65536");
 	expect_refused(ARGC("--retry-window", ""), ARGV("--retry-window", ""), "1..65536");
+	CHECK_EQ(cfg.flush_depth, 0u);
+	CHECK_EQ(parse(&cfg, err, ARGC("--flush-depth", "16"), ARGV("--flush-depth", "16")), 0);
+	CHECK_EQ(cfg.flush_depth, 16u);
+	expect_refused(ARGC("--flush-depth", "0"), ARGV("--flush-depth", "0"),
+		       "--flush-depth 0: expected 1..256");
+	expect_refused(ARGC("--flush-depth", "257"), ARGV("--flush-depth", "257"), "1..256");
+	expect_refused(ARGC("--flush-depth", "2x"), ARGV("--flush-depth", "2x"), "1..256");
 }
 
 static void test_parse_size(void)

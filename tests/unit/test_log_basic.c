@@ -825,6 +825,80 @@ static void test_flushes_overlap(void)
 	tmpdir_rm(tmp);
 }
 
+/* The committer keeps at most its flush depth in flight over all its shards, every shard still
+ * gets its turn, and each flush lands in the latency histogram. */
+static void test_flush_depth(void)
+{
+	enum { SHARDS = 3, ROUNDS = 40 };
+	const char *tmp = tmp_new();
+	REQUIRE(tmp);
+	struct dp_committer *c;
+	REQUIRE(dp_committer_new(64, NULL, NULL, &c) == 0);
+	CHECK_EQ(dp_committer_set_flush_depth(c, 0), -EINVAL);
+	CHECK_EQ(dp_committer_set_flush_depth(c, DP_COMMITTER_FLUSH_DEPTH_MAX + 1), -EINVAL);
+	REQUIRE(dp_committer_set_flush_depth(c, 2) == 0);
+	struct dp_log_config cfg;
+	cfg_small(&cfg, DP_DUR_DURABLE);
+	struct dp_shard *sh[SHARDS];
+	for (unsigned s = 0; s < SHARDS; s++) {
+		char name[8];
+		snprintf(name, sizeof(name), "d%u", s);
+		REQUIRE(dp_shard_open(c, path_in(tmp, name), &info, &cfg, NULL, &sh[s]) == 0);
+	}
+	uint8_t key[4] = "key", data[64];
+	memset(data, 'd', sizeof(data));
+	struct dp_record_in r = { .key = key, .key_len = 3, .data = data, .data_len = sizeof(data) };
+	unsigned most = 0;
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		for (unsigned s = 0; s < SHARDS; s++) {
+			uint64_t first;
+			CHECK_EQ(dp_shard_append(sh[s], &r, 1, 0, &first), 1);
+			CHECK(dp_committer_poll(c, false) >= 0);
+			unsigned n = dp_committer_inflight(c);
+			CHECK(n <= 2);
+			most = n > most ? n : most;
+		}
+	}
+	CHECK_EQ(most, 2);
+	for (unsigned s = 0; s < SHARDS; s++)
+		drain(c, sh[s]);
+	for (unsigned s = 0; s < SHARDS; s++) {
+		CHECK_EQ_U64(dp_shard_ack_next(sh[s]), 1 + ROUNDS);
+		struct dp_shard_stats st;
+		dp_shard_stats_get(sh[s], &st);
+		uint64_t counted = 0;
+		for (unsigned b = 0; b < DP_FLUSH_HIST; b++)
+			counted += st.flush_us_hist[b];
+		CHECK_EQ_U64(counted, st.flushes);
+		CHECK(dp_flush_hist_quantile(st.flush_us_hist, 0.99) > 0);
+		CHECK_EQ(dp_shard_close(sh[s]), 0);
+	}
+	dp_committer_free(c);
+	tmpdir_rm(tmp);
+}
+
+/* Buckets: four per power of two, contiguous, each latency in the bucket whose range holds it;
+ * a quantile answers its bucket's upper bound. */
+static void test_flush_hist(void)
+{
+	for (unsigned b = 0; b + 1 < DP_FLUSH_HIST; b++) {
+		CHECK(dp_flush_hist_low(b) < dp_flush_hist_low(b + 1));
+		CHECK_EQ(dp_flush_hist_bucket(dp_flush_hist_low(b)), b);
+		CHECK_EQ(dp_flush_hist_bucket(dp_flush_hist_low(b + 1) - 1), b);
+	}
+	CHECK_EQ(dp_flush_hist_bucket(UINT64_MAX), DP_FLUSH_HIST - 1);
+	CHECK_EQ(dp_flush_hist_bucket(100), dp_flush_hist_bucket(111));  /* [96, 112) */
+	CHECK(dp_flush_hist_bucket(112) != dp_flush_hist_bucket(111));
+	uint64_t h[DP_FLUSH_HIST] = { 0 };
+	CHECK_EQ_U64(dp_flush_hist_quantile(h, 0.99), 0);
+	h[dp_flush_hist_bucket(200)] = 98;    /* [192, 224) */
+	h[dp_flush_hist_bucket(5000)] = 2;    /* [4096, 5120) */
+	CHECK_EQ_U64(dp_flush_hist_quantile(h, 0.5), 224);
+	CHECK_EQ_U64(dp_flush_hist_quantile(h, 0.98), 224);
+	CHECK_EQ_U64(dp_flush_hist_quantile(h, 0.99), 5120);
+	CHECK_EQ_U64(dp_flush_hist_quantile(h, 1.0), 5120);
+}
+
 /* Whether [off, off + len) of fd lies in written extents: 1 yes, 0 some of it is preallocated
  * (unwritten) or a hole, -1 the file system cannot say (no FIEMAP). */
 static int range_written(int fd, uint64_t off, uint64_t len)
@@ -1360,6 +1434,8 @@ int main(void)
 	DP_TEST_RUN(test_group_commit);
 	DP_TEST_RUN(test_zero_ahead);
 	DP_TEST_RUN(test_flushes_overlap);
+	DP_TEST_RUN(test_flush_depth);
+	DP_TEST_RUN(test_flush_hist);
 	DP_TEST_RUN(test_segment_roll);
 	DP_TEST_RUN(test_segment_tail_gap);
 	DP_TEST_RUN(test_reader_positions);
