@@ -271,9 +271,15 @@ static unsigned on_udp(void *arg, unsigned worker, uint16_t port_id, struct rte_
 	unsigned n_done = 0, taken = 0, held = 0, dropped = 0;
 	int64_t t = now_ms(nic);
 
+	if (n)
+		dp_ingest_prefetch(rte_pktmbuf_mtod(pkts[0], const uint8_t *) + info[0].payload_off,
+				   info[0].payload_len);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		if (i + 1 < n)
+			dp_ingest_prefetch(rte_pktmbuf_mtod(pkts[i + 1], const uint8_t *) +
+					   info[i + 1].payload_off, info[i + 1].payload_len);
 		struct dp_ingest_src src = {
 			.addr = info[i].src_ip, .port = info[i].src_port, .nic = port_id,
 			.dst_addr = info[i].dst_ip, .dst_port = info[i].dst_port,
