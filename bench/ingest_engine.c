@@ -14,7 +14,11 @@
  *
  *   ingest_engine --dir DIR [--seconds S] [--shards N] [--size B] [--key-len L] [--keys K]
  *                 [--durability durable|written|none] [--pending-frames N] [--hcache N]
- *                 [--prefetch 1|0]
+ *                 [--prefetch 1|0] [--io-cpu N]
+ *
+ * --io-cpu runs the engine's io_uring workers (the buffered writes' page-cache copies) on CPU N,
+ * as ingestd does with the CPUs no worker runs on (dp_committer_set_iowq_cpus); by default they
+ * share the engine thread's CPUs.
  *
  * Prints one JSON object: records acked, wall seconds, the thread's CPU seconds, records/s,
  * and CPU ns per record (the figure to read on a shared machine: it does not count the time
@@ -39,6 +43,7 @@ struct opts {
 	const char *dir;
 	double seconds;
 	unsigned shards, size, key_len, keys, pending, hcache, prefetch;
+	int io_cpu;
 	enum dp_durability durability;
 };
 
@@ -80,14 +85,14 @@ static int usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s --dir DIR [--seconds S] [--shards N] [--size B] [--key-len L] "
 		"[--keys K] [--durability durable|written|none] [--pending-frames N] [--hcache N]\n"
-		"       [--prefetch 1|0]\n", prog);
+		"       [--prefetch 1|0] [--io-cpu N]\n", prog);
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { .seconds = 3, .shards = 4, .size = 100, .key_len = 16, .keys = 100000,
-			  .pending = 4096, .hcache = 4096, .prefetch = 1,
+			  .pending = 4096, .hcache = 4096, .prefetch = 1, .io_cpu = -1,
 			  .durability = DP_DUR_DURABLE };
 	/* Every option takes a value: step over pairs. */
 	for (int i = 1; i < argc; i += 2) {
@@ -112,6 +117,8 @@ int main(int argc, char **argv)
 			o.hcache = (unsigned)atoi(v);
 		else if (strcmp(a, "--prefetch") == 0)
 			o.prefetch = (unsigned)atoi(v);
+		else if (strcmp(a, "--io-cpu") == 0)
+			o.io_cpu = atoi(v);
 		else if (strcmp(a, "--durability") == 0) {
 			if (dp_durability_parse(v, &o.durability) < 0)
 				return usage(argv[0]);
@@ -119,7 +126,8 @@ int main(int argc, char **argv)
 			return usage(argv[0]);
 	}
 	if (!o.dir || o.shards == 0 || o.shards > SHARDS_MAX || o.size == 0 || o.size > 1024 ||
-	    o.key_len < 2 || o.key_len > 64 || o.keys == 0 || o.pending == 0 || o.pending > 16384)
+	    o.key_len < 2 || o.key_len > 64 || o.keys == 0 || o.pending == 0 || o.pending > 16384 ||
+	    o.io_cpu < -1 || o.io_cpu >= CPU_SETSIZE)
 		return usage(argv[0]);
 
 	int rc = 1;
@@ -145,6 +153,11 @@ int main(int argc, char **argv)
 	cfg.dedup_entries = 16384 * o.shards;
 	cfg.dedup_producers = 4;
 	cfg.hcache_entries = o.hcache;
+	if (o.io_cpu >= 0) {
+		CPU_ZERO(&cfg.iowq_cpus);
+		CPU_SET(o.io_cpu, &cfg.iowq_cpus);
+		cfg.iowq_set = true;
+	}
 	cfg.ack_fn = on_ack;
 	cfg.ack_arg = &cnt;
 	if (dp_ingest_group_new(&cfg, &g) < 0 || dp_shard_map_even(o.shards, &map) < 0) {

@@ -108,6 +108,9 @@ int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ct
 	d->n = d->port->workers;
 	struct dp_nic_config nc = { .port = d->port };
 	ingest_config(cfg, d->n, shards, &nc.ingest);
+	/* Keep the kernel's page-cache copies off the workers' cores (dp_committer_set_iowq_cpus). */
+	unsigned io_cpus = dp_port_io_cpus(d->port, &nc.ingest.iowq_cpus);
+	nc.ingest.iowq_set = io_cpus > 0;
 	if ((r = dp_nic_new(&nc, &d->nic)) < 0) {
 		ctl_log(CTL_LOG_ERR, "cannot set up the ingest engines: %s", strerror(-r));
 		return r;
@@ -121,10 +124,10 @@ int ctl_dataplane_start(const struct ctl_config *cfg, unsigned shards, struct ct
 	}
 	char ip[16];
 	/* dp_port logged each NIC; say where producers send. */
-	ctl_log(CTL_LOG_INFO, "dataplane: %u worker(s), ingest on %s:%u/udp%s%s%s", d->n,
-		dp_port_ip_str(d->port->ip, ip), cfg->ingest_port, d->port->no_huge ?
-		", without huge pages" : "", d->port->netns[0] ? ", NICs in netns " : "",
-		d->port->netns);
+	ctl_log(CTL_LOG_INFO, "dataplane: %u worker(s), ingest on %s:%u/udp%s%s%s; shard-log I/O "
+		"on %u CPU(s) beside the workers'", d->n, dp_port_ip_str(d->port->ip, ip),
+		cfg->ingest_port, d->port->no_huge ? ", without huge pages" : "",
+		d->port->netns[0] ? ", NICs in netns " : "", d->port->netns, io_cpus);
 	return 0;
 }
 
@@ -249,6 +252,10 @@ json_t *ctl_dataplane_stats(void *arg)
 		}
 		json_object_set_new(o, "frame_drops", drops_json(is.drops, DP_DROP__COUNT,
 								 frame_drop_name, tot_frame));
+		int iq = dp_committer_iowq_status(dp_ingest_committer(dp_ingest_worker(d->g, i)));
+		json_object_set_new(o, "io_workers", iq < 0 ? json_sprintf("affinity refused: %s",
+			strerror(-iq)) : json_string(iq == 1 ? "off the worker's cores" :
+			iq == 2 ? "off the worker's cores once it writes" : "on the worker's cores"));
 		json_t *acked = json_object();
 		for (unsigned j = 0; j < DP_INGEST_STATUS_SLOTS; j++)
 			if (is.status[j]) {

@@ -521,6 +521,8 @@ static int ingest_new(struct dp_ingest_group *g, unsigned idx, struct dp_ingest 
 		goto err;
 	if (cfg->flush_depth && (r = dp_committer_set_flush_depth(ing->c, cfg->flush_depth)) < 0)
 		goto err;
+	if (cfg->iowq_set && (r = dp_committer_set_iowq_cpus(ing->c, &cfg->iowq_cpus)) < 0)
+		goto err;
 	r = dp_dedup_new(cfg->dedup_producers ? cfg->dedup_producers : DP_DEDUP_PRODUCERS_DEFAULT,
 			 cfg->dedup_window ? cfg->dedup_window : DP_DEDUP_WINDOW_DEFAULT,
 			 cfg->dedup_entries ? cfg->dedup_entries : DP_DEDUP_ENTRIES_DEFAULT,

@@ -150,6 +150,9 @@ struct dp_ingest_config {
 	unsigned committer_entries; /* io_uring SQEs per worker; default 256 */
 	unsigned flush_depth;       /* flushes in flight per worker over all its shards, 1..256;
 	                               0: DP_COMMITTER_FLUSH_DEPTH (dp_log.h) */
+	bool iowq_set;              /* run the workers' io_uring workers on iowq_cpus
+	                               (dp_committer_set_iowq_cpus); false: the worker's own CPUs */
+	cpu_set_t iowq_cpus;
 	dp_ingest_ack_fn ack_fn;    /* may be NULL: acks are built and counted, not sent */
 	void *ack_arg;
 };

@@ -57,6 +57,8 @@ struct dp_committer {
 	unsigned inflight;        /* flushes */
 	unsigned marks_inflight;  /* durable-mark writes */
 	unsigned flush_cap;       /* most flushes in flight over all shards (dp_committer_set_flush_depth) */
+	cpu_set_t iowq_cpus;      /* dp_committer_set_iowq_cpus */
+	int iowq_status;          /* as dp_committer_iowq_status() answers */
 	struct dp_shard *dirty_head, *dirty_tail;
 	struct dp_shard *all;
 	int event_fd;             /* -1 until dp_committer_event_fd() */
@@ -67,6 +69,7 @@ struct dp_committer {
 #define UD_FSYNC 1u
 #define UD_MARK 2u
 #define UD_ZERO 3u
+#define UD_NOP 4u     /* with no address: the NOP of iowq_apply() */
 
 /* Zero ahead (see the top of the file): a flush whose stage ends fewer than ZERO_LOW bytes before
  * the end of the written blocks writes ZERO_CHUNK more. 1 MiB is a few milliseconds of device time
@@ -488,6 +491,38 @@ void dp_committer_free(struct dp_committer *c)
 	free(c);
 }
 
+int dp_committer_set_iowq_cpus(struct dp_committer *c, const cpu_set_t *cpus)
+{
+	if (CPU_COUNT(cpus) == 0)
+		return -EINVAL;
+	c->iowq_cpus = *cpus;
+	c->iowq_status = 2;
+	return 0;
+}
+
+int dp_committer_iowq_status(const struct dp_committer *c)
+{
+	return c->iowq_status;
+}
+
+/*
+ * The kernel keeps the mask with the submitting thread's io_uring context, which that thread's
+ * first submission creates, and gives it only to workers started after it is set: submit a NOP
+ * (it completes inline and starts no worker), then set the mask, before the first write.
+ */
+static void iowq_apply(struct dp_committer *c)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	if (!sqe)
+		return; /* the next poll tries again */
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, UD_NOP);
+	int r = io_uring_submit(&c->ring);
+	if (r >= 0)
+		r = io_uring_register_iowq_aff(&c->ring, sizeof(c->iowq_cpus), &c->iowq_cpus);
+	c->iowq_status = r < 0 ? r : 1;
+}
+
 int dp_committer_set_flush_depth(struct dp_committer *c, unsigned depth)
 {
 	if (depth < 1 || depth > DP_COMMITTER_FLUSH_DEPTH_MAX)
@@ -773,6 +808,8 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 	int done = 0;
 	struct io_uring_cqe *cqe;
 
+	if (c->iowq_status == 2 && io_uring_sq_ready(&c->ring) == 0)
+		iowq_apply(c);
 	/* Submit first: a shard dirtied since the last poll joins the ring before we wait. */
 	for (int pass = 0; pass < 2; pass++) {
 		struct dp_shard *sh = c->dirty_head;
@@ -818,6 +855,8 @@ int dp_committer_poll(struct dp_committer *c, bool wait)
 		io_uring_for_each_cqe(&c->ring, head, cqe) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 			seen++;
+			if (ud == UD_NOP)
+				continue;
 			if ((ud & 7) == UD_MARK) {
 				struct dp_markw *mw = (struct dp_markw *)(uintptr_t)(ud & ~(uint64_t)7);
 				mark_done((struct dp_shard *)((char *)mw - offsetof(struct dp_shard, mark)),

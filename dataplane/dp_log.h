@@ -28,6 +28,7 @@
 #ifndef DP_LOG_H
 #define DP_LOG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,6 +152,21 @@ int dp_committer_event_fd(struct dp_committer *c);
 #define DP_COMMITTER_FLUSH_DEPTH_MAX 256u
 /* Set that limit (1..DP_COMMITTER_FLUSH_DEPTH_MAX). Returns 0 or -EINVAL. */
 int dp_committer_set_flush_depth(struct dp_committer *c, unsigned depth);
+
+/*
+ * The CPUs the kernel's io_uring workers for this committer may run on. Buffered writes to the
+ * shard logs are done by such workers (copying into the page cache), which otherwise inherit the
+ * affinity of the thread that submits, i.e. a pinned worker lcore's single core, where they take
+ * turns with the busy-polling worker itself (bench/ingest_engine, durability none, engine and
+ * workers on one core: the engine thread got 69 % of it; with the workers on the other core,
+ * 99 %, and 2.14-2.24 M rec/s became 3.01-3.43 M in three alternating runs). The kernel keeps the mask per submitting thread (all its rings)
+ * and gives it to workers started after it was set, so it is stored here and applied by the
+ * owner's next dp_committer_poll(), before its first write. Returns 0 or -EINVAL (empty set).
+ */
+int dp_committer_set_iowq_cpus(struct dp_committer *c, const cpu_set_t *cpus);
+/* 0: no mask set; 1: applied; 2: set, not applied yet; a negative errno: the kernel refused it
+ * (the workers keep the submitting thread's affinity). */
+int dp_committer_iowq_status(const struct dp_committer *c);
 
 /* Number of flushes in flight on this committer. */
 unsigned dp_committer_inflight(const struct dp_committer *c);

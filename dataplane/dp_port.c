@@ -525,6 +525,20 @@ free_args:
 	return r;
 }
 
+unsigned dp_port_io_cpus(const struct dp_port *p, cpu_set_t *out)
+{
+	CPU_ZERO(out);
+	if (sched_getaffinity(0, sizeof(*out), out) < 0)
+		return 0;
+	for (unsigned i = 0; i < p->workers; i++) {
+		rte_cpuset_t w = rte_lcore_cpuset(p->worker_lcores[i]);
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &w))
+				CPU_CLR(cpu, out);
+	}
+	return (unsigned)CPU_COUNT(out);
+}
+
 void dp_port_stop(struct dp_port *p)
 {
 	if (!p)

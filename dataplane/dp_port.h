@@ -37,6 +37,7 @@
 #define DP_PORT_H
 
 #include <net/if.h>
+#include <sched.h>
 #include <stdint.h>
 
 struct rte_mempool;
@@ -134,6 +135,14 @@ int dp_port_start(const struct dp_port_config *cfg, struct dp_port **ret);
  * NULL is accepted. The EAL cannot be started again in this process.
  */
 void dp_port_stop(struct dp_port *p);
+
+/*
+ * The CPUs of the calling thread's affinity on which no worker lcore of p runs: where the kernel
+ * work the workers cause (io_uring workers copying into the page cache) belongs, instead of on the
+ * workers' own cores (dp_committer_set_iowq_cpus). Returns how many; 0 when every CPU runs a
+ * worker (a one-CPU machine), and *out is then empty.
+ */
+unsigned dp_port_io_cpus(const struct dp_port *p, cpu_set_t *out);
 
 /* Format a host-order IPv4 address into buf (at least 16 bytes); returns buf. */
 char *dp_port_ip_str(uint32_t ip, char *buf);

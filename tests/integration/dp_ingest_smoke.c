@@ -23,6 +23,7 @@
  * --retry-window sets the batches each producer's retry window spans (dp_dedup; default 32),
  * for producers that keep more batches in flight, with room for 64 producers per worker.
  * --flush-depth sets the flushes each engine keeps in flight (dp_committer_set_flush_depth).
+ * As in ingestd, the engines' io_uring workers run on the CPUs no worker lcore runs on.
  * The closing JSON gives each shard's flush latency p50 / p99 / max (us) beside its counters.
  *
  * --dump needs no DPDK: it opens every shard log found under DIR (directories named
@@ -389,6 +390,7 @@ static int run(struct dp_port_config *cfg, struct dp_worker_config *wcfg, const 
 		}
 	}
 	ncfg.ingest.flush_depth = o->flush_depth;
+	ncfg.ingest.iowq_set = dp_port_io_cpus(port, &ncfg.ingest.iowq_cpus) > 0; /* as ingestd */
 	if (o->pending) {
 		ncfg.ingest.pending_frames = o->pending;
 		/* Room for every group of every pending frame to await its flush (a frame has a

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -877,6 +878,94 @@ static void test_flush_depth(void)
 	tmpdir_rm(tmp);
 }
 
+/* The io_uring workers of a committer's owner run where dp_committer_set_iowq_cpus says, once the
+ * owner has polled: every iou-wrk thread of a fresh process (io_uring's workers belong to the
+ * submitting thread, and this process's earlier tests left theirs) is found on that one CPU. */
+static int iowq_child(int cpu)
+{
+	int bad = 0;
+	cpu_set_t one, none;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CPU_ZERO(&none);
+	const char *tmp = tmp_new();
+	struct dp_committer *c;
+	struct dp_shard *sh;
+	struct dp_log_config cfg;
+	cfg_small(&cfg, DP_DUR_WRITTEN);
+	if (!tmp || dp_committer_new(64, NULL, NULL, &c) < 0)
+		return 100;
+	bad += dp_committer_iowq_status(c) != 0;
+	bad += dp_committer_set_iowq_cpus(c, &none) != -EINVAL;
+	bad += dp_committer_iowq_status(c) != 0;
+	bad += dp_committer_set_iowq_cpus(c, &one) != 0;
+	bad += dp_committer_iowq_status(c) != 2;
+	if (dp_shard_open(c, path_in(tmp, "w"), &info, &cfg, NULL, &sh) < 0)
+		return 101;
+	uint8_t key[4] = "key", data[4096];
+	memset(data, 'w', sizeof(data));
+	struct dp_record_in r = { .key = key, .key_len = 3, .data = data, .data_len = sizeof(data) };
+	for (unsigned i = 0; i < 64; i++) {
+		uint64_t first;
+		bad += dp_shard_append(sh, &r, 1, 0, &first) != 1;
+		bad += dp_committer_poll(c, false) < 0;
+	}
+	drain(c, sh);
+	bad += dp_committer_iowq_status(c) != 1;
+	/* Where the file system let the writes go to io_uring workers, they run on `cpu` only. */
+	unsigned workers = 0, elsewhere = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[288], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "iou-wrk-", 8) != 0)
+			continue;
+		cpu_set_t got;
+		CPU_ZERO(&got);
+		if (sched_getaffinity((pid_t)atoi(e->d_name), sizeof(got), &got) == 0) {
+			workers++;
+			elsewhere += !CPU_EQUAL(&got, &one);
+		}
+	}
+	if (d)
+		closedir(d);
+	printf("# %u io_uring worker(s) seen, %u of them not on CPU %d only\n", workers, elsewhere,
+	       cpu);
+	bad += elsewhere;
+	bad += dp_shard_close(sh) != 0;
+	dp_committer_free(c);
+	tmpdir_rm(tmp);
+	return bad;
+}
+
+static void test_iowq_cpus(void)
+{
+	cpu_set_t mine;
+	REQUIRE(sched_getaffinity(0, sizeof(mine), &mine) == 0);
+	int cpu = 0;
+	while (!CPU_ISSET(cpu, &mine))
+		cpu++;
+	fflush(stdout);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int bad = iowq_child(cpu);
+		fflush(stdout);
+		_exit(bad > 99 ? 99 : bad);
+	}
+	int status = 0;
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
 /* Buckets: four per power of two, contiguous, each latency in the bucket whose range holds it;
  * a quantile answers its bucket's upper bound. */
 static void test_flush_hist(void)
@@ -1436,6 +1525,7 @@ int main(void)
 	DP_TEST_RUN(test_flushes_overlap);
 	DP_TEST_RUN(test_flush_depth);
 	DP_TEST_RUN(test_flush_hist);
+	DP_TEST_RUN(test_iowq_cpus);
 	DP_TEST_RUN(test_segment_roll);
 	DP_TEST_RUN(test_segment_tail_gap);
 	DP_TEST_RUN(test_reader_positions);
